@@ -1,0 +1,302 @@
+"""The MLflow tracking server: a one-shot migration Job, then a hardened Deployment behind a Service."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.hardening import container_security_context, empty_dir, pod_security_context
+from components.labels import selector_labels, standard_labels
+from components.resources import ResourceSpec
+from components.validation import dns_label_problem, image_problem, parse_quantity
+from components.versions import MLFLOW_IMAGE
+
+SERVER_PORT = 5000
+SERVER_UID = 10001
+METRICS_DIR = "/var/run/mlflow/metrics"
+BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
+# Readiness must prove the API and the database answer; /health is static and never touches the DB.
+READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+@dataclass(frozen=True)
+class MlflowServerArgs:
+    namespace: str
+    backend_uri_secret_name: pulumi.Input[str]
+    """Secret holding the SQLAlchemy URI (never passed as a literal)."""
+    artifacts_destination: pulumi.Input[str]
+    """Where the artifact proxy writes, e.g. s3://mlflow-artifacts/."""
+    backend_uri_secret_key: str = "uri"
+    artifact_store_env: list[dict[str, Any]] = field(default_factory=list)
+    """Environment the artifact store needs (endpoint, credential Secret references)."""
+    image: str = MLFLOW_IMAGE
+    replicas: int = 1
+    workers: int = 2
+    """uvicorn workers per pod; each holds its own DB pools and ~150 MB."""
+    job_execution: bool = False
+    """MLflow's job runner adds 7 Huey consumers (~1.5 GB) per pod; off unless needed."""
+    pool_size: int = 3
+    max_overflow: int = 2
+    pool_recycle_seconds: int = 300
+    resources: ResourceSpec = field(
+        default_factory=lambda: ResourceSpec(cpu_request="500m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi")
+    )
+    tmp_size_limit: str = "4Gi"
+    """The artifact proxy buffers each upload in /tmp: at least the largest artifact accepted."""
+    autoscaling: bool = False
+    max_replicas: int = 4
+    target_cpu_utilization: int = 75
+    metrics: bool = True
+    """Serve Prometheus metrics on /metrics (--expose-prometheus)."""
+    extra_allowed_hosts: tuple[str, ...] = ()
+    """Host headers to accept beyond localhost and the Service names (e.g. an ingress host)."""
+    cors_allowed_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = [
+            p
+            for p in (
+                dns_label_problem(self.namespace),
+                image_problem(self.image),
+                None if self.replicas >= 1 else "replicas must be at least 1",
+                None if 1 <= self.workers <= 32 else "workers must be between 1 and 32",
+                None if self.pool_size >= 1 else "pool_size must be at least 1",
+                # MLflow ignores 0 (a falsy check) and SQLAlchemy then allows 10 extra connections.
+                None if self.max_overflow >= 1 else "max_overflow must be at least 1 (MLflow treats 0 as unset)",
+                None if self.pool_recycle_seconds >= 1 else "pool_recycle_seconds must be at least 1",
+                None if not self.autoscaling or self.max_replicas >= self.replicas else "max_replicas is below replicas",
+                None if 1 <= self.target_cpu_utilization <= 100 else "target_cpu_utilization must be 1-100",
+            )
+            if p
+        ]
+        try:
+            parse_quantity(self.tmp_size_limit)
+        except ValueError as err:
+            problems.append(str(err))
+        if problems:
+            raise ValueError("MlflowServerArgs: " + "; ".join(problems))
+
+    @property
+    def peak_replicas(self) -> int:
+        return self.max_replicas if self.autoscaling else self.replicas
+
+
+def allowed_hosts(service: str, namespace: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Host headers the server accepts: --allowed-hosts replaces MLflow's defaults, so list all."""
+    names = ["localhost", "127.0.0.1", service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
+             f"{service}.{namespace}.svc.cluster.local"]
+    return [host for name in names for host in (name, f"{name}:*")] + list(extra)
+
+
+def server_args(args: MlflowServerArgs, hosts: list[str]) -> list[pulumi.Input[str]]:
+    """The `mlflow server` arguments; secrets stay out (they arrive as environment variables)."""
+    command: list[pulumi.Input[str]] = [
+        "server",
+        "--host", "0.0.0.0",
+        "--port", str(SERVER_PORT),
+        "--workers", str(args.workers),
+        "--serve-artifacts",
+        "--artifacts-destination", args.artifacts_destination,
+        "--allowed-hosts", ",".join(hosts),
+    ]
+    if args.cors_allowed_origins:
+        command += ["--cors-allowed-origins", ",".join(args.cors_allowed_origins)]
+    if args.metrics:
+        command += ["--expose-prometheus", METRICS_DIR]
+    return command
+
+
+class MlflowServer(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    tracking_uri: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlflow-platform:index:MlflowServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = standard_labels("mlflow", name, "tracking-server")
+        selector = selector_labels("mlflow", name, "tracking-server")
+        metadata = {"namespace": args.namespace, "labels": labels}
+
+        backend_env = {
+            "name": BACKEND_URI_ENV,
+            "valueFrom": {"secretKeyRef": {"name": args.backend_uri_secret_name, "key": args.backend_uri_secret_key}},
+        }
+        pool_env = [
+            {"name": "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "value": str(args.pool_size)},
+            {"name": "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", "value": str(args.max_overflow)},
+            {"name": "MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE", "value": str(args.pool_recycle_seconds)},
+        ]
+        common_env = [
+            # A read-only root filesystem: anything MLflow caches goes to the /tmp volume.
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+        ]
+
+        service_account = k8s.core.v1.ServiceAccount(
+            name,
+            metadata={**metadata, "name": name},
+            automount_service_account_token=False,
+            opts=child,
+        )
+
+        migration_labels = standard_labels("mlflow", name, "migration")
+        migration = k8s.batch.v1.Job(
+            f"{name}-migrate",
+            # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.
+            metadata={"namespace": args.namespace, "labels": migration_labels},
+            spec={
+                "backoffLimit": 10,
+                "activeDeadlineSeconds": 1800,
+                "template": {
+                    "metadata": {"labels": migration_labels},
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "serviceAccountName": service_account.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security_context(SERVER_UID),
+                        "containers": [
+                            {
+                                "name": "migrate",
+                                "image": args.image,
+                                # Kubernetes expands $(VAR) from the env below: the URI never appears in the spec.
+                                "command": ["mlflow", "db", "upgrade", f"$({BACKEND_URI_ENV})"],
+                                "env": [backend_env, *common_env],
+                                "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
+                                "securityContext": container_security_context(),
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [empty_dir("tmp", "256Mi")],
+                    },
+                },
+            },
+            opts=child,
+        )
+
+        service = k8s.core.v1.Service(
+            name,
+            metadata={**metadata, "name": name},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http"}],
+            },
+            opts=child,
+        )
+
+        hosts = allowed_hosts(name, args.namespace, args.extra_allowed_hosts)
+        env = [
+            backend_env,
+            {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
+            # Large artifacts go to S3 in parts instead of one proxied body that times out.
+            {"name": "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "value": "true"},
+            *pool_env,
+            *common_env,
+            *args.artifact_store_env,
+        ]
+        volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+        volumes = [empty_dir("tmp", args.tmp_size_limit)]
+        if args.metrics:
+            volume_mounts.append({"name": "metrics", "mountPath": METRICS_DIR})
+            volumes.append(empty_dir("metrics", "64Mi"))
+
+        # Kubelet probes send Host: <pod IP>; the host check would answer 403, so name an allowed host.
+        def http_probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
+            return {
+                "httpGet": {"path": path, "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]},
+                "periodSeconds": period,
+                "timeoutSeconds": timeout,
+                "failureThreshold": failures,
+            }
+
+        replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
+        deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata={**metadata, "name": name},
+            spec={
+                **replicas_spec,
+                "selector": {"matchLabels": selector},
+                # Never drop below the desired count during a rollout.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": service_account.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security_context(SERVER_UID),
+                        "terminationGracePeriodSeconds": 45,
+                        "topologySpreadConstraints": [
+                            {
+                                "maxSkew": 1,
+                                "topologyKey": "kubernetes.io/hostname",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                                "labelSelector": {"matchLabels": selector},
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "mlflow",
+                                "image": args.image,
+                                # Exec form, no shell: SIGTERM reaches mlflow, which forwards it to uvicorn.
+                                "command": ["mlflow"],
+                                "args": server_args(args, hosts),
+                                "env": env,
+                                "ports": [{"name": "http", "containerPort": SERVER_PORT}],
+                                "resources": args.resources.to_kubernetes(),
+                                "securityContext": container_security_context(),
+                                "startupProbe": http_probe("/health", period=2, timeout=2, failures=90),
+                                "readinessProbe": http_probe(READINESS_PATH, period=10, timeout=5, failures=3),
+                                "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
+                                # Let endpoints drop this pod before mlflow stops accepting connections.
+                                "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
+                                "volumeMounts": volume_mounts,
+                            }
+                        ],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+        )
+
+        if args.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                name,
+                metadata={**metadata, "name": name},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+                opts=child,
+            )
+        if args.autoscaling:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                name,
+                metadata={**metadata, "name": name},
+                spec={
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
+                    "minReplicas": args.replicas,
+                    "maxReplicas": args.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "Utilization", "averageUtilization": args.target_cpu_utilization},
+                            },
+                        }
+                    ],
+                },
+                opts=child,
+            )
+
+        self.service_name = service.metadata.name
+        self.service_account_name = service_account.metadata.name
+        self.tracking_uri = pulumi.Output.format(
+            "http://{0}.{1}.svc.cluster.local:{2}", service.metadata.name, args.namespace, SERVER_PORT
+        )
+        self.register_outputs({
+            "serviceName": self.service_name,
+            "serviceAccountName": self.service_account_name,
+            "trackingUri": self.tracking_uri,
+        })

@@ -1,0 +1,58 @@
+"""Checks shared by stack settings and component Args, so each rule is written once."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+_SUFFIX_FACTORS = {
+    "": Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def parse_quantity(value: str) -> Decimal:
+    """A Kubernetes resource quantity as a number (bytes or cores); ValueError if malformed."""
+    match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 10Gi)")
+    try:
+        return Decimal(match["number"]) * _SUFFIX_FACTORS[match["suffix"] or ""]
+    except InvalidOperation as err:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from err
+
+
+def image_problem(image: str) -> str | None:
+    """Why an image reference is not pinned, or None when it is (a tag other than latest, or a digest)."""
+    if not image or any(c.isspace() for c in image):
+        return f"{image!r} is not an image reference"
+    if _DIGEST.search(image):
+        return None
+    last_segment = image.rsplit("/", 1)[-1]
+    if ":" not in last_segment:
+        return f"{image!r} has no tag; pin a version tag or a @sha256 digest"
+    tag = last_segment.rsplit(":", 1)[1]
+    if not tag or tag.lower() == "latest":
+        return f"{image!r} uses a floating tag; pin a version tag or a @sha256 digest"
+    return None
+
+
+def dns_label_problem(value: str, max_length: int = 63) -> str | None:
+    """Why a value cannot be a Kubernetes object name (RFC 1123 label), or None."""
+    if len(value) > max_length:
+        return f"{value!r} is longer than {max_length} characters"
+    if not _DNS_LABEL.match(value):
+        return f"{value!r} must be lower-case letters, digits and '-', starting and ending alphanumeric"
+    return None
+
+
+def bucket_name_problem(value: str) -> str | None:
+    """Why a value is not a valid S3 bucket name, or None."""
+    if not _BUCKET.match(value) or ".." in value or re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
+        return f"{value!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
+    return None

@@ -1,0 +1,19 @@
+"""Pinned versions: the one place an image tag or the MLflow version is chosen.
+
+The runtime tests install `mlflow==MLFLOW_VERSION` (requirements-dev.txt pins the same
+number and a unit test keeps the two equal), so what CI exercises is what the image runs.
+"""
+
+from typing import Final
+
+MLFLOW_VERSION: Final = "3.17.2"
+# The `-full` tags (3.9.0+) carry psycopg2 and boto3; the plain tag crashes on a PostgreSQL backend.
+MLFLOW_IMAGE: Final = f"ghcr.io/mlflow/mlflow:v{MLFLOW_VERSION}-full"
+
+POSTGRES_IMAGE: Final = "docker.io/library/postgres:17.7"
+# Debian-based postgres images run the server as uid/gid 999.
+POSTGRES_UID: Final = 999
+
+# MinIO stopped publishing community images after this release; it is dev-only here.
+MINIO_IMAGE: Final = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+MINIO_CLIENT_IMAGE: Final = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"

@@ -1,0 +1,56 @@
+"""Shared fixtures: each stack's program is run once under mocks and shared by the tests that read it."""
+
+from typing import Any
+
+import pytest
+
+from harness import ProgramRun, Registration, run_program
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+JOB = "kubernetes:batch/v1:Job"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_STRING = "random:index/randomString:RandomString"
+
+
+@pytest.fixture(scope="session")
+def dev() -> ProgramRun:
+    return run_program("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> ProgramRun:
+    return run_program("prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def each_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun) -> ProgramRun:
+    return {"dev": dev, "prod": prod}[request.param]
+
+
+def pod_spec(workload: Registration) -> dict[str, Any]:
+    spec: dict[str, Any] = workload.plain_inputs["spec"]["template"]["spec"]
+    return spec
+
+
+def container(workload: Registration, name: str | None = None) -> dict[str, Any]:
+    containers = pod_spec(workload)["containers"]
+    if name is None:
+        assert len(containers) == 1
+        return dict(containers[0])
+    return dict(next(c for c in containers if c["name"] == name))
+
+
+def env_of(container_spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container_spec.get("env", [])}
+
+
+def component(run: ProgramRun, type_suffix: str) -> Registration:
+    return run.one(f"mlflow-platform:index:{type_suffix}")

@@ -1,0 +1,236 @@
+"""Run the Pulumi program under mocks, the way the CLI would, and record every registration.
+
+Config is loaded like `pulumi preview`: Pulumi.yaml defaults merged with Pulumi.<stack>.yaml,
+every value a string. Each run happens in a fresh contextvars.Context so stacks never leak.
+"""
+
+import contextvars
+import hashlib
+import json
+import runpy
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import get_root_resource
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+PROJECT = PROJECT_FILE["name"]
+# Random results carry this marker so a test can prove the value never leaks outside a Secret.
+SECRET_MARKER = "S3CR3T"
+
+
+@dataclass(frozen=True)
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    custom: bool
+    inputs: dict[str, Any]
+    """As the engine receives them: secrets in Pulumi's wire form (see is_secret)."""
+    outputs: dict[str, Any]
+    dependencies: tuple[str, ...]
+    retain_on_delete: bool
+    protect: bool
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        result = unwrap_secrets(self.inputs)
+        assert isinstance(result, dict)
+        return result
+
+    @property
+    def kind(self) -> str:
+        return str(self.plain_inputs.get("kind", ""))
+
+    @property
+    def k8s_name(self) -> str:
+        return str(self.plain_inputs.get("metadata", {}).get("name", ""))
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[Registration]
+    component_outputs: dict[str, dict[str, Any]]
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    secret_stack_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return sorted((r for r in self.resources if r.type == type_token), key=lambda r: r.name)
+
+    def one(self, type_token: str, name: str | None = None) -> Registration:
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_token} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, parent: Registration) -> list[Registration]:
+        return sorted((r for r in self.resources if r.parent == parent.urn), key=lambda r: r.urn)
+
+    def kubernetes_objects(self) -> list[Registration]:
+        return sorted(
+            (r for r in self.resources if r.type.startswith("kubernetes:") and r.custom),
+            key=lambda r: r.urn,
+        )
+
+    def types(self) -> set[str]:
+        return {r.type for r in self.resources}
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap_secrets(value: Any) -> Any:
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def walk_strings(value: Any) -> Iterator[str]:
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from walk_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_strings(item)
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Echo inputs as state and fill in what providers compute; refuse any invoke we did not expect."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        digest = hashlib.sha256(args.name.encode()).hexdigest()
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            length = int(args.inputs.get("length", 16))
+            state["result"] = rpc.wrap_rpc_secret((SECRET_MARKER + digest)[:length])
+        elif args.typ == "random:index/randomString:RandomString":
+            length = int(args.inputs.get("length", 16))
+            state["result"] = (SECRET_MARKER.lower() + digest)[:length]
+        elif args.typ.startswith("kubernetes:") and "metadata" in state:
+            metadata = dict(rpc.unwrap_rpc_secret(state["metadata"]))
+            # The provider auto-names objects without metadata.name: <name>-<8 random chars>.
+            metadata.setdefault("name", f"{args.name}-{digest[:8]}")
+            state["metadata"] = metadata
+        return f"{args.name}-id", state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise NotImplementedError(f"the program called an invoke the tests do not expect: {args.token}")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, platform_mocks: PlatformMocks) -> None:
+        super().__init__(platform_mocks)
+        self._lock = threading.Lock()
+        self.registrations: list[Registration] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        outputs = rpc.deserialize_properties(response.object, keep_unknowns=True)
+        with self._lock:
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=request.custom,
+                    inputs=inputs,
+                    outputs=outputs,
+                    dependencies=tuple(request.dependencies),
+                    retain_on_delete=request.retainOnDelete,
+                    protect=request.protect,
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        with self._lock:
+            self.outputs[request.urn] = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        return super().RegisterResourceOutputs(request)
+
+
+def config_string(value: Any) -> str:
+    """Config values reach the program as strings: booleans lower-case, arrays and objects as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides (short or namespaced keys)."""
+    values: dict[str, str] = {}
+    for key, declaration in PROJECT_FILE.get("config", {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[f"{PROJECT}:{key}"] = config_string(declaration["default"])
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    secret_keys: list[str] = []
+    stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
+    for key, value in {**stack_values, **(overrides or {})}.items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            values[full_key] = f"placeholder-for-{full_key}"
+            secret_keys.append(full_key)
+        elif value is None:
+            values.pop(full_key, None)
+        else:
+            values[full_key] = config_string(value)
+    return values, secret_keys
+
+
+def run_program(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False) -> ProgramRun:
+    """Run __main__.py for `stack` under mocks; exceptions from the program propagate."""
+    return contextvars.Context().run(_run_program, stack, overrides, preview)
+
+
+def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool) -> ProgramRun:
+    platform_mocks = PlatformMocks()
+    monitor = RecordingMonitor(platform_mocks)
+    pulumi.runtime.set_mocks(platform_mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    config, secret_keys = stack_config(stack, overrides)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    exports: dict[str, Any] = {}
+    secret_exports: set[str] = set()
+
+    async def collect_exports() -> None:
+        root = get_root_resource()
+        for name, value in getattr(root, "outputs", {}).items():
+            output = pulumi.Output.from_input(value)
+            exports[name] = await output.future()
+            if await output.is_secret():
+                secret_exports.add(name)
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return pulumi.Output.from_input(collect_exports())
+
+    program()
+    urns = [r.urn for r in monitor.registrations]
+    duplicates = {u for u in urns if urns.count(u) > 1}
+    assert not duplicates, f"the engine would reject duplicate URNs: {duplicates}"
+    return ProgramRun(stack, list(monitor.registrations), dict(monitor.outputs), exports, secret_exports)

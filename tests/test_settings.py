@@ -1,0 +1,91 @@
+"""A wrong or missing config value fails the program (so `pulumi preview`) with the key and what is allowed."""
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from harness import run_program
+from settings import ConfigError
+
+
+def preview_error(overrides: dict[str, Any], stack: str = "dev") -> str:
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, overrides, preview=True)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"serverReplicas": 0}, "mlflow-platform:serverReplicas: 0 is out of range; allowed: 1 to 50"),
+        ({"serverReplicas": "two"}, "mlflow-platform:serverReplicas: 'two' is not an integer"),
+        ({"artifactBackend": "gcs"}, "mlflow-platform:artifactBackend: 'gcs' is not allowed; use one of: minio"),
+        ({"databaseMode": "sqlite"}, "mlflow-platform:databaseMode: 'sqlite' is not allowed; use one of: in-cluster"),
+        ({"mlflowImage": "ghcr.io/mlflow/mlflow"}, "mlflow-platform:mlflowImage: 'ghcr.io/mlflow/mlflow' has no tag"),
+        ({"postgresImage": "postgres:latest"}, "mlflow-platform:postgresImage: 'postgres:latest' uses a floating tag"),
+        ({"minioImage": "localhost:5000/minio"}, "mlflow-platform:minioImage: 'localhost:5000/minio' has no tag"),
+        ({"postgresStorageSize": "10 gigs"}, "mlflow-platform:postgresStorageSize: '10 gigs' is not a Kubernetes quantity"),
+        ({"serverTmpSize": "4GB"}, "mlflow-platform:serverTmpSize: '4GB' is not a Kubernetes quantity"),
+        ({"namespace": "ML_flow"}, "mlflow-platform:namespace: 'ML_flow' must be lower-case letters"),
+        ({"artifactBucket": "My_Bucket"}, "mlflow-platform:artifactBucket: 'My_Bucket' is not a valid S3 bucket name"),
+        ({"serverMetrics": "yes"}, "mlflow-platform:serverMetrics: 'yes' is not a boolean; use true or false"),
+        ({"dbMaxOverflow": 0}, "mlflow-platform:dbMaxOverflow: 0 is out of range; allowed: 1 to 100"),
+        ({"serverExtraAllowedHosts": "mlflow.example.com"}, "mlflow-platform:serverExtraAllowedHosts: 'mlflow.example.com' is not a list of strings"),
+        ({"serverExtraAllowedHosts": ["a b"]}, "mlflow-platform:serverExtraAllowedHosts: 'a b' is not a host name"),
+        ({"serverCpuRequest": "4", "serverCpuLimit": "2"}, "mlflow-platform:serverCpuRequest: cpu request 4 is above its limit 2"),
+        ({"serverAutoscaling": True, "serverReplicas": 5, "serverMaxReplicas": 3}, "mlflow-platform:serverMaxReplicas: 3 is below serverReplicas (5)"),
+        ({"namespace": None}, "mlflow-platform:namespace: is not set"),
+    ],
+)
+def test_bad_value_fails_naming_the_key_and_what_is_allowed(overrides: dict[str, Any], expected: str) -> None:
+    assert expected in preview_error(overrides)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = preview_error({"serverReplicas": 0, "artifactBackend": "gcs", "postgresStorageSize": "big"})
+    for key in ("serverReplicas", "artifactBackend", "postgresStorageSize"):
+        assert f"mlflow-platform:{key}" in message
+
+
+def test_config_error_is_a_clean_pulumi_error() -> None:
+    # RunError: the CLI prints the message without a Python traceback.
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+class TestConnectionBudget:
+    def test_pools_above_max_connections_are_refused_with_the_arithmetic(self) -> None:
+        message = preview_error({"serverWorkers": 8, "postgresMaxConnections": 50})
+        assert "mlflow-platform:postgresMaxConnections" in message
+        # 1 pod x (8 workers + wrapper) x 2 engines x (3 + 2) + 1 migration = 91
+        assert "= 91 connections" in message
+        assert "max_connections 50 leaves 47" in message
+
+    def test_autoscaler_maximum_is_what_counts(self) -> None:
+        # 4 pods x 3 processes x 2 engines x 5 + 1 = 121 > 97
+        message = preview_error({"serverAutoscaling": True, "serverMaxReplicas": 4})
+        assert "4 pod(s)" in message and "= 121 connections" in message
+
+    def test_job_runner_processes_are_counted(self) -> None:
+        message = preview_error({"serverJobExecution": True})
+        assert "job runner" in message
+
+    def test_default_configuration_fits(self) -> None:
+        run_program("dev", {"postgresMaxConnections": 34}, preview=True)  # 31 needed + 3 reserved
+
+    def test_one_connection_short_is_refused(self) -> None:
+        assert "= 31 connections" in preview_error({"postgresMaxConnections": 33})
+
+
+def test_empty_image_keys_take_the_pinned_versions(dev) -> None:  # type: ignore[no-untyped-def]
+    from components.versions import MLFLOW_IMAGE, POSTGRES_IMAGE
+
+    images = {c["image"] for r in dev.kubernetes_objects() if "spec" in r.plain_inputs
+              for c in r.plain_inputs["spec"].get("template", {}).get("spec", {}).get("containers", [])}
+    assert {MLFLOW_IMAGE, POSTGRES_IMAGE} <= images
+
+
+def test_image_override_is_used() -> None:
+    run = run_program("dev", {"mlflowImage": "registry.example.com/mlflow@sha256:" + "a" * 64})
+    server = run.one("kubernetes:apps/v1:Deployment", "mlflow")
+    assert server.plain_inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith("a" * 64)
