@@ -5,8 +5,9 @@ so `pulumi preview` fails before anything is created.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import pulumi
 

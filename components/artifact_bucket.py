@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.bucket_policy import mlflow_bucket_policy_json
+from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
@@ -108,14 +109,10 @@ class ArtifactBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
         )
 
-        def root_env() -> list[dict[str, Any]]:
-            return [
-                {"name": "MINIO_ROOT_USER", "valueFrom": {"secretKeyRef": {"name": root_secret.metadata.name, "key": "user"}}},
-                {
-                    "name": "MINIO_ROOT_PASSWORD",
-                    "valueFrom": {"secretKeyRef": {"name": root_secret.metadata.name, "key": "password"}},
-                },
-            ]
+        root_env = [
+            secret_env("MINIO_ROOT_USER", root_secret.metadata.name, "user"),
+            secret_env("MINIO_ROOT_PASSWORD", root_secret.metadata.name, "password"),
+        ]
 
         health_probe = {"httpGet": {"path": "/minio/health/live", "port": "api"}, "periodSeconds": 10}
         deployment = k8s.apps.v1.Deployment(
@@ -141,7 +138,7 @@ class ArtifactBucket(pulumi.ComponentResource):
                                     "--console-address", f":{MINIO_CONSOLE_PORT}",
                                     "--certs-dir", "/tmp/certs",
                                 ],
-                                "env": root_env(),
+                                "env": root_env,
                                 "ports": [
                                     {"name": "api", "containerPort": MINIO_API_PORT},
                                     {"name": "console", "containerPort": MINIO_CONSOLE_PORT},
@@ -206,7 +203,7 @@ class ArtifactBucket(pulumi.ComponentResource):
                                 "image": args.minio_client_image,
                                 "command": ["/bin/sh", "-c", SETUP_SCRIPT],
                                 "env": [
-                                    *root_env(),
+                                    *root_env,
                                     {
                                         "name": "MC_HOST_root",
                                         "value": pulumi.Output.format(
@@ -218,16 +215,8 @@ class ArtifactBucket(pulumi.ComponentResource):
                                     {"name": "BUCKET", "value": args.bucket_name},
                                     {"name": "POLICY_NAME", "value": policy_name},
                                     {"name": "POLICY_JSON", "value": mlflow_bucket_policy_json(args.bucket_name)},
-                                    {
-                                        "name": "MLFLOW_ACCESS_KEY",
-                                        "valueFrom": {"secretKeyRef": {"name": mlflow_secret.metadata.name, "key": "AWS_ACCESS_KEY_ID"}},
-                                    },
-                                    {
-                                        "name": "MLFLOW_SECRET_KEY",
-                                        "valueFrom": {
-                                            "secretKeyRef": {"name": mlflow_secret.metadata.name, "key": "AWS_SECRET_ACCESS_KEY"}
-                                        },
-                                    },
+                                    secret_env("MLFLOW_ACCESS_KEY", mlflow_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
+                                    secret_env("MLFLOW_SECRET_KEY", mlflow_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
                                 ],
                                 "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
                                 "securityContext": container_security_context(),
@@ -247,10 +236,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         self.server_env = [
             {"name": "MLFLOW_S3_ENDPOINT_URL", "value": self.endpoint_url},
             {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
-            *(
-                {"name": key, "valueFrom": {"secretKeyRef": {"name": mlflow_secret.metadata.name, "key": key}}}
-                for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-            ),
+            *(secret_env(key, mlflow_secret.metadata.name, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
         ]
         self.register_outputs({
             "bucketName": self.bucket_name,

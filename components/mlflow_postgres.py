@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
@@ -133,12 +134,7 @@ class MlflowPostgres(pulumi.ComponentResource):
                                 "env": [
                                     {"name": "POSTGRES_USER", "value": args.username},
                                     {"name": "POSTGRES_DB", "value": args.database},
-                                    {
-                                        "name": "POSTGRES_PASSWORD",
-                                        "valueFrom": {
-                                            "secretKeyRef": {"name": credentials.metadata.name, "key": "password"}
-                                        },
-                                    },
+                                    secret_env("POSTGRES_PASSWORD", credentials.metadata.name, "password"),
                                     # A subdirectory: the volume root may hold lost+found, which initdb refuses.
                                     {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
                                 ],
@@ -185,17 +181,15 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.database = pulumi.Output.from_input(args.database)
         self.username = pulumi.Output.from_input(args.username)
         self.password = pulumi.Output.secret(password.result)
-        uri = pulumi.Output.secret(
-            pulumi.Output.format(
-                "postgresql+psycopg2://{0}:{1}@{2}:{3}/{4}",
-                args.username, password.result, self.host, POSTGRES_PORT, args.database,
-            )
+        uri: pulumi.Output[str] = pulumi.Output.format(
+            "postgresql+psycopg2://{0}:{1}@{2}:{3}/{4}",
+            args.username, password.result, self.host, POSTGRES_PORT, args.database,
         )
         uri_secret = k8s.core.v1.Secret(
             f"{name}-uri",
             metadata={**metadata, "name": f"{name}-uri"},
             type="Opaque",
-            string_data={URI_SECRET_KEY: uri},
+            string_data={URI_SECRET_KEY: pulumi.Output.secret(uri)},  # type: ignore[arg-type]  # pulumi infers Never
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset]),
         )
         self.uri_secret_name = uri_secret.metadata.name

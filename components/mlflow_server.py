@@ -6,6 +6,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
@@ -119,10 +120,7 @@ class MlflowServer(pulumi.ComponentResource):
         selector = selector_labels("mlflow", name, "tracking-server")
         metadata = {"namespace": args.namespace, "labels": labels}
 
-        backend_env = {
-            "name": BACKEND_URI_ENV,
-            "valueFrom": {"secretKeyRef": {"name": args.backend_uri_secret_name, "key": args.backend_uri_secret_key}},
-        }
+        backend_env = secret_env(BACKEND_URI_ENV, args.backend_uri_secret_name, args.backend_uri_secret_key)
         pool_env = [
             {"name": "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", "value": str(args.pool_size)},
             {"name": "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", "value": str(args.max_overflow)},

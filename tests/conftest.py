@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-
 from harness import ProgramRun, Registration, run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -9,9 +9,10 @@ import hashlib
 import json
 import runpy
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pulumi
 import yaml
@@ -143,7 +144,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -169,7 +170,7 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         with self._lock:
             self.outputs[request.urn] = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def config_string(value: Any) -> str:
@@ -224,7 +225,7 @@ def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool) ->
             if await output.is_secret():
                 secret_exports.add(name)
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> Any:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.from_input(collect_exports())

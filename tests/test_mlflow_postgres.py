@@ -1,0 +1,106 @@
+"""MlflowPostgres (in-cluster): a hardened single-replica StatefulSet whose password and URI stay secret."""
+
+import pytest
+from conftest import PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
+from harness import ProgramRun, is_secret
+
+from components.mlflow_postgres import MlflowPostgresArgs
+
+
+def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev: ProgramRun) -> None:
+    db = component(dev, "MlflowPostgres")
+    children = {(r.type, r.name) for r in dev.children_of(db)}
+    assert children == {
+        (STATEFULSET, "mlflow-postgres"),
+        (PVC, "mlflow-postgres-data"),
+        (SERVICE, "mlflow-postgres-headless"),
+        (SECRET, "mlflow-postgres-credentials"),
+        (SECRET, "mlflow-postgres-uri"),
+        (RANDOM_PASSWORD, "mlflow-postgres-password"),
+    }
+
+
+def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: ProgramRun) -> None:
+    sts = dev.one(STATEFULSET, "mlflow-postgres")
+    spec = sts.plain_inputs["spec"]
+    assert spec["replicas"] == 1
+    assert spec["serviceName"] == "mlflow-postgres"
+    postgres = container(sts)
+    assert postgres["image"] == "docker.io/library/postgres:17.7"
+    assert postgres["args"] == ["-c", "max_connections=100"]
+    assert postgres["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert postgres[probe]["exec"]["command"][0] == "pg_isready"
+        assert "--host=127.0.0.1" in postgres[probe]["exec"]["command"]
+
+
+def test_password_reaches_postgres_only_through_a_secret_reference(dev: ProgramRun) -> None:
+    env = env_of(container(dev.one(STATEFULSET, "mlflow-postgres")))
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-credentials", "key": "password"}
+    assert "value" not in env["POSTGRES_PASSWORD"]
+    assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/")
+
+
+def test_runs_as_the_postgres_user_with_a_read_only_root(dev: ProgramRun) -> None:
+    sts = dev.one(STATEFULSET, "mlflow-postgres")
+    assert pod_spec(sts)["securityContext"]["runAsUser"] == 999
+    assert pod_spec(sts)["securityContext"]["fsGroup"] == 999
+    assert container(sts)["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"] for m in container(sts)["volumeMounts"]}
+    assert {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"} <= mounts
+
+
+def test_data_volume_has_the_configured_size_and_is_mounted(dev: ProgramRun) -> None:
+    pvc = dev.one(PVC, "mlflow-postgres-data")
+    assert pvc.plain_inputs["spec"]["resources"]["requests"]["storage"] == "2Gi"  # Pulumi.dev.yaml
+    volumes = {v["name"]: v for v in pod_spec(dev.one(STATEFULSET, "mlflow-postgres"))["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "mlflow-postgres-data"
+
+
+def test_data_volume_survives_destroy_outside_dev(dev: ProgramRun, prod: ProgramRun) -> None:
+    assert dev.one(PVC, "mlflow-postgres-data").retain_on_delete is False  # Pulumi.dev.yaml: retainVolumes false
+    assert prod.one(PVC, "mlflow-postgres-data").retain_on_delete is True
+
+
+def test_storage_class_is_passed_when_configured() -> None:
+    from harness import run_program
+
+    run = run_program("dev", {"storageClass": "standard"})
+    assert run.one(PVC, "mlflow-postgres-data").plain_inputs["spec"]["storageClassName"] == "standard"
+
+
+def test_uri_secret_holds_a_psycopg2_uri_marked_secret(dev: ProgramRun) -> None:
+    uri_secret = dev.one(SECRET, "mlflow-postgres-uri")
+    assert is_secret(uri_secret.inputs["stringData"])
+    uri = uri_secret.plain_inputs["stringData"]["uri"]
+    assert uri.startswith("postgresql+psycopg2://mlflow:")
+    assert uri.endswith("@mlflow-postgres.mlflow.svc.cluster.local:5432/mlflow")
+
+
+def test_outputs_name_the_connection_and_keep_the_password_secret(dev: ProgramRun) -> None:
+    db = component(dev, "MlflowPostgres")
+    outputs = dev.component_outputs[db.urn]
+    assert outputs["host"] == "mlflow-postgres.mlflow.svc.cluster.local"
+    assert outputs["port"] == 5432
+    assert outputs["database"] == "mlflow" and outputs["username"] == "mlflow"
+    assert outputs["uriSecretName"] == "mlflow-postgres-uri" and outputs["uriSecretKey"] == "uri"
+    assert is_secret(outputs["password"])
+
+
+def test_password_is_generated_without_url_special_characters(dev: ProgramRun) -> None:
+    password = dev.one(RANDOM_PASSWORD, "mlflow-postgres-password").plain_inputs
+    assert password["length"] >= 32 and password["special"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mode", "rds", "mode 'rds' is not one of"),
+        ("image", "postgres", "has no tag"),
+        ("storage_size", "lots", "not a Kubernetes quantity"),
+        ("max_connections", 5, "max_connections must be between"),
+    ],
+)
+def test_args_refuse_invalid_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MlflowPostgresArgs(namespace="mlflow", **{field: value})  # type: ignore[arg-type]

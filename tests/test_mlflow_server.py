@@ -1,0 +1,207 @@
+"""MlflowServer: migrate once in a Job, then serve with a command line built from the stack's settings."""
+
+from typing import Any
+
+import pytest
+from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
+from harness import ProgramRun, Registration
+
+from components.mlflow_server import MlflowServerArgs, allowed_hosts
+from components.versions import MLFLOW_IMAGE
+
+
+def server_container(run: ProgramRun) -> dict[str, Any]:
+    return container(run.one(DEPLOYMENT, "mlflow"))
+
+
+def option(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def test_declares_migration_job_deployment_service_and_service_account(dev: ProgramRun) -> None:
+    server = component(dev, "MlflowServer")
+    assert {(r.type, r.name) for r in dev.children_of(server)} == {
+        (JOB, "mlflow-migrate"),
+        (DEPLOYMENT, "mlflow"),
+        (SERVICE, "mlflow"),
+        (SERVICE_ACCOUNT, "mlflow"),
+    }
+
+
+class TestMigration:
+    def job(self, run: ProgramRun) -> Registration:
+        return run.one(JOB, "mlflow-migrate")
+
+    def test_runs_mlflow_db_upgrade_with_the_uri_expanded_from_a_secret(self, dev: ProgramRun) -> None:
+        spec = container(self.job(dev))
+        assert spec["image"] == MLFLOW_IMAGE
+        # `mlflow db upgrade` takes the URL positionally; Kubernetes expands $(VAR) from env.
+        assert spec["command"] == ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
+        assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+            "name": "mlflow-postgres-uri", "key": "uri",
+        }
+
+    def test_deployment_waits_for_the_migration(self, dev: ProgramRun) -> None:
+        assert self.job(dev).urn in dev.one(DEPLOYMENT, "mlflow").dependencies
+
+    def test_no_container_of_the_deployment_migrates(self, dev: ProgramRun) -> None:
+        spec = pod_spec(dev.one(DEPLOYMENT, "mlflow"))
+        assert "initContainers" not in spec
+        assert "upgrade" not in server_container(dev)["args"]
+
+    def test_has_no_fixed_name_so_a_new_image_reruns_it(self, dev: ProgramRun) -> None:
+        assert "name" not in self.job(dev).plain_inputs["metadata"]
+
+
+class TestServerCommand:
+    def test_mlflow_is_the_main_process_in_exec_form(self, dev: ProgramRun) -> None:
+        spec = server_container(dev)
+        assert spec["image"] == MLFLOW_IMAGE
+        assert spec["command"] == ["mlflow"]
+        assert spec["args"][0] == "server"
+
+    def test_listens_on_all_interfaces_port_5000_with_the_configured_workers(self, dev: ProgramRun) -> None:
+        args = server_container(dev)["args"]
+        assert option(args, "--host") == "0.0.0.0"
+        assert option(args, "--port") == "5000"
+        assert option(args, "--workers") == "2"
+
+    def test_proxies_artifacts_to_the_bucket(self, dev: ProgramRun) -> None:
+        args = server_container(dev)["args"]
+        assert "--serve-artifacts" in args
+        assert option(args, "--artifacts-destination") == "s3://mlflow-artifacts/"
+
+    def test_backend_uri_comes_from_the_secret_via_env(self, dev: ProgramRun) -> None:
+        env = env_of(server_container(dev))
+        assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-uri", "key": "uri"}
+        assert not any("postgresql" in a for a in server_container(dev)["args"])
+
+    def test_allowed_hosts_list_localhost_and_every_service_name(self, dev: ProgramRun) -> None:
+        hosts = option(server_container(dev)["args"], "--allowed-hosts").split(",")
+        for host in ("localhost", "localhost:*", "127.0.0.1:*", "mlflow", "mlflow:*", "mlflow.mlflow",
+                     "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local", "mlflow.mlflow.svc.cluster.local:*"):
+            assert host in hosts
+
+    def test_extra_allowed_hosts_are_appended(self) -> None:
+        assert allowed_hosts("mlflow", "ns", ("mlflow.example.com",))[-1] == "mlflow.example.com"
+
+    def test_job_runner_off_multipart_on_and_pools_explicit(self, dev: ProgramRun) -> None:
+        env = env_of(server_container(dev))
+        assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
+        assert env["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"]["value"] == "true"
+        assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "3"
+        assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "2"
+        assert env["MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE"]["value"] == "300"
+
+    def test_reaches_minio_with_the_scoped_credentials(self, dev: ProgramRun) -> None:
+        env = env_of(server_container(dev))
+        assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == "http://mlflow-artifacts.mlflow.svc.cluster.local:9000"
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-artifacts-mlflow-credentials", "key": key}
+
+    def test_metrics_are_exposed_on_a_writable_volume(self, dev: ProgramRun) -> None:
+        spec = server_container(dev)
+        metrics_dir = option(spec["args"], "--expose-prometheus")
+        assert metrics_dir in {m["mountPath"] for m in spec["volumeMounts"]}
+
+    def test_job_runner_can_be_enabled(self) -> None:
+        from harness import run_program
+
+        run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 200})
+        assert env_of(server_container(run))["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "true"
+
+
+class TestPodSpec:
+    def test_probes_send_an_allowed_host_and_readiness_touches_the_database(self, dev: ProgramRun) -> None:
+        spec = server_container(dev)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert spec[probe]["httpGet"]["httpHeaders"] == [{"name": "Host", "value": "localhost"}]
+        assert spec["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert spec["readinessProbe"]["httpGet"]["path"].startswith("/api/2.0/mlflow/experiments/search")
+
+    def test_pre_stop_sleep_lets_endpoints_drain(self, dev: ProgramRun) -> None:
+        spec = server_container(dev)
+        assert spec["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+        grace = pod_spec(dev.one(DEPLOYMENT, "mlflow"))["terminationGracePeriodSeconds"]
+        assert grace > spec["lifecycle"]["preStop"]["sleep"]["seconds"]
+
+    def test_tmp_is_a_size_limited_volume_for_proxied_uploads(self, dev: ProgramRun) -> None:
+        volumes = {v["name"]: v for v in pod_spec(dev.one(DEPLOYMENT, "mlflow"))["volumes"]}
+        assert volumes["tmp"]["emptyDir"]["sizeLimit"] == "2Gi"  # Pulumi.dev.yaml serverTmpSize
+        assert {"name": "tmp", "mountPath": "/tmp"} in server_container(dev)["volumeMounts"]
+
+    def test_hardened_security_context(self, dev: ProgramRun) -> None:
+        pod = pod_spec(dev.one(DEPLOYMENT, "mlflow"))
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        ctx = server_container(dev)["securityContext"]
+        assert ctx == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+
+    def test_service_account_token_is_not_mounted(self, dev: ProgramRun) -> None:
+        assert dev.one(SERVICE_ACCOUNT, "mlflow").plain_inputs["automountServiceAccountToken"] is False
+        pod = pod_spec(dev.one(DEPLOYMENT, "mlflow"))
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["serviceAccountName"] == "mlflow"
+
+    def test_requests_and_limits_from_config(self, dev: ProgramRun) -> None:
+        assert server_container(dev)["resources"] == {
+            "requests": {"cpu": "500m", "memory": "768Mi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        }
+
+    def test_rollout_never_drops_below_the_desired_count(self, dev: ProgramRun) -> None:
+        strategy = dev.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["strategy"]
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+
+
+class TestScaling:
+    def test_single_replica_dev_has_no_pdb_or_hpa(self, dev: ProgramRun) -> None:
+        assert dev.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["replicas"] == 1
+        assert not dev.of_type(PDB) and not dev.of_type(HPA)
+
+    def test_prod_has_pdb_and_hpa_and_leaves_replicas_to_the_hpa(self, prod: ProgramRun) -> None:
+        assert prod.one(PDB, "mlflow").plain_inputs["spec"]["maxUnavailable"] == 1
+        hpa = prod.one(HPA, "mlflow").plain_inputs["spec"]
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 4)
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mlflow"}
+        assert "replicas" not in prod.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]
+
+    def test_pods_spread_across_nodes(self, prod: ProgramRun) -> None:
+        spread = pod_spec(prod.one(DEPLOYMENT, "mlflow"))["topologySpreadConstraints"][0]
+        assert spread["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_service_exposes_port_5000_inside_the_cluster(dev: ProgramRun) -> None:
+    spec = dev.one(SERVICE, "mlflow").plain_inputs["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert spec["ports"] == [{"name": "http", "port": 5000, "targetPort": "http"}]
+    assert spec["selector"] == dev.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["selector"]["matchLabels"]
+
+
+def test_outputs(dev: ProgramRun) -> None:
+    assert dev.component_outputs[component(dev, "MlflowServer").urn] == {
+        "serviceName": "mlflow",
+        "serviceAccountName": "mlflow",
+        "trackingUri": "http://mlflow.mlflow.svc.cluster.local:5000",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("replicas", 0, "replicas must be at least 1"),
+        ("max_overflow", 0, "MLflow treats 0 as unset"),
+        ("image", "mlflow:latest", "floating tag"),
+        ("tmp_size_limit", "huge", "not a Kubernetes quantity"),
+    ],
+)
+def test_args_refuse_invalid_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MlflowServerArgs(namespace="mlflow", backend_uri_secret_name="s", artifacts_destination="s3://b/",
+                         **{field: value})  # type: ignore[arg-type]
