@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+
 from harness import ProgramRun, Registration, run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -6,12 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
-from harness import ProgramRun, is_secret
 
 from components.artifact_bucket import SETUP_SCRIPT, ArtifactBucketArgs
 from components.bucket_policy import mlflow_bucket_policy, mlflow_bucket_policy_json
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
+from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
+from harness import ProgramRun, is_secret
 
 HERE = Path(__file__).parent
 

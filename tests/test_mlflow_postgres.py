@@ -1,10 +1,10 @@
 """MlflowPostgres (in-cluster): a hardened single-replica StatefulSet whose password and URI stay secret."""
 
 import pytest
-from conftest import PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
-from harness import ProgramRun, is_secret
 
 from components.mlflow_postgres import MlflowPostgresArgs
+from conftest import PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
+from harness import ProgramRun, is_secret
 
 
 def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev: ProgramRun) -> None:

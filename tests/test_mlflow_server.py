@@ -3,11 +3,11 @@
 from typing import Any
 
 import pytest
-from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
-from harness import ProgramRun, Registration
 
 from components.mlflow_server import MlflowServerArgs, allowed_hosts
 from components.versions import MLFLOW_IMAGE
+from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
+from harness import ProgramRun, Registration
 
 
 def server_container(run: ProgramRun) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from harness import ProgramRun, Registration, unwrap_secrets
 
 # The newest schema kubernetes-validate ships, and the oldest Kubernetes minor EKS and kind still serve.

@@ -4,8 +4,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from harness import run_program
 
+from harness import run_program
 from settings import ConfigError
 
 

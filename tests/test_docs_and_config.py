@@ -1,0 +1,71 @@
+"""The README, the project file, the stack files and the pinned versions agree with each other."""
+
+import re
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.versions import MLFLOW_IMAGE, MLFLOW_VERSION
+from harness import PROJECT, PROJECT_FILE, ROOT, run_program
+from tools.config_table import config_table
+
+README = (ROOT / "README.md").read_text()
+DECLARED = set(PROJECT_FILE["config"])
+
+
+def test_readme_configuration_table_matches_pulumi_yaml() -> None:
+    assert config_table() in README, "regenerate the table with: python tools/config_table.py"
+
+
+def test_every_declared_key_has_type_default_and_description() -> None:
+    for key, declaration in PROJECT_FILE["config"].items():
+        assert {"type", "default", "description"} <= set(declaration), key
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    section = README.split("## Running the tests", 1)[1]
+    readme_command = re.search(r"```sh\n(.+?)\n```", section, re.S)
+    assert readme_command is not None
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert ci_lines[-1].strip() == readme_command.group(1).strip()
+
+
+@pytest.mark.parametrize("stack_file", sorted(ROOT.glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_stack_files_set_only_declared_keys(stack_file: Path) -> None:
+    """A misspelt key in a stack file would otherwise be ignored without a word."""
+    keys = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {})
+    unknown = {k for k in keys if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in DECLARED}
+    assert unknown == set()
+
+
+def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: set[str] = set()
+    original = pulumi.Config.get
+
+    def spy(self: pulumi.Config, key: str, *args: Any, **kwargs: Any) -> Any:
+        read.add(key)
+        return original(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(pulumi.Config, "get", spy)
+    run_program("dev")
+    assert read == DECLARED
+
+
+def test_one_mlflow_version_for_the_image_and_the_tests() -> None:
+    assert MLFLOW_IMAGE.endswith(f":v{MLFLOW_VERSION}-full")
+    pins = re.findall(r"^mlflow\[[^\]]*\]==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.M)
+    assert pins == [MLFLOW_VERSION]
+    assert version("mlflow") == MLFLOW_VERSION
+
+
+def test_every_requirement_is_pinned() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "-r")):
+                assert re.match(r"^[A-Za-z0-9_.\-\[\],]+==\S+$", line), f"{name}: {line} is not pinned"
