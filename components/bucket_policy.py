@@ -1,7 +1,7 @@
 """The least-privilege S3 policy MLflow's artifact proxy needs, and nothing more.
 
 MLflow lists, reads, writes and deletes objects, and uses multipart uploads for large
-artifacts (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD). Deletion is kept so `mlflow gc` works.
+artifacts (presigned part uploads). Deletion is kept so `mlflow gc` works.
 """
 
 import json

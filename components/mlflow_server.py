@@ -189,12 +189,12 @@ class MlflowServer(pulumi.ComponentResource):
         env = [
             backend_env,
             {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
-            # Large artifacts go to S3 in parts instead of one proxied body that times out.
-            {"name": "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "value": "true"},
             *pool_env,
             *common_env,
             *args.artifact_store_env,
         ]
+        # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
+        # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.
         volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
         volumes = [empty_dir("tmp", args.tmp_size_limit)]
         if args.metrics:

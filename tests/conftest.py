@@ -6,6 +6,8 @@ import pytest
 
 from harness import ProgramRun, Registration, run_program
 
+pytest_plugins = ["runtime.fixtures"]
+
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 JOB = "kubernetes:batch/v1:Job"

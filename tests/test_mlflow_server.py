@@ -85,10 +85,9 @@ class TestServerCommand:
     def test_extra_allowed_hosts_are_appended(self) -> None:
         assert allowed_hosts("mlflow", "ns", ("mlflow.example.com",))[-1] == "mlflow.example.com"
 
-    def test_job_runner_off_multipart_on_and_pools_explicit(self, dev: ProgramRun) -> None:
+    def test_job_runner_off_and_pools_explicit(self, dev: ProgramRun) -> None:
         env = env_of(server_container(dev))
         assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
-        assert env["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"]["value"] == "true"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "3"
         assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "2"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE"]["value"] == "300"

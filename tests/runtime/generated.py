@@ -1,0 +1,94 @@
+"""Turn the containers the program declares into local processes, the way Kubernetes would run them.
+
+Nothing here writes a command line by hand: argv and environment come from the captured
+Deployment and Job. Only what Kubernetes itself would supply is substituted: Secret values
+(which the test controls), cluster DNS names (mapped to loopback addresses), volume mounts
+(mapped to local directories) and the listen address (loopback only, on a free port).
+"""
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from harness import ProgramRun
+
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+@dataclass(frozen=True)
+class DeclaredContainer:
+    command: list[str]
+    args: list[str]
+    env: list[dict[str, Any]]
+    volume_mounts: list[dict[str, Any]]
+    probes: dict[str, dict[str, Any]]
+
+
+def declared_container(run: ProgramRun, type_token: str, name: str) -> DeclaredContainer:
+    spec = run.one(type_token, name).plain_inputs["spec"]["template"]["spec"]["containers"][0]
+    return DeclaredContainer(
+        command=list(spec.get("command", [])),
+        args=list(spec.get("args", [])),
+        env=list(spec.get("env", [])),
+        volume_mounts=list(spec.get("volumeMounts", [])),
+        probes={k: v for k, v in spec.items() if k.endswith("Probe")},
+    )
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: defined variables are replaced, $$ escapes, others stay as written."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+    return _VAR_REF.sub(replace, text)
+
+
+@dataclass
+class LocalCluster:
+    """What the cluster would provide, pointed at local services."""
+
+    secrets: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(Secret name, key) -> value."""
+    addresses: dict[str, str] = field(default_factory=dict)
+    """In-cluster host:port -> 127.0.0.1:port."""
+    mounts: dict[str, Path] = field(default_factory=dict)
+    """Container mount path -> local directory."""
+
+    def localise(self, value: str) -> str:
+        for cluster_address, local_address in self.addresses.items():
+            value = value.replace(cluster_address, local_address)
+        for container_path, local_path in sorted(self.mounts.items(), key=lambda item: -len(item[0])):
+            if value == container_path or value.startswith(container_path + "/"):
+                return str(local_path) + value[len(container_path):]
+        return value
+
+    def environment(self, container: DeclaredContainer) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for entry in container.env:
+            if "valueFrom" in entry:
+                ref = entry["valueFrom"]["secretKeyRef"]
+                value = self.secrets[(ref["name"], ref["key"])]
+            else:
+                value = expand(entry.get("value", ""), env)
+            env[entry["name"]] = self.localise(value)
+        return env
+
+    def argv(self, container: DeclaredContainer, env: dict[str, str], port: int | None = None) -> list[str]:
+        argv = [self.localise(expand(part, env)) for part in container.command + container.args]
+        executable = Path(sys.executable).parent / argv[0]
+        argv[0] = str(executable) if executable.exists() else shutil.which(argv[0]) or argv[0]
+        for flag, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+            if flag in argv and port is not None:
+                argv[argv.index(flag) + 1] = value
+        return argv
+
+
+def with_address(uri: str, netloc: str, database: str) -> str:
+    """The declared URI with its scheme, driver and query kept, pointed at a local server and database."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))
