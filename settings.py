@@ -1,28 +1,42 @@
 """The one place stack configuration is read and validated.
 
-Every problem is collected and reported at once, each naming its key and what is allowed,
-so `pulumi preview` fails before anything is created.
+Every problem is collected and reported at once, each naming its key and what is allowed, so
+`pulumi preview` fails before anything is created. Cluster facts (kubeconfig, OIDC provider,
+network) come from explicit config or, when `clusterStack` is set, from that stack's outputs.
 """
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pulumi
 
-from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs
-from components.connection_budget import ConnectionBudget
-from components.mlflow_postgres import DATABASE_MODES, MlflowPostgresArgs
+from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs, IrsaTrust
+from components.connection_budget import RDS_RESERVED_CONNECTIONS, SUPERUSER_RESERVED_CONNECTIONS, ConnectionBudget
+from components.mlflow_postgres import DATABASE_MODES, ExternalDatabase, MlflowPostgresArgs
+from components.postgres_rds import DatabaseNetwork, RdsOptions
 from components.resources import ResourceSpec
-from components.validation import bucket_name_problem, dns_label_problem, image_problem, parse_quantity
+from components.validation import bucket_name_problem, dns_label_problem
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE, MLFLOW_IMAGE, POSTGRES_IMAGE
+from config_reader import ConfigError, ConfigReader, host_problem
 
-T = TypeVar("T")
+__all__ = ["CLUSTER_STACK_OUTPUTS", "ConfigError", "ServerSettings", "Settings", "load_settings"]
 
-
-class ConfigError(pulumi.RunError):
-    """Bad stack configuration; RunError makes Pulumi print the message without a traceback."""
+SERVER_SERVICE_ACCOUNT = "mlflow"
+# Output names read from the cluster stack, and the config key that can give each one directly.
+CLUSTER_STACK_OUTPUTS = {
+    "kubeconfig": "clusterKubeconfig",
+    "oidcProviderArn": "oidcProviderArn",
+    "oidcIssuerUrl": "oidcIssuerUrl",
+    "vpcId": "vpcId",
+    "privateSubnetIds": "privateSubnetIds",
+    "nodeSecurityGroupId": "nodeSecurityGroupId",
+}
+RDS_PROTECTION_KEYS = {
+    "deletion_protection": "rdsDeletionProtection",
+    "storage_encrypted": "rdsStorageEncrypted",
+    "backup_retention_days": "rdsBackupRetentionDays",
+}
 
 
 @dataclass(frozen=True)
@@ -49,117 +63,46 @@ class ServerSettings:
 class Settings:
     namespace: str
     kube_context: str | None
+    kubeconfig: pulumi.Input[str] | None
+    aws_region: str | None
+    data_protection: bool
     postgres: MlflowPostgresArgs
     artifacts: ArtifactBucketArgs
     server: ServerSettings
 
-
-class _Reader:
-    """Reads raw strings from pulumi.Config and records every problem instead of stopping at the first."""
-
-    def __init__(self, config: pulumi.Config) -> None:
-        self._config = config
-        self.problems: list[str] = []
-
-    def key(self, name: str) -> str:
-        return f"{self._config.name}:{name}"
-
-    def fail(self, name: str, message: str) -> None:
-        self.problems.append(f"{self.key(name)}: {message}")
-
-    def _raw(self, name: str) -> str | None:
-        return self._config.get(name)
-
-    def _required(self, name: str) -> str | None:
-        value = self._raw(name)
-        if value is None:
-            self.fail(name, "is not set (its default is declared in Pulumi.yaml)")
-        return value
-
-    def string(self, name: str, *, allowed: tuple[str, ...] | None = None,
-               check: Callable[[str], str | None] | None = None) -> str:
-        value = self._required(name)
-        if value is None:
-            return ""
-        if allowed is not None and value not in allowed:
-            self.fail(name, f"{value!r} is not allowed; use one of: {', '.join(allowed)}")
-        elif check is not None and (problem := check(value)):
-            self.fail(name, problem)
-        return value
-
-    def optional(self, name: str, *, check: Callable[[str], str | None] | None = None) -> str | None:
-        value = self._raw(name) or None
-        if value is not None and check is not None and (problem := check(value)):
-            self.fail(name, problem)
-        return value
-
-    def image(self, name: str, pinned_default: str) -> str:
-        return self.optional(name, check=image_problem) or pinned_default
-
-    def quantity(self, name: str) -> str:
-        return self.string(name, check=_quantity_problem)
-
-    def integer(self, name: str, *, minimum: int, maximum: int) -> int:
-        value = self._required(name)
-        if value is None:
-            return minimum
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(name, f"{value!r} is not an integer")
-            return minimum
-        if not minimum <= number <= maximum:
-            self.fail(name, f"{number} is out of range; allowed: {minimum} to {maximum}")
-        return number
-
-    def boolean(self, name: str) -> bool:
-        value = self._required(name)
-        if value is None or value.lower() not in ("true", "false"):
-            if value is not None:
-                self.fail(name, f"{value!r} is not a boolean; use true or false")
-            return False
-        return value.lower() == "true"
-
-    def string_list(self, name: str, *, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
-        value = self._raw(name)
-        if not value:
-            return ()
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            self.fail(name, f"{value!r} is not a list of strings")
-            return ()
-        for item in items:
-            if check is not None and (problem := check(item)):
-                self.fail(name, problem)
-        return tuple(items)
-
-    def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
-        """Build a validated value object; its own checks become problems on `name`."""
-        try:
-            return factory(**kwargs)
-        except ValueError as err:
-            self.fail(name, str(err))
-            return None
+    @property
+    def uses_aws(self) -> bool:
+        return self.postgres.mode == "rds" or self.artifacts.backend == "s3"
 
 
-def _quantity_problem(value: str) -> str | None:
-    try:
-        parse_quantity(value)
-    except ValueError as err:
-        return str(err)
-    return None
+class _ClusterFacts:
+    """Each fact from explicit config if given, else from the cluster stack's outputs."""
+
+    def __init__(self, read: ConfigReader) -> None:
+        self._read = read
+        self.stack = read.optional("clusterStack")
+        self._reference = pulumi.StackReference(self.stack) if self.stack else None
+
+    def get(self, output: str, needed_for: str | None) -> Any:
+        key = CLUSTER_STACK_OUTPUTS[output]
+        if output == "kubeconfig":
+            explicit: Any = self._read.secret(key)
+        elif output == "privateSubnetIds":
+            explicit = self._read.string_list(key) or None
+        else:
+            explicit = self._read.optional(key)
+        if explicit is not None:
+            return explicit
+        if self._reference is not None:
+            value = self._reference.require_output(output)
+            return value.apply(lambda v: v if isinstance(v, (str, list)) else json.dumps(v)) if output == "kubeconfig" else value
+        if needed_for:
+            self._read.fail(key, f"is required for {needed_for}: set it, or set {self._read.key('clusterStack')} "
+                                 f"to a stack that exports {output!r}")
+        return None
 
 
-def _host_problem(value: str) -> str | None:
-    if not value or any(c.isspace() or c in ",/" for c in value):
-        return f"{value!r} is not a host name or host:port pattern"
-    return None
-
-
-def _resources(read: _Reader, prefix: str) -> ResourceSpec | None:
+def _resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
     values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}")
               for part in ("cpu", "memory") for kind in ("request", "limit")}
     if any(problem.startswith(read.key(prefix)) for problem in read.problems):
@@ -167,43 +110,108 @@ def _resources(read: _Reader, prefix: str) -> ResourceSpec | None:
     return read.build(f"{prefix}CpuRequest", ResourceSpec, **values)
 
 
+def _tags() -> dict[str, str]:
+    return {"app.kubernetes.io/part-of": "mlflow-platform", "pulumi-project": pulumi.get_project(),
+            "pulumi-stack": pulumi.get_stack()}
+
+
 def load_settings(config: pulumi.Config | None = None) -> Settings:
-    read = _Reader(config or pulumi.Config())
-
+    read = ConfigReader(config or pulumi.Config())
     namespace = read.string("namespace", check=dns_label_problem)
-    kube_context = read.optional("kubeContext")
+    data_protection = read.boolean("dataProtection")
     storage_class = read.optional("storageClass", check=dns_label_problem)
-    retain_volumes = read.boolean("retainVolumes")
+    aws_region = read.optional("awsRegion")
+    cluster = _ClusterFacts(read)
 
+    # --- database -----------------------------------------------------------------
     database_mode = read.string("databaseMode", allowed=DATABASE_MODES)
+    max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
     postgres_image = read.image("postgresImage", POSTGRES_IMAGE)
     postgres_storage = read.quantity("postgresStorageSize")
-    max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
     postgres_resources = _resources(read, "postgres")
+    rds: RdsOptions | None = None
+    external: ExternalDatabase | None = None
+    if database_mode == "rds":
+        if not aws_region:
+            read.fail("awsRegion", "is required for databaseMode rds (e.g. us-east-1)")
+        network = DatabaseNetwork(
+            vpc_id=cluster.get("vpcId", "databaseMode rds"),
+            subnet_ids=cluster.get("privateSubnetIds", "databaseMode rds"),
+            client_security_group_id=cluster.get("nodeSecurityGroupId", "databaseMode rds"),
+        )
+        rds = RdsOptions(
+            network=network,
+            engine_version=read.string("rdsEngineVersion", check=_engine_version_problem),
+            instance_class=read.string("rdsInstanceClass", check=_instance_class_problem),
+            allocated_storage_gb=read.integer("rdsAllocatedStorageGb", minimum=20, maximum=65536),
+            max_allocated_storage_gb=read.integer("rdsMaxAllocatedStorageGb", minimum=20, maximum=65536),
+            multi_az=read.boolean("rdsMultiAz"),
+            backup_retention_days=read.integer("rdsBackupRetentionDays", minimum=0, maximum=35),
+            deletion_protection=read.boolean("rdsDeletionProtection"),
+            storage_encrypted=read.boolean("rdsStorageEncrypted"),
+            kms_key_arn=read.optional("rdsKmsKeyArn", check=_arn_problem),
+            tags=_tags(),
+        )
+        if rds.max_allocated_storage_gb < rds.allocated_storage_gb:
+            read.fail("rdsMaxAllocatedStorageGb", f"{rds.max_allocated_storage_gb} is below rdsAllocatedStorageGb")
+        if data_protection:
+            for field_name, message in rds.protection_problems().items():
+                read.fail(RDS_PROTECTION_KEYS[field_name], f"{message} (or set {read.key('dataProtection')} "
+                                                           "to false, for throwaway stacks only)")
+    elif database_mode == "external":
+        host = read.optional("externalDatabaseHost", check=host_problem)
+        password = read.secret("externalDatabasePassword")
+        if not host:
+            read.fail("externalDatabaseHost", "is required for databaseMode external")
+        if password is None:
+            read.fail("externalDatabasePassword", "is required for databaseMode external (set it with --secret)")
+        ssl_mode = read.string("externalDatabaseSslMode", allowed=("require", "verify-ca", "verify-full", "prefer", "disable"))
+        external = ExternalDatabase(host=host or "", password=password or "",
+                                    port=read.integer("externalDatabasePort", minimum=1, maximum=65535), ssl_mode=ssl_mode)
 
+    # --- artifacts ----------------------------------------------------------------
     backend = read.string("artifactBackend", allowed=ARTIFACT_BACKENDS)
     bucket = read.string("artifactBucket", check=bucket_name_problem)
-    minio_image = read.image("minioImage", MINIO_IMAGE)
-    minio_client_image = read.image("minioClientImage", MINIO_CLIENT_IMAGE)
-    minio_storage = read.quantity("minioStorageSize")
+    prefix = read.string("artifactPrefix", check=_prefix_problem)
+    irsa: IrsaTrust | None = None
+    if backend == "s3":
+        if not aws_region:
+            read.fail("awsRegion", "is required for artifactBackend s3 (e.g. us-east-1)")
+        if bucket == "mlflow-artifacts":
+            read.fail("artifactBucket", "S3 bucket names are global and 'mlflow-artifacts' is taken: "
+                                        "choose one for your organisation, e.g. acme-mlflow-artifacts-prod")
+        irsa = IrsaTrust(oidc_provider_arn=cluster.get("oidcProviderArn", "artifactBackend s3 (IRSA)"),
+                         issuer_url=cluster.get("oidcIssuerUrl", "artifactBackend s3 (IRSA)"))
+    kubeconfig = cluster.get("kubeconfig", None)
 
-    mlflow_image = read.image("mlflowImage", MLFLOW_IMAGE)
+    # --- server -------------------------------------------------------------------
     replicas = read.integer("serverReplicas", minimum=1, maximum=50)
-    workers = read.integer("serverWorkers", minimum=1, maximum=32)
-    job_execution = read.boolean("serverJobExecution")
     autoscaling = read.boolean("serverAutoscaling")
     max_replicas = read.integer("serverMaxReplicas", minimum=1, maximum=100)
     if autoscaling and max_replicas < replicas:
         read.fail("serverMaxReplicas", f"{max_replicas} is below serverReplicas ({replicas})")
-    target_cpu = read.integer("serverTargetCpuUtilization", minimum=10, maximum=100)
     server_resources = _resources(read, "server")
-    tmp_size = read.quantity("serverTmpSize")
-    metrics = read.boolean("serverMetrics")
-    extra_hosts = read.string_list("serverExtraAllowedHosts", check=_host_problem)
+    workers = read.integer("serverWorkers", minimum=1, maximum=32)
+    job_execution = read.boolean("serverJobExecution")
     pool_size = read.integer("dbPoolSize", minimum=1, maximum=100)
     # MLflow reads 0 as "unset" and SQLAlchemy then allows 10 overflow connections.
     max_overflow = read.integer("dbMaxOverflow", minimum=1, maximum=100)
-    pool_recycle = read.integer("dbPoolRecycleSeconds", minimum=30, maximum=86400)
+    server_values = {
+        "image": read.image("mlflowImage", MLFLOW_IMAGE),
+        "target_cpu_utilization": read.integer("serverTargetCpuUtilization", minimum=10, maximum=100),
+        "tmp_size_limit": read.quantity("serverTmpSize"),
+        "metrics": read.boolean("serverMetrics"),
+        "extra_allowed_hosts": read.string_list("serverExtraAllowedHosts", check=host_problem),
+        "pool_recycle_seconds": read.integer("dbPoolRecycleSeconds", minimum=30, maximum=86400),
+    }
+    minio_values = {
+        "minio_image": read.image("minioImage", MINIO_IMAGE),
+        "minio_client_image": read.image("minioClientImage", MINIO_CLIENT_IMAGE),
+        "storage_size": read.quantity("minioStorageSize"),
+        "kms_key_arn": read.optional("artifactKmsKeyArn", check=_arn_problem),
+        "noncurrent_version_days": read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
+    }
+    kube_context = read.optional("kubeContext")
 
     budget = ConnectionBudget(
         max_replicas=max_replicas if autoscaling else replicas,
@@ -211,6 +219,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         pool_size=pool_size,
         max_overflow=max_overflow,
         job_execution=job_execution,
+        reserved=RDS_RESERVED_CONNECTIONS if database_mode == "rds" else SUPERUSER_RESERVED_CONNECTIONS,
     )
     if not read.problems and not budget.fits(max_connections):
         read.fail(
@@ -220,46 +229,63 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             "dbPoolSize or dbMaxOverflow.",
         )
 
-    if read.problems or postgres_resources is None or server_resources is None:
-        raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(read.problems))
-
+    read.raise_if_problems()
+    assert postgres_resources is not None and server_resources is not None  # else a problem was recorded
     return Settings(
         namespace=namespace,
         kube_context=kube_context,
+        kubeconfig=kubeconfig,
+        aws_region=aws_region,
+        data_protection=data_protection,
         postgres=MlflowPostgresArgs(
             namespace=namespace,
             mode=database_mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
+            max_connections=max_connections,
+            data_protection=data_protection,
             image=postgres_image,
             storage_size=postgres_storage,
             storage_class=storage_class,
-            max_connections=max_connections,
             resources=postgres_resources,
-            retain_on_delete=retain_volumes,
+            rds=rds,
+            external=external,
         ),
         artifacts=ArtifactBucketArgs(
             namespace=namespace,
             backend=backend,  # type: ignore[arg-type]  # checked against ARTIFACT_BACKENDS above
             bucket_name=bucket,
-            minio_image=minio_image,
-            minio_client_image=minio_client_image,
-            storage_size=minio_storage,
+            prefix=prefix,
+            data_protection=data_protection,
+            service_account=SERVER_SERVICE_ACCOUNT,
             storage_class=storage_class,
-            retain_on_delete=retain_volumes,
+            irsa=irsa,
+            region=aws_region,
+            tags=_tags(),
+            **minio_values,  # type: ignore[arg-type]
         ),
         server=ServerSettings(
-            image=mlflow_image,
-            replicas=replicas,
-            workers=workers,
-            job_execution=job_execution,
-            autoscaling=autoscaling,
-            max_replicas=max_replicas,
-            target_cpu_utilization=target_cpu,
-            resources=server_resources,
-            tmp_size_limit=tmp_size,
-            metrics=metrics,
-            extra_allowed_hosts=extra_hosts,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_recycle_seconds=pool_recycle,
+            replicas=replicas, workers=workers, job_execution=job_execution, autoscaling=autoscaling,
+            max_replicas=max_replicas, resources=server_resources, pool_size=pool_size, max_overflow=max_overflow,
+            **server_values,  # type: ignore[arg-type]
         ),
     )
+
+
+def _prefix_problem(value: str) -> str | None:
+    if value and (not value.endswith("/") or value.startswith("/") or " " in value):
+        return f"{value!r} must be empty or end with '/' (e.g. mlflow/), without a leading '/'"
+    return None
+
+
+def _engine_version_problem(value: str) -> str | None:
+    parts = value.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) < 14:
+        return f"{value!r} is not a pinned PostgreSQL version like 17.6 (major 14 or later)"
+    return None
+
+
+def _instance_class_problem(value: str) -> str | None:
+    return None if value.startswith("db.") and value.count(".") == 2 else f"{value!r} is not an RDS class like db.t4g.medium"
+
+
+def _arn_problem(value: str) -> str | None:
+    return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"

@@ -1,53 +1,66 @@
-"""MLflow's artifact store: a MinIO bucket for dev (S3 with IRSA comes with the prod stack)."""
+"""MLflow's artifact store: MinIO in the cluster (dev) or S3 with an IRSA role (EKS)."""
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
-import pulumi_kubernetes as k8s
-import pulumi_random as random
 
-from components.bucket_policy import mlflow_bucket_policy_json
-from components.env import secret_env
-from components.hardening import container_security_context, empty_dir, pod_security_context
-from components.labels import selector_labels, standard_labels
-from components.resources import ResourceSpec
+from components.minio import minio_store
+from components.s3_bucket import s3_store
 from components.validation import bucket_name_problem, dns_label_problem, image_problem, parse_quantity
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 
-ArtifactBackend = Literal["minio"]
-ARTIFACT_BACKENDS: tuple[str, ...] = ("minio",)
-MINIO_API_PORT = 9000
-MINIO_CONSOLE_PORT = 9001
-MINIO_UID = 1000
-SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
-MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
+ArtifactBackend = Literal["minio", "s3"]
+ARTIFACT_BACKENDS: tuple[str, ...] = ("minio", "s3")
+
+
+@dataclass(frozen=True)
+class IrsaTrust:
+    """The EKS cluster's OIDC provider, which IAM trusts for the server's ServiceAccount tokens."""
+
+    oidc_provider_arn: pulumi.Input[str]
+    issuer_url: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
 class ArtifactBucketArgs:
     namespace: str
-    """Namespace of the MinIO objects (backend minio)."""
+    """Namespace of MinIO (minio) and of the server's ServiceAccount (s3, in the IRSA trust)."""
     backend: ArtifactBackend = "minio"
-    """Which object store; each backend is a different set of resources."""
     bucket_name: str = "mlflow-artifacts"
+    prefix: str = "mlflow/"
+    """Key prefix of MLflow's artifacts; its credential reaches nothing outside it."""
+    data_protection: bool = True
+    """Keep data on destroy: MinIO's volume retained; the S3 bucket protected, never force-destroyed."""
+    service_account: str = "mlflow"
+    """The MLflow server's ServiceAccount (s3: the only identity the role trusts)."""
+    # minio
     minio_image: str = MINIO_IMAGE
     minio_client_image: str = MINIO_CLIENT_IMAGE
     storage_size: str = "10Gi"
-    """Size of MinIO's data volume."""
     storage_class: str | None = None
-    retain_on_delete: bool = True
+    # s3
+    irsa: IrsaTrust | None = None
+    region: str | None = None
+    kms_key_arn: str | None = None
+    """A customer-managed KMS key; None uses the AWS-managed S3 key (SSE-KMS with a bucket key either way)."""
+    noncurrent_version_days: int = 30
+    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = [
             p
             for p in (
                 dns_label_problem(self.namespace),
+                dns_label_problem(self.service_account),
                 bucket_name_problem(self.bucket_name),
                 image_problem(self.minio_image),
                 image_problem(self.minio_client_image),
                 None if self.backend in ARTIFACT_BACKENDS else f"backend {self.backend!r} is not one of {ARTIFACT_BACKENDS}",
+                None if self.prefix == "" or (self.prefix.endswith("/") and not self.prefix.startswith("/"))
+                else f"prefix {self.prefix!r} must end with '/' and not start with it",
+                None if self.backend != "s3" or (self.irsa and self.region) else "backend s3 needs irsa and region",
+                None if self.noncurrent_version_days >= 1 else "noncurrent_version_days must be at least 1",
             )
             if p
         ]
@@ -60,187 +73,23 @@ class ArtifactBucketArgs:
 
 
 class ArtifactBucket(pulumi.ComponentResource):
-    """A private, versioned bucket and a credential that can reach only that bucket."""
+    """A private, versioned bucket and a credential (MinIO user or IRSA role) that reaches only MLflow's prefix."""
 
     bucket_name: pulumi.Output[str]
     artifacts_destination: pulumi.Output[str]
-    endpoint_url: pulumi.Output[str]
-    credentials_secret_name: pulumi.Output[str]
-    server_env: list[dict[str, Any]]
-    """Environment the MLflow server needs to reach this store (no literal secrets)."""
+    server_env: list[dict[str, object]]
+    service_account_annotations: dict[str, pulumi.Input[str]]
 
     def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:ArtifactBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        labels = standard_labels("minio", name, "artifact-store")
-        selector = selector_labels("minio", name, "artifact-store")
-        metadata = {"namespace": args.namespace, "labels": labels}
-
-        root_user = random.RandomString(f"{name}-root-user", length=16, special=False, upper=False, opts=child)
-        root_password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
-        root_secret = k8s.core.v1.Secret(
-            f"{name}-root",
-            metadata={**metadata, "name": f"{name}-root"},
-            type="Opaque",
-            string_data={"user": pulumi.Output.secret(root_user.result), "password": root_password.result},
-            opts=child,
-        )
-        access_key = random.RandomString(f"{name}-mlflow-access-key", length=20, special=False, lower=False, opts=child)
-        secret_key = random.RandomPassword(f"{name}-mlflow-secret-key", length=40, special=False, opts=child)
-        mlflow_secret = k8s.core.v1.Secret(
-            f"{name}-mlflow-credentials",
-            metadata={**metadata, "name": f"{name}-mlflow-credentials"},
-            type="Opaque",
-            string_data={
-                "AWS_ACCESS_KEY_ID": pulumi.Output.secret(access_key.result),
-                "AWS_SECRET_ACCESS_KEY": secret_key.result,
-            },
-            opts=child,
-        )
-
-        data_volume = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-data",
-            metadata={**metadata, "name": f"{name}-data"},
-            spec={
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": args.storage_size}},
-                **({"storageClassName": args.storage_class} if args.storage_class else {}),
-            },
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete),
-        )
-
-        root_env = [
-            secret_env("MINIO_ROOT_USER", root_secret.metadata.name, "user"),
-            secret_env("MINIO_ROOT_PASSWORD", root_secret.metadata.name, "password"),
-        ]
-
-        health_probe = {"httpGet": {"path": "/minio/health/live", "port": "api"}, "periodSeconds": 10}
-        deployment = k8s.apps.v1.Deployment(
-            name,
-            metadata={**metadata, "name": name},
-            spec={
-                "replicas": 1,
-                # One writer on a ReadWriteOnce volume: stop the old pod before starting the new.
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(MINIO_UID),
-                        "containers": [
-                            {
-                                "name": "minio",
-                                "image": args.minio_image,
-                                "args": [
-                                    "server", "/data",
-                                    "--address", f":{MINIO_API_PORT}",
-                                    "--console-address", f":{MINIO_CONSOLE_PORT}",
-                                    "--certs-dir", "/tmp/certs",
-                                ],
-                                "env": root_env,
-                                "ports": [
-                                    {"name": "api", "containerPort": MINIO_API_PORT},
-                                    {"name": "console", "containerPort": MINIO_CONSOLE_PORT},
-                                ],
-                                "resources": MINIO_RESOURCES.to_kubernetes(),
-                                "securityContext": container_security_context(),
-                                "startupProbe": {**health_probe, "periodSeconds": 2, "failureThreshold": 60},
-                                "livenessProbe": health_probe,
-                                "readinessProbe": {
-                                    "httpGet": {"path": "/minio/health/ready", "port": "api"},
-                                    "periodSeconds": 5,
-                                },
-                                "volumeMounts": [
-                                    {"name": "data", "mountPath": "/data"},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "data", "persistentVolumeClaim": {"claimName": data_volume.metadata.name}},
-                            empty_dir("tmp", "64Mi"),
-                        ],
-                    },
-                },
-            },
-            opts=child,
-        )
-        service = k8s.core.v1.Service(
-            name,
-            metadata={**metadata, "name": name},
-            spec={
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [
-                    {"name": "api", "port": MINIO_API_PORT, "targetPort": "api"},
-                    {"name": "console", "port": MINIO_CONSOLE_PORT, "targetPort": "console"},
-                ],
-            },
-            opts=child,
-        )
-        self.endpoint_url = pulumi.Output.format(
-            "http://{0}.{1}.svc.cluster.local:{2}", service.metadata.name, args.namespace, MINIO_API_PORT
-        )
-
-        policy_name = f"{args.bucket_name}-readwrite"
-        job_labels = standard_labels("minio", name, "bucket-setup")
-        k8s.batch.v1.Job(
-            f"{name}-setup",
-            # No fixed name: a changed script or image replaces the Job, so the setup runs again.
-            metadata={"namespace": args.namespace, "labels": job_labels},
-            spec={
-                "backoffLimit": 6,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(MINIO_UID),
-                        "containers": [
-                            {
-                                "name": "setup",
-                                "image": args.minio_client_image,
-                                "command": ["/bin/sh", "-c", SETUP_SCRIPT],
-                                "env": [
-                                    *root_env,
-                                    {
-                                        "name": "MC_HOST_root",
-                                        "value": pulumi.Output.format(
-                                            "http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{0}.{1}.svc.cluster.local:{2}",
-                                            service.metadata.name, args.namespace, MINIO_API_PORT,
-                                        ),
-                                    },
-                                    {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
-                                    {"name": "BUCKET", "value": args.bucket_name},
-                                    {"name": "POLICY_NAME", "value": policy_name},
-                                    {"name": "POLICY_JSON", "value": mlflow_bucket_policy_json(args.bucket_name)},
-                                    secret_env("MLFLOW_ACCESS_KEY", mlflow_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
-                                    secret_env("MLFLOW_SECRET_KEY", mlflow_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
-                                ],
-                                "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
-                                "securityContext": container_security_context(),
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [empty_dir("tmp", "64Mi")],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment, service]),
-        )
-
-        self.bucket_name = pulumi.Output.from_input(args.bucket_name)
-        self.artifacts_destination = pulumi.Output.from_input(f"s3://{args.bucket_name}/")
-        self.credentials_secret_name = mlflow_secret.metadata.name
-        self.server_env = [
-            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": self.endpoint_url},
-            {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
-            *(secret_env(key, mlflow_secret.metadata.name, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
-        ]
+        store = s3_store(self, name, args) if args.backend == "s3" else minio_store(self, name, args)
+        self.bucket_name = store.bucket_name
+        self.artifacts_destination = store.destination
+        self.server_env = store.server_env
+        self.service_account_annotations = store.service_account_annotations
+        self.outputs = store.extra_outputs
         self.register_outputs({
             "bucketName": self.bucket_name,
             "artifactsDestination": self.artifacts_destination,
-            "endpointUrl": self.endpoint_url,
-            "credentialsSecretName": self.credentials_secret_name,
+            **store.extra_outputs,
         })

@@ -8,8 +8,9 @@ and the `mlflow server` wrapper process initialises both before it starts the wo
 from dataclasses import dataclass
 
 ENGINES_PER_PROCESS = 2
-# PostgreSQL keeps these for superusers; the application cannot use them.
+# PostgreSQL keeps these for superusers (RDS 2 more for rds_superuser); the application cannot use them.
 SUPERUSER_RESERVED_CONNECTIONS = 3
+RDS_RESERVED_CONNECTIONS = SUPERUSER_RESERVED_CONNECTIONS + 2
 # The migration Job opens one connection at a time.
 MIGRATION_CONNECTIONS = 1
 # Huey consumers that `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true` starts per pod.
@@ -23,6 +24,7 @@ class ConnectionBudget:
     pool_size: int
     max_overflow: int
     job_execution: bool
+    reserved: int = SUPERUSER_RESERVED_CONNECTIONS
 
     @property
     def processes_per_pod(self) -> int:
@@ -37,7 +39,7 @@ class ConnectionBudget:
         return self.max_replicas * self.per_pod + MIGRATION_CONNECTIONS
 
     def fits(self, max_connections: int) -> bool:
-        return self.total <= max_connections - SUPERUSER_RESERVED_CONNECTIONS
+        return self.total <= max_connections - self.reserved
 
     def explain(self, max_connections: int) -> str:
         return (
@@ -45,5 +47,5 @@ class ConnectionBudget:
             f"{' + job runner' if self.job_execution else ''}) x {ENGINES_PER_PROCESS} engines x "
             f"(pool {self.pool_size} + overflow {self.max_overflow}) + {MIGRATION_CONNECTIONS} migration "
             f"= {self.total} connections, but max_connections {max_connections} leaves "
-            f"{max_connections - SUPERUSER_RESERVED_CONNECTIONS} after {SUPERUSER_RESERVED_CONNECTIONS} superuser slots"
+            f"{max_connections - self.reserved} after {self.reserved} reserved superuser slots"
         )

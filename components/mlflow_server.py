@@ -31,6 +31,8 @@ class MlflowServerArgs:
     backend_uri_secret_key: str = "uri"
     artifact_store_env: list[dict[str, Any]] = field(default_factory=list)
     """Environment the artifact store needs (endpoint, credential Secret references)."""
+    service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """E.g. the IRSA role (eks.amazonaws.com/role-arn) the artifact store grants."""
     image: str = MLFLOW_IMAGE
     replicas: int = 1
     workers: int = 2
@@ -135,7 +137,8 @@ class MlflowServer(pulumi.ComponentResource):
 
         service_account = k8s.core.v1.ServiceAccount(
             name,
-            metadata={**metadata, "name": name},
+            metadata={**metadata, "name": name, "annotations": args.service_account_annotations},
+            # IRSA mounts its own projected token; the API token is never needed.
             automount_service_account_token=False,
             opts=child,
         )

@@ -24,6 +24,18 @@ PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 PROJECT = PROJECT_FILE["name"]
 # Random results carry this marker so a test can prove the value never leaks outside a Secret.
 SECRET_MARKER = "S3CR3T"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+# What an EKS cluster stack (Pulumi.prod.yaml's clusterStack) exports, as the tests assume it.
+CLUSTER_STACK = "acme/eks-cluster/prod"
+CLUSTER_OUTPUTS: dict[str, Any] = {
+    "kubeconfig": {"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "prod"}]},
+    "oidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF",
+    "oidcIssuerUrl": f"https://oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF",
+    "vpcId": "vpc-0a1b2c3d4e5f67890",
+    "privateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222", "subnet-0ccc3333"],
+    "nodeSecurityGroupId": "sg-0node1234567890",
+}
 
 
 @dataclass(frozen=True)
@@ -116,9 +128,19 @@ def walk_strings(value: Any) -> Iterator[str]:
 class PlatformMocks(pulumi.runtime.Mocks):
     """Echo inputs as state and fill in what providers compute; refuse any invoke we did not expect."""
 
+    def __init__(self, stack_references: dict[str, dict[str, Any]]) -> None:
+        self.stack_references = stack_references
+
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         digest = hashlib.sha256(args.name.encode()).hexdigest()
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack = args.inputs["name"]
+            if stack not in self.stack_references:
+                raise KeyError(f"no stack named {stack!r}")
+            return stack, {"name": stack, "outputs": self.stack_references[stack], "secretOutputNames": []}
+        if args.typ.startswith("aws:"):
+            return self._aws(args, state, digest)
         if args.typ == "random:index/randomPassword:RandomPassword":
             length = int(args.inputs.get("length", 16))
             state["result"] = rpc.wrap_rpc_secret((SECRET_MARKER + digest)[:length])
@@ -131,6 +153,27 @@ class PlatformMocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", f"{args.name}-{digest[:8]}")
             state["metadata"] = metadata
         return f"{args.name}-id", state
+
+    @staticmethod
+    def _aws(args: mocks.MockResourceArgs, state: dict[str, Any], digest: str) -> tuple[str, dict[str, Any]]:
+        """What AWS computes: ids, ARNs, names and endpoints."""
+        service = args.typ.split(":")[1].split("/")[0]
+        resource_id = f"{args.name}-{digest[:8]}"
+        state["arn"] = f"arn:aws:{service}:{REGION}:{ACCOUNT}:{args.name}"
+        if args.typ == "aws:s3/bucket:Bucket":
+            resource_id = state.setdefault("bucket", resource_id)
+            state["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif args.typ == "aws:iam/role:Role":
+            state["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{resource_id}"
+            state["name"] = resource_id
+        elif args.typ == "aws:ec2/securityGroup:SecurityGroup":
+            resource_id = f"sg-{digest[:17]}"
+        elif args.typ in ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup"):
+            state["name"] = resource_id
+        elif args.typ == "aws:rds/instance:Instance":
+            state["address"] = f"{resource_id}.c{digest[:10]}.{REGION}.rds.amazonaws.com"
+            state["endpoint"] = f"{state['address']}:{int(state.get('port', 5432))}"
+        return resource_id, state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise NotImplementedError(f"the program called an invoke the tests do not expect: {args.token}")
@@ -203,13 +246,18 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[d
     return values, secret_keys
 
 
-def run_program(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False) -> ProgramRun:
-    """Run __main__.py for `stack` under mocks; exceptions from the program propagate."""
-    return contextvars.Context().run(_run_program, stack, overrides, preview)
+def run_program(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False,
+                stack_references: dict[str, dict[str, Any]] | None = None) -> ProgramRun:
+    """Run __main__.py for `stack` under mocks; exceptions from the program propagate.
+
+    `stack_references` maps stack names to their outputs (default: the cluster stack above)."""
+    references = {CLUSTER_STACK: CLUSTER_OUTPUTS} if stack_references is None else stack_references
+    return contextvars.Context().run(_run_program, stack, overrides, preview, references)
 
 
-def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool) -> ProgramRun:
-    platform_mocks = PlatformMocks()
+def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool,
+                 stack_references: dict[str, dict[str, Any]]) -> ProgramRun:
+    platform_mocks = PlatformMocks(stack_references)
     monitor = RecordingMonitor(platform_mocks)
     pulumi.runtime.set_mocks(platform_mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     config, secret_keys = stack_config(stack, overrides)

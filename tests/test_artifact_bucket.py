@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.artifact_bucket import SETUP_SCRIPT, ArtifactBucketArgs
-from components.bucket_policy import mlflow_bucket_policy, mlflow_bucket_policy_json
+from components.artifact_bucket import ArtifactBucketArgs
+from components.iam_policies import mlflow_bucket_policy, mlflow_bucket_policy_json
+from components.minio import SETUP_SCRIPT
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
 from harness import ProgramRun, is_secret
@@ -55,7 +56,7 @@ def test_setup_job_creates_the_bucket_for_the_scoped_user_not_root(dev: ProgramR
     assert spec["command"] == ["/bin/sh", "-c", SETUP_SCRIPT]
     env = env_of(spec)
     assert env["BUCKET"]["value"] == "mlflow-artifacts"
-    assert json.loads(env["POLICY_JSON"]["value"]) == mlflow_bucket_policy("mlflow-artifacts")
+    assert json.loads(env["POLICY_JSON"]["value"]) == mlflow_bucket_policy("mlflow-artifacts", "mlflow/")
     assert env["MLFLOW_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-artifacts-mlflow-credentials"
     # The root alias is assembled by Kubernetes from Secret-backed variables: no credential in the spec.
     assert env["MC_HOST_root"]["value"] == (
@@ -64,10 +65,10 @@ def test_setup_job_creates_the_bucket_for_the_scoped_user_not_root(dev: ProgramR
     assert job.dependencies, "the Job must wait for MinIO"
 
 
-def test_bucket_policy_allows_only_the_artifact_bucket() -> None:
-    policy = mlflow_bucket_policy("mlflow-artifacts")
+def test_bucket_policy_allows_only_the_artifact_prefix() -> None:
+    policy = mlflow_bucket_policy("mlflow-artifacts", "mlflow/")
     resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
-    assert resources == {"arn:aws:s3:::mlflow-artifacts", "arn:aws:s3:::mlflow-artifacts/*"}
+    assert resources == {"arn:aws:s3:::mlflow-artifacts", "arn:aws:s3:::mlflow-artifacts/mlflow/*"}
     actions = {a for statement in policy["Statement"] for a in statement["Action"]}
     assert all(a.startswith("s3:") and "*" not in a for a in actions)
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload"} <= actions
@@ -75,17 +76,18 @@ def test_bucket_policy_allows_only_the_artifact_bucket() -> None:
 
 
 def test_prefix_scoped_policy_limits_listing_and_objects_to_the_prefix() -> None:
-    policy = mlflow_bucket_policy("b", prefix="mlflow/")
-    list_statement, objects_statement = policy["Statement"]
-    assert list_statement["Condition"] == {"StringLike": {"s3:prefix": ["mlflow/*"]}}
-    assert objects_statement["Resource"] == ["arn:aws:s3:::b/mlflow/*"]
+    statements = {s["Sid"]: s for s in mlflow_bucket_policy("b", prefix="mlflow/")["Statement"]}
+    assert statements["ListArtifacts"]["Condition"] == {"StringLike": {"s3:prefix": ["mlflow/*"]}}
+    assert statements["ReadWriteArtifacts"]["Resource"] == ["arn:aws:s3:::b/mlflow/*"]
+    # s3:prefix applies to ListBucket only: the bucket-level actions carry no condition.
+    assert "Condition" not in statements["LocateBucketAndUploads"]
 
 
 def test_outputs_for_the_server_and_other_stacks(dev: ProgramRun) -> None:
     outputs = dev.component_outputs[component(dev, "ArtifactBucket").urn]
     assert outputs == {
         "bucketName": "mlflow-artifacts",
-        "artifactsDestination": "s3://mlflow-artifacts/",
+        "artifactsDestination": "s3://mlflow-artifacts/mlflow/",
         "endpointUrl": "http://mlflow-artifacts.mlflow.svc.cluster.local:9000",
         "credentialsSecretName": "mlflow-artifacts-mlflow-credentials",
     }
@@ -94,8 +96,10 @@ def test_outputs_for_the_server_and_other_stacks(dev: ProgramRun) -> None:
 def test_args_refuse_invalid_values() -> None:
     with pytest.raises(ValueError, match="not a valid S3 bucket name"):
         ArtifactBucketArgs(namespace="mlflow", bucket_name="x")
-    with pytest.raises(ValueError, match="backend 's3' is not one of"):
-        ArtifactBucketArgs(namespace="mlflow", backend="s3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="backend s3 needs irsa and region"):
+        ArtifactBucketArgs(namespace="mlflow", backend="s3")
+    with pytest.raises(ValueError, match="prefix '/x' must end with '/'"):
+        ArtifactBucketArgs(namespace="mlflow", prefix="/x")
 
 
 class TestSetupScript:

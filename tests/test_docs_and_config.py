@@ -44,6 +44,7 @@ def test_stack_files_set_only_declared_keys(stack_file: Path) -> None:
 
 
 def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Across every mode (dev, prod, an external database): no undeclared key, no dead declaration."""
     read: set[str] = set()
     original = pulumi.Config.get
 
@@ -53,6 +54,9 @@ def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(pulumi.Config, "get", spy)
     run_program("dev")
+    run_program("prod")
+    run_program("dev", {"databaseMode": "external", "externalDatabaseHost": "pg.example.com",
+                        "externalDatabasePassword": {"secure": "v1:abc"}, "clusterKubeconfig": {"secure": "v1:abc"}})
     assert read == DECLARED
 
 

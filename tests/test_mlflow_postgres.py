@@ -57,9 +57,11 @@ def test_data_volume_has_the_configured_size_and_is_mounted(dev: ProgramRun) -> 
     assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "mlflow-postgres-data"
 
 
-def test_data_volume_survives_destroy_outside_dev(dev: ProgramRun, prod: ProgramRun) -> None:
-    assert dev.one(PVC, "mlflow-postgres-data").retain_on_delete is False  # Pulumi.dev.yaml: retainVolumes false
-    assert prod.one(PVC, "mlflow-postgres-data").retain_on_delete is True
+def test_data_volume_survives_destroy_when_data_is_protected(dev: ProgramRun) -> None:
+    from harness import run_program
+
+    assert dev.one(PVC, "mlflow-postgres-data").retain_on_delete is False  # Pulumi.dev.yaml: dataProtection false
+    assert run_program("dev", {"dataProtection": True}).one(PVC, "mlflow-postgres-data").retain_on_delete is True
 
 
 def test_storage_class_is_passed_when_configured() -> None:
@@ -95,7 +97,9 @@ def test_password_is_generated_without_url_special_characters(dev: ProgramRun) -
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("mode", "rds", "mode 'rds' is not one of"),
+        ("mode", "sqlite", "mode 'sqlite' is not one of"),
+        ("mode", "rds", "mode rds needs rds options"),
+        ("mode", "external", "mode external needs the external database"),
         ("image", "postgres", "has no tag"),
         ("storage_size", "lots", "not a Kubernetes quantity"),
         ("max_connections", 5, "max_connections must be between"),

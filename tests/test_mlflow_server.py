@@ -69,7 +69,7 @@ class TestServerCommand:
     def test_proxies_artifacts_to_the_bucket(self, dev: ProgramRun) -> None:
         args = server_container(dev)["args"]
         assert "--serve-artifacts" in args
-        assert option(args, "--artifacts-destination") == "s3://mlflow-artifacts/"
+        assert option(args, "--artifacts-destination") == "s3://mlflow-artifacts/mlflow/"
 
     def test_backend_uri_comes_from_the_secret_via_env(self, dev: ProgramRun) -> None:
         env = env_of(server_container(dev))

@@ -97,8 +97,9 @@ class TestTracking:
         assert fetched.data.params == {"test_param": "value"}
         assert fetched.data.metrics == {"test_metric": 0.95}
         # Checked in S3 directly, with the bucket owner's keys, not through MLflow.
-        keys = bucket_keys(platform, f"{experiment_id}/{run.info.run_id}/")
-        assert f"{experiment_id}/{run.info.run_id}/artifacts/result.txt" in keys
+        run_prefix = f"{platform.prefix}{experiment_id}/{run.info.run_id}/"
+        keys = bucket_keys(platform, run_prefix)
+        assert keys == [f"{run_prefix}artifacts/result.txt"]
         body = platform.s3.client("s3").get_object(Bucket=platform.bucket, Key=keys[0])["Body"].read()
         assert body == b"acceptance artifact\n"
 
@@ -132,7 +133,7 @@ class TestTracking:
         experiment_id = mlflow.set_experiment("large").experiment_id
         with mlflow.start_run() as run:
             mlflow.log_artifact(str(large))
-        key = f"{experiment_id}/{run.info.run_id}/artifacts/large.bin"
+        key = f"{platform.prefix}{experiment_id}/{run.info.run_id}/artifacts/large.bin"
         head = platform.s3.client("s3").head_object(Bucket=platform.bucket, Key=key)
         assert head["ContentLength"] == large.stat().st_size
         assert head["ETag"].strip('"').endswith("-7"), "expected a 7-part multipart upload"
@@ -174,12 +175,14 @@ class TestHostCheck:
 
 
 class TestArtifactCredentials:
-    def test_mlflow_user_reaches_its_bucket_and_nothing_else(self, platform: Platform) -> None:
+    def test_mlflow_user_reaches_its_prefix_and_nothing_else(self, platform: Platform) -> None:
         s3 = platform.s3.client("s3", platform.mlflow_keys)
         with platform.s3.enforcing_iam():
-            s3.put_object(Bucket=platform.bucket, Key="probe/allowed.txt", Body=b"ok")
-            assert s3.get_object(Bucket=platform.bucket, Key="probe/allowed.txt")["Body"].read() == b"ok"
+            allowed = f"{platform.prefix}probe/allowed.txt"
+            s3.put_object(Bucket=platform.bucket, Key=allowed, Body=b"ok")
+            assert s3.get_object(Bucket=platform.bucket, Key=allowed)["Body"].read() == b"ok"
             forbidden: list[tuple[str, dict[str, Any]]] = [
+                ("put_object", {"Bucket": platform.bucket, "Key": "backups/outside-the-prefix.txt", "Body": b"no"}),
                 ("create_bucket", {"Bucket": "another-bucket"}),
                 ("put_bucket_policy", {"Bucket": platform.bucket, "Policy": "{}"}),
                 ("put_bucket_versioning", {"Bucket": platform.bucket, "VersioningConfiguration": {"Status": "Suspended"}}),

@@ -20,8 +20,9 @@ def preview_error(overrides: dict[str, Any], stack: str = "dev") -> str:
     [
         ({"serverReplicas": 0}, "serverReplicas", "0 is out of range; allowed: 1 to 50"),
         ({"serverReplicas": "two"}, "serverReplicas", "'two' is not an integer"),
-        ({"artifactBackend": "gcs"}, "artifactBackend", "'gcs' is not allowed; use one of: minio"),
-        ({"databaseMode": "sqlite"}, "databaseMode", "'sqlite' is not allowed; use one of: in-cluster"),
+        ({"artifactBackend": "gcs"}, "artifactBackend", "'gcs' is not allowed; use one of: minio, s3"),
+        ({"databaseMode": "sqlite"}, "databaseMode", "'sqlite' is not allowed; use one of: in-cluster, rds, external"),
+        ({"artifactPrefix": "/mlflow"}, "artifactPrefix", "'/mlflow' must be empty or end with '/'"),
         ({"mlflowImage": "ghcr.io/mlflow/mlflow"}, "mlflowImage", "'ghcr.io/mlflow/mlflow' has no tag"),
         ({"postgresImage": "postgres:latest"}, "postgresImage", "'postgres:latest' uses a floating tag"),
         ({"minioImage": "localhost:5000/minio"}, "minioImage", "'localhost:5000/minio' has no tag"),

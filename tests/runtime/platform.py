@@ -30,6 +30,14 @@ class Platform:
     cluster: LocalCluster
     workdir: Path
 
+    @property
+    def prefix(self) -> str:
+        """The key prefix of MLflow's artifacts, from the server's declared --artifacts-destination."""
+        args = self.container(DEPLOYMENT, "mlflow").args
+        destination = urlsplit(args[args.index("--artifacts-destination") + 1])
+        assert destination.netloc == self.bucket, destination
+        return destination.path.lstrip("/")
+
     def container(self, type_token: str, name: str) -> DeclaredContainer:
         return declared_container(self.run, type_token, name)
 

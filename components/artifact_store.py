@@ -1,0 +1,17 @@
+"""What an artifact backend hands to the component: the same shape for MinIO and S3."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class ArtifactStore:
+    bucket_name: pulumi.Output[str]
+    destination: pulumi.Output[str]
+    server_env: list[dict[str, Any]]
+    """Environment the MLflow server needs to reach the store (Secret references, never literals)."""
+    service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Annotations for the server's ServiceAccount (the IRSA role on EKS)."""
+    extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)

@@ -1,0 +1,91 @@
+"""IAM policy documents: what MLflow may do on its bucket, who may assume its role, and TLS only.
+
+Pure functions, so the unit tests, the runtime tests (moto) and the MinIO Job use the same documents.
+"""
+
+import json
+from typing import Any
+
+
+def mlflow_bucket_policy(bucket: str, prefix: str = "", kms_key_arn: str | None = None) -> dict[str, Any]:
+    """Least privilege for MLflow's artifact proxy: list, read, write, delete (for `mlflow gc`) and
+    multipart uploads under `prefix`; with a customer KMS key, the two key actions S3 needs."""
+    list_statement: dict[str, Any] = {
+        "Sid": "ListArtifacts",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}"],
+    }
+    if prefix:
+        # s3:prefix exists only for ListBucket: on other actions the condition would never match.
+        list_statement["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+    statements = [
+        list_statement,
+        {
+            "Sid": "LocateBucketAndUploads",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+            "Resource": [f"arn:aws:s3:::{bucket}"],
+        },
+        {
+            "Sid": "ReadWriteArtifacts",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+        },
+    ]
+    if kms_key_arn:
+        statements.append({
+            "Sid": "UseArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [kms_key_arn],
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def mlflow_bucket_policy_json(bucket: str, prefix: str = "", kms_key_arn: str | None = None) -> str:
+    return json.dumps(mlflow_bucket_policy(bucket, prefix, kms_key_arn), separators=(",", ":"))
+
+
+def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only this ServiceAccount's projected token, minted for STS, may assume the role."""
+    issuer = issuer_url.removeprefix("https://")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }

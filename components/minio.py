@@ -1,0 +1,197 @@
+"""The dev artifact store: MinIO in the cluster, a versioned private bucket and a user scoped to it."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.artifact_store import ArtifactStore
+from components.env import secret_env
+from components.hardening import container_security_context, empty_dir, pod_security_context
+from components.iam_policies import mlflow_bucket_policy_json
+from components.labels import selector_labels, standard_labels
+from components.resources import ResourceSpec
+
+if TYPE_CHECKING:
+    from components.artifact_bucket import ArtifactBucketArgs
+
+MINIO_API_PORT = 9000
+MINIO_CONSOLE_PORT = 9001
+MINIO_UID = 1000
+SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
+MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
+
+
+def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> ArtifactStore:
+    child = pulumi.ResourceOptions(parent=parent)
+    labels = standard_labels("minio", name, "artifact-store")
+    selector = selector_labels("minio", name, "artifact-store")
+    metadata = {"namespace": args.namespace, "labels": labels}
+    retain = pulumi.ResourceOptions(parent=parent, retain_on_delete=args.data_protection)
+
+    root_user = random.RandomString(f"{name}-root-user", length=16, special=False, upper=False, opts=child)
+    root_password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
+    root_secret = k8s.core.v1.Secret(
+        f"{name}-root",
+        metadata={**metadata, "name": f"{name}-root"},
+        type="Opaque",
+        string_data={"user": pulumi.Output.secret(root_user.result), "password": root_password.result},
+        opts=child,
+    )
+    access_key = random.RandomString(f"{name}-mlflow-access-key", length=20, special=False, lower=False, opts=child)
+    secret_key = random.RandomPassword(f"{name}-mlflow-secret-key", length=40, special=False, opts=child)
+    mlflow_secret = k8s.core.v1.Secret(
+        f"{name}-mlflow-credentials",
+        metadata={**metadata, "name": f"{name}-mlflow-credentials"},
+        type="Opaque",
+        string_data={
+            "AWS_ACCESS_KEY_ID": pulumi.Output.secret(access_key.result),
+            "AWS_SECRET_ACCESS_KEY": secret_key.result,
+        },
+        opts=child,
+    )
+
+    data_volume = k8s.core.v1.PersistentVolumeClaim(
+        f"{name}-data",
+        metadata={**metadata, "name": f"{name}-data"},
+        spec={
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": args.storage_size}},
+            **({"storageClassName": args.storage_class} if args.storage_class else {}),
+        },
+        opts=retain,
+    )
+
+    root_env = [
+        secret_env("MINIO_ROOT_USER", root_secret.metadata.name, "user"),
+        secret_env("MINIO_ROOT_PASSWORD", root_secret.metadata.name, "password"),
+    ]
+
+    health_probe = {"httpGet": {"path": "/minio/health/live", "port": "api"}, "periodSeconds": 10}
+    deployment = k8s.apps.v1.Deployment(
+        name,
+        metadata={**metadata, "name": name},
+        spec={
+            "replicas": 1,
+            # One writer on a ReadWriteOnce volume: stop the old pod before starting the new.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(MINIO_UID),
+                    "containers": [
+                        {
+                            "name": "minio",
+                            "image": args.minio_image,
+                            "args": [
+                                "server", "/data",
+                                "--address", f":{MINIO_API_PORT}",
+                                "--console-address", f":{MINIO_CONSOLE_PORT}",
+                                "--certs-dir", "/tmp/certs",
+                            ],
+                            "env": root_env,
+                            "ports": [
+                                {"name": "api", "containerPort": MINIO_API_PORT},
+                                {"name": "console", "containerPort": MINIO_CONSOLE_PORT},
+                            ],
+                            "resources": MINIO_RESOURCES.to_kubernetes(),
+                            "securityContext": container_security_context(),
+                            "startupProbe": {**health_probe, "periodSeconds": 2, "failureThreshold": 60},
+                            "livenessProbe": health_probe,
+                            "readinessProbe": {
+                                "httpGet": {"path": "/minio/health/ready", "port": "api"},
+                                "periodSeconds": 5,
+                            },
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": "/data"},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": data_volume.metadata.name}},
+                        empty_dir("tmp", "64Mi"),
+                    ],
+                },
+            },
+        },
+        opts=child,
+    )
+    service = k8s.core.v1.Service(
+        name,
+        metadata={**metadata, "name": name},
+        spec={
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {"name": "api", "port": MINIO_API_PORT, "targetPort": "api"},
+                {"name": "console", "port": MINIO_CONSOLE_PORT, "targetPort": "console"},
+            ],
+        },
+        opts=child,
+    )
+    policy_name = f"{args.bucket_name}-readwrite"
+    job_labels = standard_labels("minio", name, "bucket-setup")
+    k8s.batch.v1.Job(
+        f"{name}-setup",
+        # No fixed name: a changed script or image replaces the Job, so the setup runs again.
+        metadata={"namespace": args.namespace, "labels": job_labels},
+        spec={
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(MINIO_UID),
+                    "containers": [
+                        {
+                            "name": "setup",
+                            "image": args.minio_client_image,
+                            "command": ["/bin/sh", "-c", SETUP_SCRIPT],
+                            "env": [
+                                *root_env,
+                                {
+                                    "name": "MC_HOST_root",
+                                    "value": pulumi.Output.format(
+                                        "http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{0}.{1}.svc.cluster.local:{2}",
+                                        service.metadata.name, args.namespace, MINIO_API_PORT,
+                                    ),
+                                },
+                                {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
+                                {"name": "BUCKET", "value": args.bucket_name},
+                                {"name": "POLICY_NAME", "value": policy_name},
+                                {"name": "POLICY_JSON", "value": mlflow_bucket_policy_json(args.bucket_name, args.prefix)},
+                                secret_env("MLFLOW_ACCESS_KEY", mlflow_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
+                                secret_env("MLFLOW_SECRET_KEY", mlflow_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
+                            ],
+                            "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                            "securityContext": container_security_context(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [empty_dir("tmp", "64Mi")],
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment, service]),
+    )
+
+
+    endpoint_url = pulumi.Output.format(
+        "http://{0}.{1}.svc.cluster.local:{2}", service.metadata.name, args.namespace, MINIO_API_PORT
+    )
+    return ArtifactStore(
+        bucket_name=pulumi.Output.from_input(args.bucket_name),
+        destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
+        server_env=[
+            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoint_url},
+            {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+            *(secret_env(key, mlflow_secret.metadata.name, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
+        ],
+        extra_outputs={"endpointUrl": endpoint_url, "credentialsSecretName": mlflow_secret.metadata.name},
+    )

@@ -1,0 +1,124 @@
+"""The prod database: an encrypted, backed-up, deletion-protected RDS PostgreSQL reachable only from the cluster."""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.database_endpoint import POSTGRES_PORT, DatabaseEndpoint
+
+if TYPE_CHECKING:
+    from components.mlflow_postgres import MlflowPostgresArgs
+
+MIN_BACKUP_RETENTION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DatabaseNetwork:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets, in at least two availability zones."""
+    client_security_group_id: pulumi.Input[str]
+    """The security group of the cluster's nodes/pods: the only source allowed on 5432."""
+
+
+@dataclass(frozen=True)
+class RdsOptions:
+    network: DatabaseNetwork
+    engine_version: str = "17.6"
+    instance_class: str = "db.t4g.medium"
+    allocated_storage_gb: int = 50
+    max_allocated_storage_gb: int = 200
+    multi_az: bool = True
+    backup_retention_days: int = 7
+    deletion_protection: bool = True
+    storage_encrypted: bool = True
+    kms_key_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def protection_problems(self) -> dict[str, str]:
+        """Settings that could lose data, by field name (refused while data protection is on)."""
+        problems = {}
+        if not self.deletion_protection:
+            problems["deletion_protection"] = "must be true: without it one `pulumi destroy` deletes the database"
+        if not self.storage_encrypted:
+            problems["storage_encrypted"] = "must be true: the database holds every experiment's metadata"
+        if self.backup_retention_days < MIN_BACKUP_RETENTION_DAYS:
+            problems["backup_retention_days"] = f"must be at least {MIN_BACKUP_RETENTION_DAYS} (point-in-time recovery window)"
+        return problems
+
+
+def rds_database(parent: pulumi.Resource, name: str, args: "MlflowPostgresArgs") -> DatabaseEndpoint:
+    assert args.rds is not None  # checked by MlflowPostgresArgs
+    rds = args.rds
+    child = pulumi.ResourceOptions(parent=parent)
+    tags = dict(rds.tags)
+    subnets = aws.rds.SubnetGroup(
+        f"{name}-subnets", subnet_ids=rds.network.subnet_ids, description="MLflow PostgreSQL: private subnets",
+        tags=tags, opts=child,
+    )
+    security_group = aws.ec2.SecurityGroup(
+        f"{name}-sg", vpc_id=rds.network.vpc_id, description="MLflow PostgreSQL: 5432 from the cluster only",
+        tags=tags, opts=child,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-from-cluster",
+        security_group_id=security_group.id,
+        referenced_security_group_id=rds.network.client_security_group_id,
+        ip_protocol="tcp",
+        from_port=POSTGRES_PORT,
+        to_port=POSTGRES_PORT,
+        description="PostgreSQL from the EKS cluster",
+        opts=child,
+    )
+    parameters = aws.rds.ParameterGroup(
+        f"{name}-params",
+        family=f"postgres{rds.engine_version.split('.')[0]}",
+        description="MLflow PostgreSQL: TLS only, sized connections",
+        parameters=[
+            {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
+            {"name": "max_connections", "value": str(args.max_connections), "apply_method": "pending-reboot"},
+        ],
+        tags=tags,
+        opts=child,
+    )
+    password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
+    instance = aws.rds.Instance(
+        name,
+        engine="postgres",
+        engine_version=rds.engine_version,
+        # A pinned version: minor upgrades happen when you change it, not behind your back.
+        auto_minor_version_upgrade=False,
+        instance_class=rds.instance_class,
+        allocated_storage=rds.allocated_storage_gb,
+        max_allocated_storage=rds.max_allocated_storage_gb,
+        storage_type="gp3",
+        storage_encrypted=rds.storage_encrypted,
+        kms_key_id=rds.kms_key_arn,
+        db_name=args.database,
+        username=args.username,
+        password=password.result,
+        port=POSTGRES_PORT,
+        db_subnet_group_name=subnets.name,
+        vpc_security_group_ids=[security_group.id],
+        parameter_group_name=parameters.name,
+        multi_az=rds.multi_az,
+        publicly_accessible=False,
+        backup_retention_period=rds.backup_retention_days,
+        deletion_protection=rds.deletion_protection,
+        skip_final_snapshot=False,
+        final_snapshot_identifier=f"{name}-final",
+        copy_tags_to_snapshot=True,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.data_protection),
+    )
+    return DatabaseEndpoint(
+        host=instance.address,
+        port=instance.port,
+        password=password.result,
+        query="sslmode=require",
+        ready=[instance],
+        extra_outputs={"endpoint": instance.endpoint},
+    )

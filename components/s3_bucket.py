@@ -1,0 +1,103 @@
+"""The prod artifact store: an S3 bucket locked down by default, and an IRSA role scoped to its prefix."""
+
+import json
+from typing import TYPE_CHECKING
+
+import pulumi
+import pulumi_aws as aws
+
+from components.artifact_store import ArtifactStore
+from components.iam_policies import irsa_trust_policy, mlflow_bucket_policy, tls_only_bucket_policy
+
+if TYPE_CHECKING:
+    from components.artifact_bucket import ArtifactBucketArgs
+
+INCOMPLETE_MULTIPART_DAYS = 7
+
+
+def s3_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> ArtifactStore:
+    assert args.irsa is not None and args.region is not None  # checked by ArtifactBucketArgs
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        name,
+        bucket=args.bucket_name,
+        force_destroy=not args.data_protection,
+        tags=dict(args.tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.data_protection),
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+    )
+    encryption_default: dict[str, str] = {"sse_algorithm": "aws:kms"}
+    if args.kms_key_arn:
+        encryption_default["kms_master_key_id"] = args.kms_key_arn
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": encryption_default, "bucket_key_enabled": True}],
+        opts=child,
+    )
+    aws.s3.BucketPolicy(
+        f"{name}-tls-only",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+        # S3 rejects bucket policies while the public access block is being applied.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            {
+                "id": "expire-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {},
+                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_days},
+            },
+            {
+                # A cut upload (client gone, S3 down mid-upload) leaves invisible, billed parts.
+                "id": "abort-incomplete-multipart-uploads",
+                "status": "Enabled",
+                "filter": {},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": INCOMPLETE_MULTIPART_DAYS},
+            },
+        ],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+    )
+
+    trust = pulumi.Output.all(args.irsa.oidc_provider_arn, args.irsa.issuer_url).apply(
+        lambda values: json.dumps(irsa_trust_policy(values[0], values[1], args.namespace, args.service_account))
+    )
+    role = aws.iam.Role(
+        f"{name}-irsa",
+        assume_role_policy=trust,
+        description=f"MLflow server ({args.namespace}/{args.service_account}) access to its artifact bucket",
+        tags=dict(args.tags),
+        opts=child,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-irsa-s3",
+        role=role.id,
+        policy=json.dumps(mlflow_bucket_policy(args.bucket_name, args.prefix, args.kms_key_arn)),
+        opts=child,
+    )
+    return ArtifactStore(
+        bucket_name=bucket.bucket,
+        destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
+        # No keys and no MLFLOW_S3_ENDPOINT_URL: the SDK takes the role from the IRSA token.
+        server_env=[{"name": "AWS_DEFAULT_REGION", "value": args.region}, {"name": "AWS_REGION", "value": args.region}],
+        service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
+        extra_outputs={"bucketArn": bucket.arn, "irsaRoleArn": role.arn},
+    )

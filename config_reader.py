@@ -1,0 +1,133 @@
+"""Reads stack configuration as strings and records every problem, so all are reported at once."""
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pulumi
+
+from components.validation import image_problem, parse_quantity
+
+T = TypeVar("T")
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack configuration; RunError makes Pulumi print the message without a traceback."""
+
+
+class ConfigReader:
+    """Reads raw strings from pulumi.Config and records every problem instead of stopping at the first."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self._config = config
+        self.problems: list[str] = []
+
+    def key(self, name: str) -> str:
+        return f"{self._config.name}:{name}"
+
+    def fail(self, name: str, message: str) -> None:
+        self.problems.append(f"{self.key(name)}: {message}")
+
+    def _raw(self, name: str) -> str | None:
+        return self._config.get(name)
+
+    def _required(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            self.fail(name, "is not set (its default is declared in Pulumi.yaml)")
+        return value
+
+    def string(self, name: str, *, allowed: tuple[str, ...] | None = None,
+               check: Callable[[str], str | None] | None = None) -> str:
+        value = self._required(name)
+        if value is None:
+            return ""
+        if allowed is not None and value not in allowed:
+            self.fail(name, f"{value!r} is not allowed; use one of: {', '.join(allowed)}")
+        elif check is not None and (problem := check(value)):
+            self.fail(name, problem)
+        return value
+
+    def optional(self, name: str, *, check: Callable[[str], str | None] | None = None) -> str | None:
+        value = self._raw(name) or None
+        if value is not None and check is not None and (problem := check(value)):
+            self.fail(name, problem)
+        return value
+
+    def image(self, name: str, pinned_default: str) -> str:
+        return self.optional(name, check=image_problem) or pinned_default
+
+    def quantity(self, name: str) -> str:
+        return self.string(name, check=quantity_problem)
+
+    def integer(self, name: str, *, minimum: int, maximum: int) -> int:
+        value = self._required(name)
+        if value is None:
+            return minimum
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(name, f"{value!r} is not an integer")
+            return minimum
+        if not minimum <= number <= maximum:
+            self.fail(name, f"{number} is out of range; allowed: {minimum} to {maximum}")
+        return number
+
+    def boolean(self, name: str) -> bool:
+        value = self._required(name)
+        if value is None or value.lower() not in ("true", "false"):
+            if value is not None:
+                self.fail(name, f"{value!r} is not a boolean; use true or false")
+            return False
+        return value.lower() == "true"
+
+    def string_list(self, name: str, *, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+        value = self._raw(name)
+        if not value:
+            return ()
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            self.fail(name, f"{value!r} is not a list of strings")
+            return ()
+        for item in items:
+            if check is not None and (problem := check(item)):
+                self.fail(name, problem)
+        return tuple(items)
+
+    def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
+        """Build a validated value object; its own checks become problems on `name`."""
+        try:
+            return factory(**kwargs)
+        except ValueError as err:
+            self.fail(name, str(err))
+            return None
+
+
+    def secret(self, name: str) -> pulumi.Output[str] | None:
+        """A value that must have been set with `pulumi config set --secret`."""
+        if not self._raw(name):
+            return None
+        if not pulumi.runtime.is_config_secret(self.key(name)):
+            self.fail(name, f"must be set as a secret: pulumi config set --secret {self.key(name)} <value>")
+        return self._config.get_secret(name)
+
+    def raise_if_problems(self) -> None:
+        if self.problems:
+            raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(self.problems))
+
+
+def host_problem(value: str) -> str | None:
+    if not value or any(c.isspace() or c in ",/" for c in value):
+        return f"{value!r} is not a host name or host:port pattern"
+    return None
+
+
+def quantity_problem(value: str) -> str | None:
+    try:
+        parse_quantity(value)
+    except ValueError as err:
+        return str(err)
+    return None
