@@ -5,9 +5,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.artifact_bucket import ArtifactBucket
+from components.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
 from components.labels import PART_OF
 from components.mlflow_postgres import MlflowPostgres
-from components.mlflow_server import MlflowServer, MlflowServerArgs
+from components.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
+from components.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from settings import SERVER_SERVICE_ACCOUNT, load_settings
 
 settings = load_settings()
@@ -30,6 +33,12 @@ in_namespace = pulumi.ResourceOptions(providers=providers, depends_on=[namespace
 
 database = MlflowPostgres("mlflow-postgres", settings.postgres, opts=in_namespace)
 artifacts = ArtifactBucket("mlflow-artifacts", settings.artifacts, opts=in_namespace)
+ingress = settings.ingress
+server_settings = vars(settings.server) | ({
+    # Behind the Ingress the Host header is the ingress host: without it MLflow answers 403.
+    "extra_allowed_hosts": (*settings.server.extra_allowed_hosts, ingress.host),
+    "cors_allowed_origins": (ingress.url,),
+} if ingress else {})
 server = MlflowServer(
     SERVER_SERVICE_ACCOUNT,
     MlflowServerArgs(
@@ -38,10 +47,40 @@ server = MlflowServer(
         artifacts_destination=artifacts.artifacts_destination,
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,
-        **vars(settings.server),
+        **server_settings,
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),
 )
+in_namespace_after_server = pulumi.ResourceOptions(providers=providers, depends_on=[namespace, server])
+front_door = IngressSSO("mlflow-ingress", ingress, opts=in_namespace_after_server) if ingress else None
+
+if settings.monitoring:
+    Monitoring("mlflow-monitoring", MonitoringArgs(
+        namespace=settings.namespace,
+        server=ScrapeTarget(job=SERVER_SERVICE_ACCOUNT, selector=server.selector, port="http"),
+        database=ScrapeTarget(job="mlflow-postgres", selector=database.pod_selector, port="metrics")
+        if database.pod_selector else None,
+        release_labels=settings.monitoring.release_labels,
+        thresholds=settings.monitoring.thresholds,
+    ), opts=in_namespace_after_server)
+
+if settings.network:
+    NetworkPolicies("mlflow-network", NetworkPoliciesArgs(
+        namespace=settings.namespace,
+        server=server.selector,
+        migration=server.migration_selector,
+        server_port=SERVER_PORT,
+        database_port=5432,
+        database=database.pod_selector,
+        object_store=artifacts.store.pod_selector,
+        object_store_setup=artifacts.store.setup_selector,
+        object_store_port=artifacts.store.port,
+        oauth2_proxy=front_door.proxy_selector if front_door else None,
+        oauth2_proxy_port=OAUTH2_PROXY_PORT,
+        ingress_namespace=settings.network.ingress_namespace,
+        monitoring_namespace=settings.network.monitoring_namespace,
+        client_namespaces=settings.network.client_namespaces,
+    ), opts=in_namespace_after_server)
 
 pulumi.export("namespace", namespace.metadata.name)
 pulumi.export("trackingUri", server.tracking_uri)
@@ -50,6 +89,7 @@ pulumi.export("artifactBucket", artifacts.bucket_name)
 pulumi.export("artifactsDestination", artifacts.artifacts_destination)
 pulumi.export("databaseEndpoint", pulumi.Output.format("{0}:{1}", database.host, database.port))
 for output, value in (("artifactBucketArn", artifacts.outputs.get("bucketArn")),
-                      ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn"))):
+                      ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn")),
+                      ("trackingUrl", front_door.tracking_url if front_door else None)):
     if value is not None:
         pulumi.export(output, value)

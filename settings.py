@@ -11,13 +11,15 @@ from typing import Any
 
 import pulumi
 
+from components.alert_rules import AlertThresholds
 from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs, IrsaTrust
 from components.connection_budget import RDS_RESERVED_CONNECTIONS, SUPERUSER_RESERVED_CONNECTIONS, ConnectionBudget
+from components.ingress_sso import IngressSsoArgs, OidcSso
 from components.mlflow_postgres import DATABASE_MODES, ExternalDatabase, MlflowPostgresArgs
 from components.postgres_rds import DatabaseNetwork, RdsOptions
 from components.resources import ResourceSpec
-from components.validation import bucket_name_problem, dns_label_problem
-from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE, MLFLOW_IMAGE, POSTGRES_IMAGE
+from components.validation import bucket_name_problem, dns_label_problem, parse_quantity
+from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE, MLFLOW_IMAGE, OAUTH2_PROXY_IMAGE, POSTGRES_IMAGE
 from config_reader import ConfigError, ConfigReader, host_problem
 
 __all__ = ["CLUSTER_STACK_OUTPUTS", "ConfigError", "ServerSettings", "Settings", "load_settings"]
@@ -60,6 +62,19 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    release_labels: dict[str, str]
+    thresholds: AlertThresholds
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    ingress_namespace: str
+    monitoring_namespace: str
+    client_namespaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     namespace: str
     kube_context: str | None
@@ -69,6 +84,9 @@ class Settings:
     postgres: MlflowPostgresArgs
     artifacts: ArtifactBucketArgs
     server: ServerSettings
+    ingress: IngressSsoArgs | None
+    monitoring: MonitoringSettings | None
+    network: NetworkSettings | None
 
     @property
     def uses_aws(self) -> bool:
@@ -134,13 +152,12 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if database_mode == "rds":
         if not aws_region:
             read.fail("awsRegion", "is required for databaseMode rds (e.g. us-east-1)")
-        network = DatabaseNetwork(
-            vpc_id=cluster.get("vpcId", "databaseMode rds"),
-            subnet_ids=cluster.get("privateSubnetIds", "databaseMode rds"),
-            client_security_group_id=cluster.get("nodeSecurityGroupId", "databaseMode rds"),
-        )
         rds = RdsOptions(
-            network=network,
+            network=DatabaseNetwork(
+                vpc_id=cluster.get("vpcId", "databaseMode rds"),
+                subnet_ids=cluster.get("privateSubnetIds", "databaseMode rds"),
+                client_security_group_id=cluster.get("nodeSecurityGroupId", "databaseMode rds"),
+            ),
             engine_version=read.string("rdsEngineVersion", check=_engine_version_problem),
             instance_class=read.string("rdsInstanceClass", check=_instance_class_problem),
             allocated_storage_gb=read.integer("rdsAllocatedStorageGb", minimum=20, maximum=65536),
@@ -212,6 +229,13 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         "noncurrent_version_days": read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
     }
     kube_context = read.optional("kubeContext")
+    ingress = _ingress(read, namespace, server_values["tmp_size_limit"])  # type: ignore[arg-type]
+    monitoring = _monitoring(read)
+    network_policies = NetworkSettings(
+        ingress_namespace=read.string("ingressControllerNamespace", check=dns_label_problem),
+        monitoring_namespace=read.string("monitoringNamespace", check=dns_label_problem),
+        client_namespaces=read.string_list("networkClientNamespaces", check=dns_label_problem),
+    ) if read.boolean("networkPolicies") else None
 
     budget = ConnectionBudget(
         max_replicas=max_replicas if autoscaling else replicas,
@@ -242,6 +266,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             mode=database_mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
             max_connections=max_connections,
             data_protection=data_protection,
+            metrics_exporter=monitoring is not None,
             image=postgres_image,
             storage_size=postgres_storage,
             storage_class=storage_class,
@@ -267,7 +292,92 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             max_replicas=max_replicas, resources=server_resources, pool_size=pool_size, max_overflow=max_overflow,
             **server_values,  # type: ignore[arg-type]
         ),
+        ingress=ingress,
+        monitoring=monitoring,
+        network=network_policies,
     )
+
+
+def _ingress(read: ConfigReader, namespace: str, tmp_size: str) -> IngressSsoArgs | None:
+    host = read.optional("ingressHost", check=_dns_name_problem)
+    sso_enabled = read.boolean("ssoEnabled")
+    unauthenticated = read.boolean("allowUnauthenticatedIngress")
+    if not host:
+        return None
+    sso: OidcSso | None = None
+    if sso_enabled:
+        issuer = read.optional("ssoIssuerUrl", check=_https_url_problem)
+        client_id = read.optional("ssoClientId")
+        client_secret = read.secret("ssoClientSecret")
+        domains = read.string_list("ssoEmailDomains")
+        groups = read.string_list("ssoAllowedGroups")
+        for key, value in (("ssoIssuerUrl", issuer), ("ssoClientId", client_id), ("ssoClientSecret", client_secret)):
+            if not value:
+                read.fail(key, "is required while ssoEnabled is true and ingressHost is set"
+                          + (" (set it with --secret)" if key == "ssoClientSecret" else ""))
+        if not (domains or groups):
+            read.fail("ssoEmailDomains", "set ssoEmailDomains (e.g. [\"example.com\"], or [\"*\"] for every account "
+                                         "of the provider) or ssoAllowedGroups")
+        sso = OidcSso(issuer_url=issuer or "", client_id=client_id or "", client_secret=client_secret or "",
+                      email_domains=domains, allowed_groups=groups, image=read.image("oauth2ProxyImage", OAUTH2_PROXY_IMAGE))
+    elif not unauthenticated:
+        read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
+                                f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
+    if read.problems:
+        return None
+    mib = int(parse_quantity(tmp_size) / 2**20)
+    return IngressSsoArgs(
+        namespace=namespace,
+        host=host,
+        service_name=SERVER_SERVICE_ACCOUNT,
+        ingress_class=read.string("ingressClass", check=dns_label_problem),
+        tls_cluster_issuer=read.optional("ingressTlsClusterIssuer", check=dns_label_problem),
+        tls_secret=read.optional("ingressTlsSecret", check=dns_label_problem),
+        sso=sso,
+        max_body_size=f"{mib}m",
+    )
+
+
+def _monitoring(read: ConfigReader) -> MonitoringSettings | None:
+    enabled = read.boolean("monitoringEnabled")
+    release = read.string("monitoringReleaseLabel", check=_label_problem)
+    latency = read.string("alertLatencyP95Seconds", check=_positive_number_problem)
+    ratio = read.string("alertErrorRatio", check=_ratio_problem)
+    if not enabled or read.problems:
+        return None
+    key, _, value = release.partition("=")
+    return MonitoringSettings(release_labels={key: value},
+                              thresholds=AlertThresholds(latency_p95_seconds=float(latency), error_ratio=float(ratio)))
+
+
+def _dns_name_problem(value: str) -> str | None:
+    labels = value.split(".")
+    if len(labels) < 2 or any(dns_label_problem(label) for label in labels):
+        return f"{value!r} is not a DNS name like mlflow.example.com"
+    return None
+
+
+def _https_url_problem(value: str) -> str | None:
+    return None if value.startswith("https://") and " " not in value else f"{value!r} is not an https:// URL"
+
+
+def _label_problem(value: str) -> str | None:
+    key, sep, label = value.partition("=")
+    return None if sep and key and label and " " not in value else f"{value!r} is not a label like release=kube-prometheus-stack"
+
+
+def _positive_number_problem(value: str) -> str | None:
+    try:
+        return None if float(value) > 0 else f"{value!r} must be above 0"
+    except ValueError:
+        return f"{value!r} is not a number"
+
+
+def _ratio_problem(value: str) -> str | None:
+    try:
+        return None if 0 < float(value) < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
+    except ValueError:
+        return f"{value!r} is not a number"
 
 
 def _prefix_problem(value: str) -> str | None:

@@ -88,6 +88,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         self.server_env = store.server_env
         self.service_account_annotations = store.service_account_annotations
         self.outputs = store.extra_outputs
+        self.store = store
         self.register_outputs({
             "bucketName": self.bucket_name,
             "artifactsDestination": self.artifacts_destination,

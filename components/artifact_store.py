@@ -15,3 +15,7 @@ class ArtifactStore:
     service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Annotations for the server's ServiceAccount (the IRSA role on EKS)."""
     extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
+    pod_selector: dict[str, str] | None = None
+    """Labels of the object store's pods when it runs in the cluster (MinIO)."""
+    setup_selector: dict[str, str] | None = None
+    port: int = 443

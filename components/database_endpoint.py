@@ -18,3 +18,5 @@ class DatabaseEndpoint:
     ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources that must exist before clients connect."""
     extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
+    pod_selector: dict[str, str] | None = None
+    """Labels of the database pods when they run in the cluster."""

@@ -194,4 +194,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
             *(secret_env(key, mlflow_secret.metadata.name, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
         ],
         extra_outputs={"endpointUrl": endpoint_url, "credentialsSecretName": mlflow_secret.metadata.name},
+        pod_selector=selector,
+        setup_selector=selector_labels("minio", name, "bucket-setup"),
+        port=MINIO_API_PORT,
     )

@@ -12,7 +12,7 @@ from components.postgres_in_cluster import in_cluster_database
 from components.postgres_rds import RdsOptions, rds_database
 from components.resources import ResourceSpec
 from components.validation import dns_label_problem, image_problem, parse_quantity
-from components.versions import POSTGRES_IMAGE
+from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 DatabaseMode = Literal["in-cluster", "rds", "external"]
 DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external")
@@ -48,6 +48,9 @@ class MlflowPostgresArgs:
     resources: ResourceSpec = field(
         default_factory=lambda: ResourceSpec(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
     )
+    metrics_exporter: bool = False
+    """A postgres_exporter sidecar (in-cluster) for the monitoring stack."""
+    exporter_image: str = POSTGRES_EXPORTER_IMAGE
     # rds / external
     rds: RdsOptions | None = None
     external: ExternalDatabase | None = None
@@ -86,6 +89,8 @@ class MlflowPostgres(pulumi.ComponentResource):
     uri_secret_name: pulumi.Output[str]
     uri_secret_key: pulumi.Output[str]
     outputs: dict[str, pulumi.Output[object]]
+    pod_selector: dict[str, str] | None
+    """Labels of the in-cluster database pods (None for RDS and external)."""
 
     def __init__(self, name: str, args: MlflowPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:MlflowPostgres", name, None, opts)
@@ -111,6 +116,7 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.uri_secret_name = uri_secret.metadata.name
         self.uri_secret_key = pulumi.Output.from_input(URI_SECRET_KEY)
         self.outputs = endpoint.extra_outputs
+        self.pod_selector = endpoint.pod_selector
         self.register_outputs({
             "host": self.host,
             "port": self.port,

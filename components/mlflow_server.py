@@ -114,6 +114,9 @@ class MlflowServer(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     tracking_uri: pulumi.Output[str]
     service_account_name: pulumi.Output[str]
+    selector: dict[str, str]
+    """Labels of the server pods."""
+    migration_selector: dict[str, str]
 
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:MlflowServer", name, None, opts)
@@ -144,6 +147,8 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
         migration_labels = standard_labels("mlflow", name, "migration")
+        self.selector = selector
+        self.migration_selector = selector_labels("mlflow", name, "migration")
         migration = k8s.batch.v1.Job(
             f"{name}-migrate",
             # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.

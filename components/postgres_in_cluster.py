@@ -1,6 +1,6 @@
 """The dev database: a single-replica PostgreSQL StatefulSet with its own volume."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -10,7 +10,10 @@ from components.database_endpoint import POSTGRES_PORT, DatabaseEndpoint
 from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
+from components.resources import ResourceSpec
 from components.versions import POSTGRES_UID
+
+EXPORTER_PORT = 9187
 
 if TYPE_CHECKING:
     from components.mlflow_postgres import MlflowPostgresArgs
@@ -48,11 +51,27 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
         spec={
             "clusterIP": "None",
             "selector": selector,
-            "ports": [{"name": "postgresql", "port": POSTGRES_PORT, "targetPort": "postgresql"}],
+            "ports": [{"name": "postgresql", "port": POSTGRES_PORT, "targetPort": "postgresql"},
+                      *([{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics"}] if args.metrics_exporter else [])],
         },
         opts=child,
     )
 
+    exporter: list[dict[str, Any]] = []
+    if args.metrics_exporter:
+        # postgres_exporter as a sidecar: pg_up and connection counts for the alerts and the dashboard.
+        exporter.append({
+            "name": "metrics",
+            "image": args.exporter_image,
+            "env": [
+                {"name": "DATA_SOURCE_URI", "value": f"127.0.0.1:{POSTGRES_PORT}/{args.database}?sslmode=disable"},
+                {"name": "DATA_SOURCE_USER", "value": args.username},
+                secret_env("DATA_SOURCE_PASS", credentials.metadata.name, "password"),
+            ],
+            "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT}],
+            "resources": ResourceSpec("20m", "32Mi", "200m", "128Mi").to_kubernetes(),
+            "securityContext": container_security_context(),
+        })
     pg_isready = ["pg_isready", "--host=127.0.0.1", f"--username={args.username}", f"--dbname={args.database}"]
     statefulset = k8s.apps.v1.StatefulSet(
         name,
@@ -106,7 +125,8 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
                                 {"name": "run", "mountPath": "/var/run/postgresql"},
                                 {"name": "tmp", "mountPath": "/tmp"},
                             ],
-                        }
+                        },
+                        *exporter,
                     ],
                     "volumes": [
                         {"name": "data", "persistentVolumeClaim": {"claimName": data_volume.metadata.name}},
@@ -125,4 +145,5 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
         port=pulumi.Output.from_input(POSTGRES_PORT),
         password=password.result,
         ready=[statefulset],
+        pod_selector=selector,
     )

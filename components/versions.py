@@ -17,3 +17,8 @@ POSTGRES_UID: Final = 999
 # MinIO stopped publishing community images after this release; it is dev-only here.
 MINIO_IMAGE: Final = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
 MINIO_CLIENT_IMAGE: Final = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
+
+OAUTH2_PROXY_IMAGE: Final = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.2"
+# The distroless oauth2-proxy image runs as uid 65532 ("nonroot").
+OAUTH2_PROXY_UID: Final = 65532
+POSTGRES_EXPORTER_IMAGE: Final = "quay.io/prometheuscommunity/postgres-exporter:v0.18.1"

@@ -27,9 +27,13 @@ def dev() -> ProgramRun:
     return run_program("dev")
 
 
+# The one prod value Pulumi.prod.yaml cannot hold: a secret encrypted with the user's own stack key.
+PROD_SECRETS = {"ssoClientSecret": {"secure": "v1:encrypted-by-the-stack-key"}}
+
+
 @pytest.fixture(scope="session")
 def prod() -> ProgramRun:
-    return run_program("prod")
+    return run_program("prod", PROD_SECRETS)
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

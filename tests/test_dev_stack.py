@@ -26,6 +26,7 @@ def test_exports_what_other_stacks_read(dev: ProgramRun) -> None:
         "artifactBucket": "mlflow-artifacts",
         "artifactsDestination": "s3://mlflow-artifacts/mlflow/",
         "databaseEndpoint": "mlflow-postgres.mlflow.svc.cluster.local:5432",
+        "trackingUrl": "http://mlflow.localtest.me",
     }
 
 

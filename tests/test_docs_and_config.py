@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.versions import MLFLOW_IMAGE, MLFLOW_VERSION
+from conftest import PROD_SECRETS
 from harness import PROJECT, PROJECT_FILE, ROOT, run_program
 from tools.config_table import config_table
 
@@ -54,7 +55,7 @@ def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(pulumi.Config, "get", spy)
     run_program("dev")
-    run_program("prod")
+    run_program("prod", PROD_SECRETS)
     run_program("dev", {"databaseMode": "external", "externalDatabaseHost": "pg.example.com",
                         "externalDatabasePassword": {"secure": "v1:abc"}, "clusterKubeconfig": {"secure": "v1:abc"}})
     assert read == DECLARED

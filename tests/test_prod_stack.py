@@ -9,7 +9,7 @@ from typing import Any
 import parliament
 import pytest
 
-from conftest import DEPLOYMENT, HPA, PDB, SECRET, SERVICE_ACCOUNT, container, env_of
+from conftest import DEPLOYMENT, HPA, PDB, PROD_SECRETS, SECRET, SERVICE_ACCOUNT, container, env_of
 from harness import CLUSTER_OUTPUTS, ROOT, ProgramRun, is_secret, run_program
 from settings import ConfigError
 
@@ -32,9 +32,13 @@ def lint(document: dict[str, Any]) -> set[str]:
     return {f.issue for f in parliament.analyze_policy_string(json.dumps(document)).findings}
 
 
+def run_prod(overrides: dict[str, Any] | None = None, **kwargs: Any) -> ProgramRun:
+    return run_program("prod", {**PROD_SECRETS, **(overrides or {})}, **kwargs)
+
+
 def prod_error(overrides: dict[str, Any], **kwargs: Any) -> str:
     with pytest.raises(ConfigError) as caught:
-        run_program("prod", overrides, preview=True, **kwargs)
+        run_prod(overrides, preview=True, **kwargs)
     return str(caught.value)
 
 
@@ -63,7 +67,7 @@ class TestClusterInputs:
         explicit = {"clusterStack": "", "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"],
                     "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-explicit",
                     "privateSubnetIds": ["subnet-a", "subnet-b"], "nodeSecurityGroupId": "sg-explicit"}
-        run = run_program("prod", explicit, stack_references={})
+        run = run_prod(explicit, stack_references={})
         assert run.one("aws:rds/subnetGroup:SubnetGroup").plain_inputs["subnetIds"] == ["subnet-a", "subnet-b"]
         assert run.one("aws:ec2/securityGroup:SecurityGroup").plain_inputs["vpcId"] == "vpc-explicit"
 
@@ -111,7 +115,7 @@ class TestS3Bucket:
 
     def test_customer_kms_key_is_used_and_granted(self) -> None:
         key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-        run = run_program("prod", {"artifactKmsKeyArn": key})
+        run = run_prod({"artifactKmsKeyArn": key})
         encryption = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
         assert encryption.plain_inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key
         statements = policy(run.one(ROLE_POLICY), "policy")["Statement"]
@@ -221,7 +225,7 @@ class TestRds:
     ])
     def test_unsafe_settings_are_refused_while_data_is_protected(self, key: str, value: Any, message: str) -> None:
         assert f"mlflow-platform:{key}: {message}" in prod_error({key: value})
-        run_program("prod", {key: value, "dataProtection": False})  # an explicit throwaway stack may
+        run_prod({key: value, "dataProtection": False})  # an explicit throwaway stack may
 
     def test_rds_reserves_two_more_connections(self) -> None:
         # 4 pods x 3 processes x 2 engines x 5 + 1 = 121 connections; 125 leaves 120 on RDS.
@@ -239,7 +243,7 @@ class TestExternalDatabase:
                  "externalDatabasePassword": {"secure": "v1:encrypted"}}
 
     def test_creates_no_database_resources_and_points_the_uri_at_the_server(self) -> None:
-        run = run_program("prod", self.OVERRIDES)
+        run = run_prod(self.OVERRIDES)
         assert not [t for t in run.types() if t.startswith("aws:rds") or t.startswith("aws:ec2")]
         uri = run.one(SECRET, "mlflow-postgres-uri")
         assert is_secret(uri.inputs["stringData"])

@@ -5,6 +5,8 @@ acceptance criteria plus the model registry, large artifacts, the host check and
 """
 
 import hashlib
+import json
+import re
 import subprocess
 import threading
 import time
@@ -20,6 +22,7 @@ from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
 from components.connection_budget import ConnectionBudget
+from harness import ProgramRun
 from runtime.platform import Platform, RunningServer
 
 pytestmark = pytest.mark.runtime
@@ -199,6 +202,23 @@ def test_metrics_are_exposed_after_traffic(server: RunningServer) -> None:
     body = requests.get(f"{server.url}/metrics", timeout=10).text
     assert "mlflow_http_request_total" in body
     assert "mlflow_http_request_duration_seconds_bucket" in body
+
+
+def test_every_mlflow_metric_the_alerts_and_dashboard_use_is_served(server: RunningServer, prod: ProgramRun) -> None:
+    """A metric renamed by an MLflow upgrade breaks the build here, not silently in production."""
+    monitoring = [r.plain_inputs for r in prod.resources
+                  if r.type.startswith("kubernetes:monitoring.coreos.com/") or r.name.endswith("-dashboard")]
+    queries = json.dumps(monitoring)
+    used = set(re.findall(r"\bmlflow_[a-z_]+", queries)) - {"mlflow_version"}
+    assert {"mlflow_http_request_total", "mlflow_http_request_duration_seconds_bucket"} <= used
+    requests.get(f"{server.url}/api/2.0/mlflow/experiments/get?experiment_id=does-not-exist", timeout=10)
+    body = requests.get(f"{server.url}/metrics", timeout=10).text
+    for name in used:
+        assert re.search(rf"^{name}\{{", body, re.M), f"{name} is not on /metrics"
+    samples = [line for line in body.splitlines() if line.startswith("mlflow_http_request_total{")]
+    # The labels the queries group and filter by.
+    assert all('status="' in line and 'method="' in line for line in samples)
+    assert any('status="4' in line for line in samples)
 
 
 def test_database_connections_stay_within_the_budget_under_load(platform: Platform, server: RunningServer) -> None:

@@ -1,0 +1,104 @@
+"""Who may talk to whom: each data store admits only its clients; the server only the ingress, monitoring
+and configured clients, and reaches out only to DNS, its database and its object store."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import standard_labels
+
+CLIENT_LABEL = "mlflow-platform/client"
+"""Same-namespace pods with this label set to "true" may call the MLflow server."""
+
+
+def pods(selector: dict[str, str]) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": selector}}
+
+
+def namespaces(names: list[str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": names}]}}
+
+
+def tcp(*numbers: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": n} for n in numbers]
+
+
+DNS_EGRESS = {
+    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    namespace: str
+    server: dict[str, str]
+    """Selector of the MLflow server pods."""
+    migration: dict[str, str]
+    server_port: int
+    database_port: int
+    object_store_port: int
+    database: dict[str, str] | None = None
+    """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
+    database_clients: tuple[dict[str, str], ...] = ()
+    """Besides the server and the migration: e.g. the backup job."""
+    object_store: dict[str, str] | None = None
+    """Selector of the MinIO pods; None for S3 (reached on 443)."""
+    object_store_setup: dict[str, str] | None = None
+    oauth2_proxy: dict[str, str] | None = None
+    oauth2_proxy_port: int = 4180
+    ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "monitoring"
+    client_namespaces: tuple[str, ...] = ()
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlflow-platform:index:NetworkPolicies", name, None, opts)
+        self._args = args
+        self._name = name
+        database_peers = [pods(args.database)] if args.database else ANYWHERE
+        store_peers = [pods(args.object_store)] if args.object_store else ANYWHERE
+        store_port = args.object_store_port if args.object_store else 443
+        callers = [namespaces([args.ingress_namespace, args.monitoring_namespace, *args.client_namespaces]),
+                   pods({CLIENT_LABEL: "true"})]
+        self._policy("server", args.server,
+                     ingress=[{"from": callers, "ports": tcp(args.server_port)}],
+                     egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
+                             # S3 and STS (IRSA) on 443, or MinIO in the namespace.
+                             {"to": store_peers, "ports": tcp(store_port)},
+                             {"to": ANYWHERE, "ports": tcp(443)}])
+        self._policy("migration", args.migration, ingress=[],
+                     egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)}])
+        if args.database:
+            clients = [pods(args.server), pods(args.migration), *(pods(c) for c in args.database_clients)]
+            self._policy("postgres", args.database, ingress=[
+                {"from": clients, "ports": tcp(args.database_port)},
+                {"from": [namespaces([args.monitoring_namespace])], "ports": tcp(9187)},
+            ])
+        if args.object_store:
+            clients = [pods(args.server)] + ([pods(args.object_store_setup)] if args.object_store_setup else [])
+            self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}])
+        if args.oauth2_proxy:
+            self._policy("oauth2-proxy", args.oauth2_proxy, ingress=[
+                {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}])
+        self.register_outputs({})
+
+    def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],
+                egress: list[dict[str, Any]] | None = None) -> None:
+        name = f"{self._name}-{suffix}"
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": ingress}
+        if egress is not None:
+            spec["policyTypes"].append("Egress")
+            spec["egress"] = egress
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata={"name": name, "namespace": self._args.namespace,
+                      "labels": standard_labels("mlflow", self._name, "network-policy")},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

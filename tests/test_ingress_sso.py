@@ -1,0 +1,127 @@
+"""IngressSSO: TLS, oauth2-proxy in front of every request, and no 403 from MLflow's host check behind it."""
+
+from typing import Any
+
+import pytest
+
+from conftest import DEPLOYMENT, PROD_SECRETS, SECRET, SERVICE, container, env_of
+from harness import ProgramRun, is_secret, run_program
+from settings import ConfigError
+
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+NGINX = "nginx.ingress.kubernetes.io"
+
+
+def annotations(run: ProgramRun, name: str) -> dict[str, str]:
+    result: dict[str, str] = run.one(INGRESS, name).plain_inputs["metadata"]["annotations"]
+    return result
+
+
+def server_option(run: ProgramRun, flag: str) -> str:
+    args = container(run.one(DEPLOYMENT, "mlflow"))["args"]
+    return str(args[args.index(flag) + 1])
+
+
+def prod_error(overrides: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", {**PROD_SECRETS, **overrides}, preview=True)
+    return str(caught.value)
+
+
+class TestDev:
+    def test_local_host_without_tls_or_sso(self, dev: ProgramRun) -> None:
+        spec = dev.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
+        assert spec["ingressClassName"] == "nginx"
+        (rule,) = spec["rules"]
+        assert rule["host"] == "mlflow.localtest.me"
+        assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "mlflow", "port": {"number": 5000}}
+        assert "tls" not in spec
+        assert not any(key.startswith(f"{NGINX}/auth-") for key in annotations(dev, "mlflow-ingress"))
+        assert not [r for r in dev.resources if "oauth2-proxy" in r.name]
+
+    def test_body_size_and_timeouts_fit_large_artifacts(self, dev: ProgramRun) -> None:
+        notes = annotations(dev, "mlflow-ingress")
+        assert notes[f"{NGINX}/proxy-body-size"] == "2048m"  # serverTmpSize 2Gi: what the proxy can buffer
+        assert notes[f"{NGINX}/proxy-request-buffering"] == "off"
+        assert int(notes[f"{NGINX}/proxy-read-timeout"]) >= 600
+
+    def test_ingress_host_is_allowed_and_its_origin_may_call_the_api(self, dev: ProgramRun) -> None:
+        assert "mlflow.localtest.me" in server_option(dev, "--allowed-hosts").split(",")
+        assert server_option(dev, "--cors-allowed-origins") == "http://mlflow.localtest.me"
+        assert dev.stack_outputs["trackingUrl"] == "http://mlflow.localtest.me"
+
+
+class TestProd:
+    def test_tls_from_cert_manager(self, prod: ProgramRun) -> None:
+        spec = prod.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
+        assert spec["tls"] == [{"hosts": ["mlflow.example.com"], "secretName": "mlflow-ingress-tls"}]
+        notes = annotations(prod, "mlflow-ingress")
+        assert notes["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+        assert notes[f"{NGINX}/ssl-redirect"] == "true"
+        assert prod.stack_outputs["trackingUrl"] == "https://mlflow.example.com"
+
+    def test_every_request_is_authenticated_by_oauth2_proxy(self, prod: ProgramRun) -> None:
+        notes = annotations(prod, "mlflow-ingress")
+        assert notes[f"{NGINX}/auth-url"] == "http://mlflow-ingress-oauth2-proxy.mlflow.svc.cluster.local:4180/oauth2/auth"
+        assert notes[f"{NGINX}/auth-signin"] == "https://mlflow.example.com/oauth2/start?rd=$escaped_request_uri"
+        assert "X-Auth-Request-Email" in notes[f"{NGINX}/auth-response-headers"]
+
+    def test_oauth2_proxy_serves_its_own_path_on_the_same_host(self, prod: ProgramRun) -> None:
+        spec = prod.one(INGRESS, "mlflow-ingress-oauth2-proxy").plain_inputs["spec"]
+        (rule,) = spec["rules"]
+        path = rule["http"]["paths"][0]
+        assert (rule["host"], path["path"]) == ("mlflow.example.com", "/oauth2")
+        assert path["backend"]["service"] == {"name": "mlflow-ingress-oauth2-proxy", "port": {"number": 4180}}
+        assert spec["tls"][0]["hosts"] == ["mlflow.example.com"]
+        assert prod.one(SERVICE, "mlflow-ingress-oauth2-proxy").plain_inputs["spec"]["ports"][0]["port"] == 4180
+
+    def test_oauth2_proxy_is_pinned_and_configured_for_the_provider(self, prod: ProgramRun) -> None:
+        proxy = container(prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+        assert proxy["image"] == "quay.io/oauth2-proxy/oauth2-proxy:v7.15.2"
+        for flag in ("--provider=oidc", "--oidc-issuer-url=https://accounts.google.com",
+                     "--redirect-url=https://mlflow.example.com/oauth2/callback", "--email-domain=example.com",
+                     "--cookie-secure=true", "--reverse-proxy=true", "--set-xauthrequest=true"):
+            assert flag in proxy["args"]
+        assert not any("secret" in arg.lower() for arg in proxy["args"])
+        env = env_of(proxy)
+        for variable, key in (("OAUTH2_PROXY_CLIENT_ID", "client-id"), ("OAUTH2_PROXY_CLIENT_SECRET", "client-secret"),
+                              ("OAUTH2_PROXY_COOKIE_SECRET", "cookie-secret")):
+            assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-ingress-oauth2-proxy", "key": key}
+
+    def test_client_and_cookie_secrets_stay_secret(self, prod: ProgramRun) -> None:
+        secret = prod.one(SECRET, "mlflow-ingress-oauth2-proxy")
+        assert is_secret(secret.inputs["stringData"])
+        data = secret.plain_inputs["stringData"]
+        assert data["client-secret"] == "placeholder-for-mlflow-platform:ssoClientSecret"
+        assert len(data["cookie-secret"]) == 32  # oauth2-proxy accepts 16, 24 or 32 bytes
+        cookie = prod.one("random:index/randomPassword:RandomPassword", "mlflow-ingress-oauth2-proxy-cookie-secret")
+        assert cookie.plain_inputs["length"] == 32
+
+    def test_ingress_host_is_allowed_by_the_server(self, prod: ProgramRun) -> None:
+        assert "mlflow.example.com" in server_option(prod, "--allowed-hosts").split(",")
+        assert server_option(prod, "--cors-allowed-origins") == "https://mlflow.example.com"
+
+
+class TestRefusals:
+    def test_an_ingress_without_sso_needs_an_explicit_yes(self) -> None:
+        message = prod_error({"ssoEnabled": False})
+        assert "mlflow-platform:ssoEnabled: an Ingress without SSO exposes MLflow" in message
+        assert "mlflow-platform:allowUnauthenticatedIngress" in message
+        run_program("prod", {"ssoEnabled": False, "allowUnauthenticatedIngress": True})
+
+    @pytest.mark.parametrize("key", ["ssoIssuerUrl", "ssoClientId"])
+    def test_sso_without_issuer_or_client_id_is_refused(self, key: str) -> None:
+        assert f"mlflow-platform:{key}: is required while ssoEnabled is true" in prod_error({key: ""})
+
+    def test_the_example_prod_file_asks_for_the_client_secret(self) -> None:
+        with pytest.raises(ConfigError, match=r"ssoClientSecret: is required .* \(set it with --secret\)"):
+            run_program("prod", preview=True)
+
+    def test_a_plain_text_client_secret_is_refused(self) -> None:
+        assert "ssoClientSecret: must be set as a secret" in prod_error({"ssoClientSecret": "plain"})
+
+    def test_someone_must_be_allowed_in(self) -> None:
+        assert "mlflow-platform:ssoEmailDomains: set ssoEmailDomains" in prod_error({"ssoEmailDomains": []})
+
+    def test_issuer_must_be_https(self) -> None:
+        assert "is not an https:// URL" in prod_error({"ssoIssuerUrl": "http://idp.example.com"})

@@ -1,0 +1,99 @@
+"""NetworkPolicies: each data store admits only its clients; the server only the ingress, monitoring and clients."""
+
+from typing import Any
+
+from conftest import DEPLOYMENT, JOB, PROD_SECRETS, STATEFULSET
+from harness import ProgramRun, Registration, run_program
+
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def policy(run: ProgramRun, suffix: str) -> dict[str, Any]:
+    spec: dict[str, Any] = run.one(POLICY, f"mlflow-network-{suffix}").plain_inputs["spec"]
+    return spec
+
+
+def pod_labels(workload: Registration) -> dict[str, str]:
+    labels: dict[str, str] = workload.plain_inputs["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def selects(selector: dict[str, Any], workload: Registration) -> bool:
+    return bool(selector["matchLabels"].items() <= pod_labels(workload).items())
+
+
+def peers(rule: dict[str, Any], key: str = "from") -> list[dict[str, Any]]:
+    return list(rule[key])
+
+
+def test_dev_declares_a_policy_per_workload(dev: ProgramRun) -> None:
+    assert {r.name for r in dev.of_type(POLICY)} == {
+        "mlflow-network-server", "mlflow-network-migration", "mlflow-network-postgres", "mlflow-network-minio"}
+
+
+def test_each_policy_selects_the_pods_it_names(dev: ProgramRun) -> None:
+    assert selects(policy(dev, "server")["podSelector"], dev.one(DEPLOYMENT, "mlflow"))
+    assert not selects(policy(dev, "server")["podSelector"], dev.one(JOB, "mlflow-migrate"))
+    assert selects(policy(dev, "migration")["podSelector"], dev.one(JOB, "mlflow-migrate"))
+    assert selects(policy(dev, "postgres")["podSelector"], dev.one(STATEFULSET, "mlflow-postgres"))
+    assert selects(policy(dev, "minio")["podSelector"], dev.one(DEPLOYMENT, "mlflow-artifacts"))
+
+
+def test_postgres_admits_only_the_server_and_the_migration(dev: ProgramRun) -> None:
+    database_rule, exporter_rule = policy(dev, "postgres")["ingress"]
+    clients = [peer["podSelector"] for peer in peers(database_rule)]
+    assert database_rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert len(clients) == 2
+    assert any(selects(c, dev.one(DEPLOYMENT, "mlflow")) for c in clients)
+    assert any(selects(c, dev.one(JOB, "mlflow-migrate")) for c in clients)
+    assert not any(selects(c, dev.one(DEPLOYMENT, "mlflow-artifacts")) for c in clients)
+    assert exporter_rule["ports"] == [{"protocol": "TCP", "port": 9187}]
+
+
+def test_minio_admits_only_the_server_and_its_setup_job(dev: ProgramRun) -> None:
+    (rule,) = policy(dev, "minio")["ingress"]
+    clients = [peer["podSelector"] for peer in peers(rule)]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9000}]
+    assert any(selects(c, dev.one(DEPLOYMENT, "mlflow")) for c in clients)
+    assert any(selects(c, dev.one(JOB, "mlflow-artifacts-setup")) for c in clients)
+    assert len(clients) == 2
+
+
+def test_server_admits_ingress_monitoring_and_labelled_clients(dev: ProgramRun) -> None:
+    (rule,) = policy(dev, "server")["ingress"]
+    namespace_peer, client_peer = peers(rule)
+    (expression,) = namespace_peer["namespaceSelector"]["matchExpressions"]
+    assert expression == {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ingress-nginx", "monitoring"]}
+    assert client_peer == {"podSelector": {"matchLabels": {"mlflow-platform/client": "true"}}}
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+
+
+def test_server_reaches_only_dns_its_database_and_its_object_store(dev: ProgramRun) -> None:
+    spec = policy(dev, "server")
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, database, store, https = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert selects(database["to"][0]["podSelector"], dev.one(STATEFULSET, "mlflow-postgres"))
+    assert selects(store["to"][0]["podSelector"], dev.one(DEPLOYMENT, "mlflow-artifacts"))
+    assert store["ports"] == [{"protocol": "TCP", "port": 9000}] and https["ports"] == [{"protocol": "TCP", "port": 443}]
+
+
+def test_client_namespaces_from_config() -> None:
+    run = run_program("dev", {"networkClientNamespaces": ["training"]})
+    (rule,) = policy(run, "server")["ingress"]
+    assert "training" in rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+
+
+def test_prod_reaches_rds_and_s3_outside_the_cluster_and_guards_oauth2_proxy(prod: ProgramRun) -> None:
+    assert {r.name for r in prod.of_type(POLICY)} == {
+        "mlflow-network-server", "mlflow-network-migration", "mlflow-network-oauth2-proxy"}
+    _, database, store, _ = policy(prod, "server")["egress"]
+    assert database["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}] and database["ports"][0]["port"] == 5432
+    assert store["ports"][0]["port"] == 443
+    (rule,) = policy(prod, "oauth2-proxy")["ingress"]
+    assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["ingress-nginx"]
+    assert selects(policy(prod, "oauth2-proxy")["podSelector"], prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+
+
+def test_can_be_turned_off() -> None:
+    assert not run_program("prod", {**PROD_SECRETS, "networkPolicies": False}).of_type(POLICY)
