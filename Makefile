@@ -3,23 +3,36 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install clean
+.PHONY: test lint unit install preview-dev preview-prod clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	# A second program: its own run, or the two __main__ modules would clash.
+	$(BIN)/mypy examples/training-job/__main__.py
 
 unit: install
 	$(BIN)/python -m pytest
 
 test: lint unit
 
+# Previews need the Pulumi CLI, a backend login and (prod) AWS credentials.
+preview-dev:
+	pulumi preview -s dev --policy-pack policy
+
+preview-prod:
+	pulumi preview -s prod --policy-pack policy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -191,12 +191,14 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     bucket = read.string("artifactBucket", check=bucket_name_problem)
     prefix = read.string("artifactPrefix", check=_prefix_problem)
     irsa: IrsaTrust | None = None
+    also_trusted: tuple[str, ...] = ()
     if backend == "s3":
         if not aws_region:
             read.fail("awsRegion", "is required for artifactBackend s3 (e.g. us-east-1)")
         if bucket == "mlflow-artifacts":
             read.fail("artifactBucket", "S3 bucket names are global and 'mlflow-artifacts' is taken: "
                                         "choose one for your organisation, e.g. acme-mlflow-artifacts-prod")
+        also_trusted = read.string_list("irsaTrustedServiceAccounts", check=_service_account_problem)
         irsa = IrsaTrust(oidc_provider_arn=cluster.get("oidcProviderArn", "artifactBackend s3 (IRSA)"),
                          issuer_url=cluster.get("oidcIssuerUrl", "artifactBackend s3 (IRSA)"))
     kubeconfig = cluster.get("kubeconfig", None)
@@ -283,6 +285,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             service_account=SERVER_SERVICE_ACCOUNT,
             storage_class=storage_class,
             irsa=irsa,
+            also_trusted_service_accounts=also_trusted,
             region=aws_region,
             tags=_tags(),
             **minio_values,  # type: ignore[arg-type]
@@ -378,6 +381,13 @@ def _ratio_problem(value: str) -> str | None:
         return None if 0 < float(value) < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
     except ValueError:
         return f"{value!r} is not a number"
+
+
+def _service_account_problem(value: str) -> str | None:
+    namespace, _, account = value.partition(":")
+    if dns_label_problem(namespace) or dns_label_problem(account):
+        return f"{value!r} is not namespace:serviceaccount (e.g. training:trainer)"
+    return None
 
 
 def _prefix_problem(value: str) -> str | None:

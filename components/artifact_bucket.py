@@ -41,6 +41,8 @@ class ArtifactBucketArgs:
     storage_class: str | None = None
     # s3
     irsa: IrsaTrust | None = None
+    also_trusted_service_accounts: tuple[str, ...] = ()
+    """Further "namespace:serviceaccount" pairs the IRSA role trusts (e.g. training jobs)."""
     region: str | None = None
     kms_key_arn: str | None = None
     """A customer-managed KMS key; None uses the AWS-managed S3 key (SSE-KMS with a bucket key either way)."""

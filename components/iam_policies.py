@@ -54,9 +54,14 @@ def mlflow_bucket_policy_json(bucket: str, prefix: str = "", kms_key_arn: str | 
     return json.dumps(mlflow_bucket_policy(bucket, prefix, kms_key_arn), separators=(",", ":"))
 
 
-def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
-    """Only this ServiceAccount's projected token, minted for STS, may assume the role."""
+def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str,
+                      also_trusted: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Only these ServiceAccounts' projected tokens, minted for STS, may assume the role.
+
+    `also_trusted` holds further "namespace:serviceaccount" pairs (e.g. training jobs reading artifacts)."""
     issuer = issuer_url.removeprefix("https://")
+    subjects = [f"system:serviceaccount:{namespace}:{service_account}",
+                *(f"system:serviceaccount:{pair}" for pair in also_trusted)]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -66,7 +71,7 @@ def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, s
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
-                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:sub": subjects[0] if len(subjects) == 1 else subjects,
                         f"{issuer}:aud": "sts.amazonaws.com",
                     }
                 },

@@ -78,7 +78,8 @@ def s3_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> 
     )
 
     trust = pulumi.Output.all(args.irsa.oidc_provider_arn, args.irsa.issuer_url).apply(
-        lambda values: json.dumps(irsa_trust_policy(values[0], values[1], args.namespace, args.service_account))
+        lambda values: json.dumps(irsa_trust_policy(values[0], values[1], args.namespace, args.service_account,
+                                                  args.also_trusted_service_accounts))
     )
     role = aws.iam.Role(
         f"{name}-irsa",

@@ -60,6 +60,12 @@ class Registration:
         return result
 
     @property
+    def plain_outputs(self) -> dict[str, Any]:
+        result = unwrap_secrets(self.outputs)
+        assert isinstance(result, dict)
+        return result
+
+    @property
     def kind(self) -> str:
         return str(self.plain_inputs.get("kind", ""))
 
@@ -225,17 +231,20 @@ def config_string(value: Any) -> str:
     return str(value)
 
 
-def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+def stack_config(stack: str, overrides: dict[str, Any] | None = None,
+                 program_dir: Path = ROOT) -> tuple[dict[str, str], list[str]]:
     """Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides (short or namespaced keys)."""
+    project_file = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())
+    project = project_file["name"]
     values: dict[str, str] = {}
-    for key, declaration in PROJECT_FILE.get("config", {}).items():
+    for key, declaration in project_file.get("config", {}).items():
         if isinstance(declaration, dict) and "default" in declaration:
-            values[f"{PROJECT}:{key}"] = config_string(declaration["default"])
-    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+            values[f"{project}:{key}"] = config_string(declaration["default"])
+    stack_file = program_dir / f"Pulumi.{stack}.yaml"
     secret_keys: list[str] = []
     stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
     for key, value in {**stack_values, **(overrides or {})}.items():
-        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and "secure" in value:
             values[full_key] = f"placeholder-for-{full_key}"
             secret_keys.append(full_key)
@@ -247,20 +256,21 @@ def stack_config(stack: str, overrides: dict[str, Any] | None = None) -> tuple[d
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False,
-                stack_references: dict[str, dict[str, Any]] | None = None) -> ProgramRun:
-    """Run __main__.py for `stack` under mocks; exceptions from the program propagate.
+                stack_references: dict[str, dict[str, Any]] | None = None, program_dir: Path = ROOT) -> ProgramRun:
+    """Run `program_dir`/__main__.py for `stack` under mocks; exceptions from the program propagate.
 
     `stack_references` maps stack names to their outputs (default: the cluster stack above)."""
     references = {CLUSTER_STACK: CLUSTER_OUTPUTS} if stack_references is None else stack_references
-    return contextvars.Context().run(_run_program, stack, overrides, preview, references)
+    return contextvars.Context().run(_run_program, stack, overrides, preview, references, program_dir)
 
 
 def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool,
-                 stack_references: dict[str, dict[str, Any]]) -> ProgramRun:
+                 stack_references: dict[str, dict[str, Any]], program_dir: Path) -> ProgramRun:
     platform_mocks = PlatformMocks(stack_references)
     monitor = RecordingMonitor(platform_mocks)
-    pulumi.runtime.set_mocks(platform_mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    config, secret_keys = stack_config(stack, overrides)
+    project = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())["name"]
+    pulumi.runtime.set_mocks(platform_mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    config, secret_keys = stack_config(stack, overrides, program_dir)
     pulumi.runtime.set_all_config(config, secret_keys)
     exports: dict[str, Any] = {}
     secret_exports: set[str] = set()
@@ -275,7 +285,7 @@ def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool,
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> Any:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
         return pulumi.Output.from_input(collect_exports())
 
     program()

@@ -1,0 +1,69 @@
+"""The outputs contract, from the consumer's side: the example training stack reads this stack's real outputs.
+
+Renaming or dropping an output the contract names breaks these tests.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from harness import ROOT, ProgramRun, run_program
+
+EXAMPLE = ROOT / "examples" / "training-job"
+PLATFORM = "organization/mlflow-platform/dev"
+JOB = "kubernetes:batch/v1:Job"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+
+
+def consume(outputs: dict[str, Any]) -> ProgramRun:
+    return run_program("dev", stack_references={PLATFORM: outputs}, program_dir=EXAMPLE)
+
+
+def job_env(run: ProgramRun) -> dict[str, str]:
+    container = run.one(JOB).plain_inputs["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_dev_outputs_wire_the_job_to_the_tracking_server(dev: ProgramRun) -> None:
+    run = consume(dev.stack_outputs)
+    assert job_env(run)["MLFLOW_TRACKING_URI"] == dev.stack_outputs["trackingUri"]
+    assert job_env(run)["MLFLOW_EXPERIMENT_NAME"] == "training-example"
+    assert run.one(JOB).plain_inputs["metadata"]["namespace"] == dev.stack_outputs["namespace"]
+    assert run.one(SERVICE_ACCOUNT).plain_inputs["metadata"]["annotations"] == {}
+
+
+def test_prod_outputs_give_the_job_the_irsa_role(prod: ProgramRun) -> None:
+    run = consume(prod.stack_outputs)
+    assert run.one(SERVICE_ACCOUNT).plain_inputs["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": prod.stack_outputs["irsaRoleArn"]}
+
+
+def test_the_job_is_an_allowed_client_of_the_server(dev: ProgramRun) -> None:
+    labels = consume(dev.stack_outputs).one(JOB).plain_inputs["spec"]["template"]["metadata"]["labels"]
+    assert labels["mlflow-platform/client"] == "true"
+
+
+def test_the_platform_can_trust_the_jobs_service_account() -> None:
+    from conftest import PROD_SECRETS
+
+    run = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"]})
+    trust = run.one("aws:iam/role:Role").plain_inputs["assumeRolePolicy"]
+    assert "system:serviceaccount:mlflow:trainer" in trust and "system:serviceaccount:mlflow:mlflow" in trust
+
+
+@pytest.mark.parametrize("output", ["trackingUri", "namespace"])
+def test_a_renamed_output_breaks_the_consumer(dev: ProgramRun, output: str) -> None:
+    # In a subprocess: the failed run leaves Pulumi futures that would print their error at exit.
+    outputs = {k: v for k, v in dev.stack_outputs.items() if k != output}
+    script = ("import sys, json; from harness import run_program, ROOT\n"
+              "run_program('dev', stack_references={sys.argv[1]: json.loads(sys.argv[2])}, "
+              "program_dir=ROOT / 'examples' / 'training-job')\n")
+    result = subprocess.run([sys.executable, "-c", script, PLATFORM, json.dumps(outputs)], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"})
+    assert result.returncode != 0
+    assert output in result.stderr

@@ -1,0 +1,130 @@
+"""The policy pack's rules, called directly on what both stacks declare: both comply; each mutation is caught."""
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from conftest import DEPLOYMENT
+from harness import ProgramRun, Registration
+from policy.rules import RESOURCE_RULES, s3_bucket_controls
+
+BUCKET_TYPES = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)
+
+
+def violations(run: ProgramRun) -> list[str]:
+    found = [f"{r.urn}: {m}" for r in run.resources for _, rule in RESOURCE_RULES.values()
+             for m in rule(r.type, r.plain_inputs)]
+    return found + s3_bucket_controls([(r.type, r.plain_outputs) for r in run.resources])
+
+
+def test_both_stacks_comply(each_stack: ProgramRun) -> None:
+    assert violations(each_stack) == []
+
+
+def mutated(resource: Registration, change: Any) -> dict[str, Any]:
+    props = copy.deepcopy(resource.plain_inputs)
+    change(props)
+    return props
+
+
+def rule(name: str) -> Any:
+    return RESOURCE_RULES[name][1]
+
+
+def first_container(props: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = props["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+class TestS3:
+    def test_public_access_block_switched_off(self, prod: ProgramRun) -> None:
+        block = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        props = mutated(block, lambda p: p.update(blockPublicPolicy=False, restrictPublicBuckets=False))
+        assert rule("s3-public-access-block")(block.type, props) == [
+            "S3 public access block must set blockPublicPolicy, restrictPublicBuckets to true"]
+
+    def test_removing_the_public_access_block_is_caught_by_the_stack_rule(self, prod: ProgramRun) -> None:
+        resources = [(r.type, r.plain_outputs) for r in prod.resources if r.type not in BUCKET_TYPES]
+        assert s3_bucket_controls(resources) == ["S3 bucket acme-mlflow-artifacts-prod has no public access block"]
+
+    def test_removing_the_tls_policy_is_caught(self, prod: ProgramRun) -> None:
+        resources = [(r.type, r.plain_outputs) for r in prod.resources if r.type != "aws:s3/bucketPolicy:BucketPolicy"]
+        assert s3_bucket_controls(resources) == [
+            "S3 bucket acme-mlflow-artifacts-prod has no policy denying requests without TLS"]
+
+    def test_encryption_other_than_kms(self, prod: ProgramRun) -> None:
+        sse = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        props = mutated(sse, lambda p: p["rules"][0]["applyServerSideEncryptionByDefault"].update(sseAlgorithm="AES256"))
+        assert rule("s3-encryption")(sse.type, props) == ["S3 encryption must be SSE-KMS (aws:kms), not 'AES256'"]
+
+    def test_versioning_suspended(self, prod: ProgramRun) -> None:
+        versioning = prod.one("aws:s3/bucketVersioning:BucketVersioning")
+        props = mutated(versioning, lambda p: p["versioningConfiguration"].update(status="Suspended"))
+        assert rule("s3-versioning")(versioning.type, props) == ["S3 versioning must be Enabled, not 'Suspended'"]
+
+
+def test_rds_without_protection(prod: ProgramRun) -> None:
+    instance = prod.one("aws:rds/instance:Instance")
+    props = mutated(instance, lambda p: p.update(storageEncrypted=False, backupRetentionPeriod=1,
+                                                  deletionProtection=False, publiclyAccessible=True))
+    assert rule("rds-protection")(instance.type, props) == [
+        "RDS storage must be encrypted", "RDS backup retention must be at least 7 days",
+        "RDS deletion protection must be on", "RDS must not be publicly accessible"]
+
+
+class TestKubernetes:
+    @pytest.mark.parametrize(("image", "problem"), [
+        ("ghcr.io/mlflow/mlflow", "has no tag"), ("ghcr.io/mlflow/mlflow:latest", "uses the latest tag")])
+    def test_an_image_without_a_pinned_tag(self, dev: ProgramRun, image: str, problem: str) -> None:
+        server = dev.one(DEPLOYMENT, "mlflow")
+        props = mutated(server, lambda p: first_container(p).update(image=image))
+        assert rule("kubernetes-containers")(server.type, props) == [
+            f"container mlflow image {image!r} {problem}; pin a version or digest"]
+
+    def test_root_privilege_escalation_and_no_limits(self, dev: ProgramRun) -> None:
+        server = dev.one(DEPLOYMENT, "mlflow")
+
+        def weaken(props: dict[str, Any]) -> None:
+            props["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot")
+            first_container(props)["securityContext"] = {"allowPrivilegeEscalation": True}
+            first_container(props)["resources"].pop("limits")
+
+        assert rule("kubernetes-containers")(server.type, mutated(server, weaken)) == [
+            "container mlflow must run as non-root (runAsNonRoot: true)",
+            "container mlflow must set allowPrivilegeEscalation: false",
+            "container mlflow must set cpu and memory limits"]
+
+    def test_a_password_as_an_env_literal(self, dev: ProgramRun) -> None:
+        server = dev.one(DEPLOYMENT, "mlflow")
+        props = mutated(server, lambda p: first_container(p)["env"].append({"name": "DB_PASSWORD", "value": "hunter2"}))
+        assert rule("kubernetes-no-secret-env-literals")(server.type, props) == [
+            "container mlflow sets DB_PASSWORD as a literal; read it from a Secret (valueFrom)"]
+
+    def test_a_load_balancer_service_needs_an_opt_in(self, dev: ProgramRun) -> None:
+        service = dev.one("kubernetes:core/v1:Service", "mlflow")
+        props = mutated(service, lambda p: p["spec"].update(type="LoadBalancer"))
+        assert rule("kubernetes-no-load-balancer")(service.type, props) == [
+            'Service of type LoadBalancer needs the annotation mlflow-platform/allow-load-balancer: "true" (use the Ingress)']
+        props["metadata"]["annotations"] = {"mlflow-platform/allow-load-balancer": "true"}
+        assert rule("kubernetes-no-load-balancer")(service.type, props) == []
+
+
+def test_iam_wildcards(prod: ProgramRun) -> None:
+    role_policy = prod.one("aws:iam/rolePolicy:RolePolicy")
+
+    def widen(props: dict[str, Any]) -> None:
+        document = json.loads(props["policy"])
+        document["Statement"].append({"Effect": "Allow", "Action": ["s3:*"], "Resource": "*"})
+        props["policy"] = json.dumps(document)
+
+    assert rule("iam-no-wildcards")(role_policy.type, mutated(role_policy, widen)) == [
+        "IAM policy allows the wildcard action 's3:*'", "IAM policy allows the wildcard resource '*'"]
+
+
+def test_the_pack_enforces_every_rule_and_is_never_imported_here() -> None:
+    from harness import ROOT
+
+    pack = (ROOT / "policy" / "__main__.py").read_text()
+    assert "EnforcementLevel.MANDATORY" in pack and "RESOURCE_RULES.items()" in pack and "s3_bucket_controls" in pack
