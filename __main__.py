@@ -1,5 +1,7 @@
 """mlflow-platform: read settings, build the components, export what other stacks read."""
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -31,8 +33,9 @@ namespace = k8s.core.v1.Namespace(
 )
 in_namespace = pulumi.ResourceOptions(providers=providers, depends_on=[namespace])
 
-database = MlflowPostgres("mlflow-postgres", settings.postgres, opts=in_namespace)
 artifacts = ArtifactBucket("mlflow-artifacts", settings.artifacts, opts=in_namespace)
+database = MlflowPostgres("mlflow-postgres", dataclasses.replace(settings.postgres, backup=artifacts.backup_target),
+                          opts=in_namespace)
 ingress = settings.ingress
 server_settings = vars(settings.server) | ({
     # Behind the Ingress the Host header is the ingress host: without it MLflow answers 403.
@@ -72,7 +75,9 @@ if settings.network:
         server_port=SERVER_PORT,
         database_port=5432,
         database=database.pod_selector,
+        database_clients=(database.backup_selector,) if database.backup_selector else (),
         object_store=artifacts.store.pod_selector,
+        object_store_clients=(database.backup_selector,) if database.backup_selector else (),
         object_store_setup=artifacts.store.setup_selector,
         object_store_port=artifacts.store.port,
         oauth2_proxy=front_door.proxy_selector if front_door else None,

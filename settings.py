@@ -6,6 +6,7 @@ network) come from explicit config or, when `clusterStack` is set, from that sta
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from config_reader import ConfigError, ConfigReader, host_problem
 __all__ = ["CLUSTER_STACK_OUTPUTS", "ConfigError", "ServerSettings", "Settings", "load_settings"]
 
 SERVER_SERVICE_ACCOUNT = "mlflow"
+BACKUP_PREFIX = "backups/"
 # Output names read from the cluster stack, and the config key that can give each one directly.
 CLUSTER_STACK_OUTPUTS = {
     "kubeconfig": "clusterKubeconfig",
@@ -231,6 +233,13 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         "noncurrent_version_days": read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
     }
     kube_context = read.optional("kubeContext")
+    backups = read.boolean("backupsEnabled")
+    backup_schedule = read.string("backupSchedule", check=_cron_problem)
+    backup_retention = read.integer("backupRetentionDays", minimum=1, maximum=3650)
+    backups_in_cluster = backups and database_mode == "in-cluster"
+    if backups_in_cluster and backend != "minio":
+        read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "
+                                    f"{backend!r}: use databaseMode rds (automated backups) or set backupsEnabled false")
     ingress = _ingress(read, namespace, server_values["tmp_size_limit"])  # type: ignore[arg-type]
     monitoring = _monitoring(read)
     network_policies = NetworkSettings(
@@ -269,6 +278,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             max_connections=max_connections,
             data_protection=data_protection,
             metrics_exporter=monitoring is not None,
+            backup_schedule=backup_schedule,
             image=postgres_image,
             storage_size=postgres_storage,
             storage_class=storage_class,
@@ -286,6 +296,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             storage_class=storage_class,
             irsa=irsa,
             also_trusted_service_accounts=also_trusted,
+            backup_prefix=BACKUP_PREFIX if backups_in_cluster else None,
+            backup_retention_days=backup_retention,
             region=aws_region,
             tags=_tags(),
             **minio_values,  # type: ignore[arg-type]
@@ -381,6 +393,13 @@ def _ratio_problem(value: str) -> str | None:
         return None if 0 < float(value) < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
     except ValueError:
         return f"{value!r} is not a number"
+
+
+def _cron_problem(value: str) -> str | None:
+    fields = value.split()
+    if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+|[A-Za-z]{3}", f) for f in fields):
+        return f"{value!r} is not a 5-field cron schedule like '0 3 * * *'"
+    return None
 
 
 def _service_account_problem(value: str) -> str | None:

@@ -39,6 +39,9 @@ class ArtifactBucketArgs:
     minio_client_image: str = MINIO_CLIENT_IMAGE
     storage_size: str = "10Gi"
     storage_class: str | None = None
+    backup_prefix: str | None = None
+    """minio: also create a write-only user for database backups under this prefix."""
+    backup_retention_days: int = 30
     # s3
     irsa: IrsaTrust | None = None
     also_trusted_service_accounts: tuple[str, ...] = ()
@@ -63,6 +66,8 @@ class ArtifactBucketArgs:
                 else f"prefix {self.prefix!r} must end with '/' and not start with it",
                 None if self.backend != "s3" or (self.irsa and self.region) else "backend s3 needs irsa and region",
                 None if self.noncurrent_version_days >= 1 else "noncurrent_version_days must be at least 1",
+                None if self.backup_retention_days >= 1 else "backup_retention_days must be at least 1",
+                None if not self.backup_prefix or self.backend == "minio" else "backup_prefix needs backend minio",
             )
             if p
         ]
@@ -91,6 +96,7 @@ class ArtifactBucket(pulumi.ComponentResource):
         self.service_account_annotations = store.service_account_annotations
         self.outputs = store.extra_outputs
         self.store = store
+        self.backup_target = store.backup_target
         self.register_outputs({
             "bucketName": self.bucket_name,
             "artifactsDestination": self.artifacts_destination,

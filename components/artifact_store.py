@@ -7,6 +7,17 @@ import pulumi
 
 
 @dataclass(frozen=True)
+class BackupTarget:
+    """Where the database backup job writes, and the write-only credential it uses."""
+
+    bucket: str
+    prefix: str
+    endpoint_url: pulumi.Output[str]
+    credentials_secret_name: pulumi.Output[str]
+    client_image: str
+
+
+@dataclass(frozen=True)
 class ArtifactStore:
     bucket_name: pulumi.Output[str]
     destination: pulumi.Output[str]
@@ -19,3 +30,4 @@ class ArtifactStore:
     """Labels of the object store's pods when it runs in the cluster (MinIO)."""
     setup_selector: dict[str, str] | None = None
     port: int = 443
+    backup_target: BackupTarget | None = None

@@ -54,6 +54,40 @@ def mlflow_bucket_policy_json(bucket: str, prefix: str = "", kms_key_arn: str | 
     return json.dumps(mlflow_bucket_policy(bucket, prefix, kms_key_arn), separators=(",", ":"))
 
 
+def backup_bucket_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """Write-only for the backup job: it adds dumps under `prefix` and can neither read nor delete them."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListBackups",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            },
+            {
+                "Sid": "WriteBackups",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            },
+        ],
+    }
+
+
+def minio_lifecycle(noncurrent_days: int, backup_prefix: str | None, backup_retention_days: int) -> dict[str, Any]:
+    """MinIO lifecycle (S3 rule format): old versions expire; so do backups after their retention."""
+    rules: list[dict[str, Any]] = [
+        {"ID": "expire-noncurrent-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days}},
+    ]
+    if backup_prefix:
+        rules.append({"ID": "expire-backups", "Status": "Enabled", "Filter": {"Prefix": backup_prefix},
+                      "Expiration": {"Days": backup_retention_days}})
+    return {"Rules": rules}
+
+
 def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str,
                       also_trusted: tuple[str, ...] = ()) -> dict[str, Any]:
     """Only these ServiceAccounts' projected tokens, minted for STS, may assume the role.

@@ -1,16 +1,17 @@
 """The dev artifact store: MinIO in the cluster, a versioned private bucket and a user scoped to it."""
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.artifact_store import ArtifactStore
+from components.artifact_store import ArtifactStore, BackupTarget
 from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
-from components.iam_policies import mlflow_bucket_policy_json
+from components.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy_json
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
 
@@ -52,6 +53,27 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
         },
         opts=child,
     )
+
+    backup_env: list[dict[str, Any]] = []
+    backup_secret: k8s.core.v1.Secret | None = None
+    if args.backup_prefix:
+        backup_key = random.RandomString(f"{name}-backup-access-key", length=20, special=False, lower=False, opts=child)
+        backup_password = random.RandomPassword(f"{name}-backup-secret-key", length=40, special=False, opts=child)
+        backup_secret = k8s.core.v1.Secret(
+            f"{name}-backup-credentials",
+            metadata={**metadata, "name": f"{name}-backup-credentials"},
+            type="Opaque",
+            string_data={"AWS_ACCESS_KEY_ID": pulumi.Output.secret(backup_key.result),
+                         "AWS_SECRET_ACCESS_KEY": backup_password.result},
+            opts=child,
+        )
+        backup_env = [
+            {"name": "BACKUP_POLICY_NAME", "value": f"{args.bucket_name}-backups-writeonly"},
+            {"name": "BACKUP_POLICY_JSON", "value": json.dumps(backup_bucket_policy(args.bucket_name, args.backup_prefix))},
+            secret_env("BACKUP_ACCESS_KEY", backup_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
+            secret_env("BACKUP_SECRET_KEY", backup_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
+        ]
+    lifecycle = minio_lifecycle(args.noncurrent_version_days, args.backup_prefix, args.backup_retention_days)
 
     data_volume = k8s.core.v1.PersistentVolumeClaim(
         f"{name}-data",
@@ -168,6 +190,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
                                 {"name": "POLICY_JSON", "value": mlflow_bucket_policy_json(args.bucket_name, args.prefix)},
                                 secret_env("MLFLOW_ACCESS_KEY", mlflow_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
                                 secret_env("MLFLOW_SECRET_KEY", mlflow_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
+                                *backup_env,
+                                {"name": "LIFECYCLE_JSON", "value": json.dumps(lifecycle)},
                             ],
                             "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
                             "securityContext": container_security_context(),
@@ -197,4 +221,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
         pod_selector=selector,
         setup_selector=selector_labels("minio", name, "bucket-setup"),
         port=MINIO_API_PORT,
+        backup_target=BackupTarget(bucket=args.bucket_name, prefix=args.backup_prefix, endpoint_url=endpoint_url,
+                                   credentials_secret_name=backup_secret.metadata.name,
+                                   client_image=args.minio_client_image)
+        if args.backup_prefix and backup_secret else None,
     )

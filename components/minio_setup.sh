@@ -1,7 +1,8 @@
 #!/bin/sh
 # Idempotent MinIO setup run by the ArtifactBucket Job (image: minio/mc).
 # Inputs (environment): MC_HOST_root (root alias URL), BUCKET, POLICY_NAME, POLICY_JSON,
-# MLFLOW_ACCESS_KEY, MLFLOW_SECRET_KEY. Credentials never appear on a command line we print.
+# MLFLOW_ACCESS_KEY, MLFLOW_SECRET_KEY; optionally BACKUP_POLICY_NAME, BACKUP_POLICY_JSON,
+# BACKUP_ACCESS_KEY, BACKUP_SECRET_KEY (the backup user) and LIFECYCLE_JSON (bucket lifecycle rules).
 set -eu
 
 attempt=0
@@ -16,14 +17,26 @@ done
 
 mc mb --ignore-existing "root/${BUCKET}"
 mc version enable "root/${BUCKET}"
-# Never public: MLflow reads and writes with its own scoped user.
+# Never public: every client reads and writes with its own scoped user.
 mc anonymous set none "root/${BUCKET}"
 
-printf '%s' "${POLICY_JSON}" > /tmp/mlflow-policy.json
-mc admin policy create root "${POLICY_NAME}" /tmp/mlflow-policy.json
-mc admin user add root "${MLFLOW_ACCESS_KEY}" "${MLFLOW_SECRET_KEY}"
-# Attaching an already attached policy is an error in mc; treat "already attached" as done.
-if ! mc admin policy attach root "${POLICY_NAME}" --user "${MLFLOW_ACCESS_KEY}"; then
-  mc admin policy entities root --user "${MLFLOW_ACCESS_KEY}" | grep -q "${POLICY_NAME}"
+# A user whose only policy is $1 (JSON $2), with keys $3/$4.
+scoped_user() {
+  printf '%s' "$2" > "/tmp/$1.json"
+  mc admin policy create root "$1" "/tmp/$1.json"
+  mc admin user add root "$3" "$4"
+  # Attaching an already attached policy is an error in mc; treat "already attached" as done.
+  if ! mc admin policy attach root "$1" --user "$3"; then
+    mc admin policy entities root --user "$3" | grep -q "$1"
+  fi
+}
+
+scoped_user "${POLICY_NAME}" "${POLICY_JSON}" "${MLFLOW_ACCESS_KEY}" "${MLFLOW_SECRET_KEY}"
+if [ -n "${BACKUP_ACCESS_KEY:-}" ]; then
+  scoped_user "${BACKUP_POLICY_NAME}" "${BACKUP_POLICY_JSON}" "${BACKUP_ACCESS_KEY}" "${BACKUP_SECRET_KEY}"
 fi
-echo "bucket ${BUCKET} ready; MLflow user scoped to it"
+if [ -n "${LIFECYCLE_JSON:-}" ]; then
+  # Import replaces the whole lifecycle configuration, so running again changes nothing.
+  printf '%s' "${LIFECYCLE_JSON}" | mc ilm import "root/${BUCKET}"
+fi
+echo "bucket ${BUCKET} ready; users scoped to their prefixes"

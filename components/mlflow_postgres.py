@@ -6,8 +6,9 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.artifact_store import BackupTarget
 from components.database_endpoint import DatabaseEndpoint
-from components.labels import standard_labels
+from components.labels import selector_labels, standard_labels
 from components.postgres_in_cluster import in_cluster_database
 from components.postgres_rds import RdsOptions, rds_database
 from components.resources import ResourceSpec
@@ -51,6 +52,9 @@ class MlflowPostgresArgs:
     metrics_exporter: bool = False
     """A postgres_exporter sidecar (in-cluster) for the monitoring stack."""
     exporter_image: str = POSTGRES_EXPORTER_IMAGE
+    backup: BackupTarget | None = None
+    """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
+    backup_schedule: str = "0 3 * * *"
     # rds / external
     rds: RdsOptions | None = None
     external: ExternalDatabase | None = None
@@ -65,6 +69,8 @@ class MlflowPostgresArgs:
                 None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
                 None if self.mode != "rds" or self.rds else "mode rds needs rds options",
                 None if self.mode != "external" or self.external else "mode external needs the external database",
+                None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
+                None if len(self.backup_schedule.split()) == 5 else f"backup_schedule {self.backup_schedule!r} is not cron",
             )
             if p
         ]
@@ -91,6 +97,8 @@ class MlflowPostgres(pulumi.ComponentResource):
     outputs: dict[str, pulumi.Output[object]]
     pod_selector: dict[str, str] | None
     """Labels of the in-cluster database pods (None for RDS and external)."""
+    backup_selector: dict[str, str] | None
+    """Labels of the backup job's pods, when there is one."""
 
     def __init__(self, name: str, args: MlflowPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:MlflowPostgres", name, None, opts)
@@ -117,6 +125,8 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.uri_secret_key = pulumi.Output.from_input(URI_SECRET_KEY)
         self.outputs = endpoint.extra_outputs
         self.pod_selector = endpoint.pod_selector
+        self.backup_selector = (selector_labels("postgresql", name, "backup")
+                                if args.backup and args.mode == "in-cluster" else None)
         self.register_outputs({
             "host": self.host,
             "port": self.port,

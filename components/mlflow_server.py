@@ -197,6 +197,8 @@ class MlflowServer(pulumi.ComponentResource):
         env = [
             backend_env,
             {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
+            # MLflow 3 truncates over-long values and answers 200; refuse them (400) instead of losing data quietly.
+            {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": "false"},
             *pool_env,
             *common_env,
             *args.artifact_store_env,

@@ -49,6 +49,8 @@ class NetworkPoliciesArgs:
     object_store: dict[str, str] | None = None
     """Selector of the MinIO pods; None for S3 (reached on 443)."""
     object_store_setup: dict[str, str] | None = None
+    object_store_clients: tuple[dict[str, str], ...] = ()
+    """Besides the server and the setup job: e.g. the backup job."""
     oauth2_proxy: dict[str, str] | None = None
     oauth2_proxy_port: int = 4180
     ingress_namespace: str = "ingress-nginx"
@@ -81,7 +83,8 @@ class NetworkPolicies(pulumi.ComponentResource):
                 {"from": [namespaces([args.monitoring_namespace])], "ports": tcp(9187)},
             ])
         if args.object_store:
-            clients = [pods(args.server)] + ([pods(args.object_store_setup)] if args.object_store_setup else [])
+            clients = [pods(args.server), *(pods(c) for c in args.object_store_clients)]
+            clients += [pods(args.object_store_setup)] if args.object_store_setup else []
             self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}])
         if args.oauth2_proxy:
             self._policy("oauth2-proxy", args.oauth2_proxy, ingress=[

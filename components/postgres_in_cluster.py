@@ -14,6 +14,15 @@ from components.resources import ResourceSpec
 from components.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
+# pg_dump reads host, port, user, database and password from PG* variables, so the command is only
+# the dump's shape: the runtime restore test runs these exact arguments.
+BACKUP_COMMAND = ["pg_dump", "--format=custom", "--compress=6", "--no-owner", "--no-privileges",
+                  "--file=/backup/mlflow.dump"]
+UPLOAD_SCRIPT = """set -eu
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mc cp /backup/mlflow.dump "backup/${BUCKET}/${PREFIX}mlflow-${stamp}.dump"
+echo "uploaded ${PREFIX}mlflow-${stamp}.dump"
+"""
 
 if TYPE_CHECKING:
     from components.mlflow_postgres import MlflowPostgresArgs
@@ -140,10 +149,86 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
     )
 
 
+    host = pulumi.Output.concat(service.metadata.name, ".", args.namespace, ".svc.cluster.local")
+    if args.backup:
+        _backup_cronjob(parent, name, args, host, credentials.metadata.name)
     return DatabaseEndpoint(
-        host=pulumi.Output.concat(service.metadata.name, ".", args.namespace, ".svc.cluster.local"),
+        host=host,
         port=pulumi.Output.from_input(POSTGRES_PORT),
         password=password.result,
         ready=[statefulset],
         pod_selector=selector,
+    )
+
+
+def _backup_cronjob(parent: pulumi.Resource, name: str, args: "MlflowPostgresArgs", host: pulumi.Output[str],
+                    credentials: pulumi.Output[str]) -> None:
+    """A logical backup on a schedule: pg_dump (custom format) to a scratch volume, then mc uploads it."""
+    assert args.backup is not None
+    labels = standard_labels("postgresql", name, "backup")
+    target = args.backup
+    alias = target.endpoint_url.apply(
+        lambda url: url.replace("://", "://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@", 1))
+    small = ResourceSpec("100m", "128Mi", "1", "512Mi").to_kubernetes()
+    k8s.batch.v1.CronJob(
+        f"{name}-backup",
+        metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels},
+        spec={
+            "schedule": args.backup_schedule,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 3600,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "automountServiceAccountToken": False,
+                            "securityContext": pod_security_context(POSTGRES_UID),
+                            "initContainers": [{
+                                "name": "dump",
+                                "image": args.image,
+                                "command": BACKUP_COMMAND,
+                                "env": [
+                                    {"name": "PGHOST", "value": host},
+                                    {"name": "PGPORT", "value": str(POSTGRES_PORT)},
+                                    {"name": "PGUSER", "value": args.username},
+                                    {"name": "PGDATABASE", "value": args.database},
+                                    secret_env("PGPASSWORD", credentials, "password"),
+                                ],
+                                "resources": small,
+                                "securityContext": container_security_context(),
+                                "volumeMounts": [{"name": "backup", "mountPath": "/backup"},
+                                                 {"name": "tmp", "mountPath": "/tmp"}],
+                            }],
+                            "containers": [{
+                                "name": "upload",
+                                "image": target.client_image,
+                                "command": ["/bin/sh", "-c", UPLOAD_SCRIPT],
+                                "env": [
+                                    secret_env("AWS_ACCESS_KEY_ID", target.credentials_secret_name, "AWS_ACCESS_KEY_ID"),
+                                    secret_env("AWS_SECRET_ACCESS_KEY", target.credentials_secret_name,
+                                               "AWS_SECRET_ACCESS_KEY"),
+                                    {"name": "MC_HOST_backup", "value": alias},
+                                    {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
+                                    {"name": "BUCKET", "value": target.bucket},
+                                    {"name": "PREFIX", "value": target.prefix},
+                                ],
+                                "resources": small,
+                                "securityContext": container_security_context(),
+                                "volumeMounts": [{"name": "backup", "mountPath": "/backup", "readOnly": True},
+                                                 {"name": "tmp", "mountPath": "/tmp"}],
+                            }],
+                            "volumes": [empty_dir("backup", args.storage_size), empty_dir("tmp", "64Mi")],
+                        },
+                    },
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -11,11 +11,12 @@ case "$1 $2 $3" in
   "mb --ignore-existing"*) touch "$state/bucket" ;;
   "version enable"*) [ -e "$state/bucket" ] && touch "$state/versioning" ;;
   "anonymous set none") [ -e "$state/bucket" ] ;;
-  "admin policy create") cp "$6" "$state/policy.json" ;;
-  "admin user add") echo "$6" > "$state/secret_key"; echo "$5" > "$state/user" ;;
+  "admin policy create") cp "$6" "$state/policy-$5.json" ;;
+  "admin user add") echo "$6" > "$state/secret-$5"; echo "$5" >> "$state/users" ;;
   "admin policy attach")
-    if [ -e "$state/attached" ]; then echo "mc: <ERROR> policy change is already in effect" >&2; exit 1; fi
-    echo "$5" > "$state/attached" ;;
-  "admin policy entities") echo "User: $6"; echo "  Policies: $(cat "$state/attached")" ;;
+    if [ -e "$state/attached-$7" ]; then echo "mc: <ERROR> policy change is already in effect" >&2; exit 1; fi
+    echo "$5" > "$state/attached-$7" ;;
+  "admin policy entities") echo "User: $6"; echo "  Policies: $(cat "$state/attached-$6")" ;;
+  "ilm import root/"*) cat > "$state/lifecycle.json" ;;
   *) echo "fake mc: unexpected call: $*" >&2; exit 2 ;;
 esac

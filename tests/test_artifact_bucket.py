@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.artifact_bucket import ArtifactBucketArgs
-from components.iam_policies import mlflow_bucket_policy, mlflow_bucket_policy_json
+from components.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy, mlflow_bucket_policy_json
 from components.minio import SETUP_SCRIPT
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
@@ -26,6 +26,7 @@ def test_declares_minio_volume_service_secrets_and_setup_job(dev: ProgramRun) ->
         (SERVICE, "mlflow-artifacts"),
         (SECRET, "mlflow-artifacts-root"),
         (SECRET, "mlflow-artifacts-mlflow-credentials"),
+        (SECRET, "mlflow-artifacts-backup-credentials"),
         (JOB, "mlflow-artifacts-setup"),
     }
 
@@ -63,6 +64,22 @@ def test_setup_job_creates_the_bucket_for_the_scoped_user_not_root(dev: ProgramR
         "http://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@mlflow-artifacts.mlflow.svc.cluster.local:9000"
     )
     assert job.dependencies, "the Job must wait for MinIO"
+
+
+def test_setup_job_creates_a_write_only_backup_user_and_the_lifecycle(dev: ProgramRun) -> None:
+    env = env_of(container(dev.one(JOB, "mlflow-artifacts-setup")))
+    assert json.loads(env["BACKUP_POLICY_JSON"]["value"]) == backup_bucket_policy("mlflow-artifacts", "backups/")
+    assert env["BACKUP_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-artifacts-backup-credentials"
+    rules = {r["ID"]: r for r in json.loads(env["LIFECYCLE_JSON"]["value"])["Rules"]}
+    assert rules["expire-backups"] == {"ID": "expire-backups", "Status": "Enabled", "Filter": {"Prefix": "backups/"},
+                                       "Expiration": {"Days": 30}}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+
+
+def test_backup_user_can_write_backups_but_not_read_or_delete_them() -> None:
+    statements = {s["Sid"]: s for s in backup_bucket_policy("b", "backups/")["Statement"]}
+    assert statements["WriteBackups"]["Resource"] == ["arn:aws:s3:::b/backups/*"]
+    assert not {"s3:GetObject", "s3:DeleteObject"} & set(statements["WriteBackups"]["Action"])
 
 
 def test_bucket_policy_allows_only_the_artifact_prefix() -> None:
@@ -120,6 +137,11 @@ class TestSetupScript:
             "POLICY_JSON": mlflow_bucket_policy_json("mlflow-artifacts"),
             "MLFLOW_ACCESS_KEY": "MLFLOWKEY",
             "MLFLOW_SECRET_KEY": "mlflow-secret",
+            "BACKUP_POLICY_NAME": "mlflow-artifacts-backups-writeonly",
+            "BACKUP_POLICY_JSON": json.dumps(backup_bucket_policy("mlflow-artifacts", "backups/")),
+            "BACKUP_ACCESS_KEY": "BACKUPKEY",
+            "BACKUP_SECRET_KEY": "backup-secret",
+            "LIFECYCLE_JSON": json.dumps(minio_lifecycle(30, "backups/", 30)),
         }
         return subprocess.run(["/bin/sh", "-c", SETUP_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
 
@@ -128,15 +150,18 @@ class TestSetupScript:
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "ready_attempts").read_text().strip() == "3"
         assert (tmp_path / "versioning").exists()
-        assert json.loads((tmp_path / "policy.json").read_text()) == mlflow_bucket_policy("mlflow-artifacts")
-        assert (tmp_path / "user").read_text().strip() == "MLFLOWKEY"
-        assert (tmp_path / "attached").read_text().strip() == "mlflow-artifacts-readwrite"
+        assert json.loads((tmp_path / "policy-mlflow-artifacts-readwrite.json").read_text()) == mlflow_bucket_policy(
+            "mlflow-artifacts")
+        assert (tmp_path / "users").read_text().split() == ["MLFLOWKEY", "BACKUPKEY"]
+        assert (tmp_path / "attached-MLFLOWKEY").read_text().strip() == "mlflow-artifacts-readwrite"
+        assert (tmp_path / "attached-BACKUPKEY").read_text().strip() == "mlflow-artifacts-backups-writeonly"
+        assert json.loads((tmp_path / "lifecycle.json").read_text()) == minio_lifecycle(30, "backups/", 30)
         calls = (tmp_path / "calls").read_text().splitlines()
         assert "anonymous set none root/mlflow-artifacts" in calls
         assert calls.index("mb --ignore-existing root/mlflow-artifacts") < calls.index(
             "admin policy attach root mlflow-artifacts-readwrite --user MLFLOWKEY"
         )
-        assert "mlflow-secret" not in result.stdout + result.stderr
+        assert "mlflow-secret" not in result.stdout + result.stderr and "backup-secret" not in result.stdout
 
     def test_second_run_is_a_no_op_that_succeeds(self, tmp_path: Path) -> None:
         assert self.run_script(tmp_path).returncode == 0

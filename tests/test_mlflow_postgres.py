@@ -3,7 +3,7 @@
 import pytest
 
 from components.mlflow_postgres import MlflowPostgresArgs
-from conftest import PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
+from conftest import CRONJOB, PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
 from harness import ProgramRun, is_secret
 
 
@@ -17,6 +17,7 @@ def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev
         (SECRET, "mlflow-postgres-credentials"),
         (SECRET, "mlflow-postgres-uri"),
         (RANDOM_PASSWORD, "mlflow-postgres-password"),
+        (CRONJOB, "mlflow-postgres-backup"),
     }
 
 
@@ -108,3 +109,42 @@ def test_password_is_generated_without_url_special_characters(dev: ProgramRun) -
 def test_args_refuse_invalid_values(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MlflowPostgresArgs(namespace="mlflow", **{field: value})  # type: ignore[arg-type]
+
+
+class TestBackups:
+    def cronjob(self, run: ProgramRun) -> dict:  # type: ignore[type-arg]
+        spec: dict = run.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]  # type: ignore[type-arg]
+        return spec
+
+    def test_daily_by_default_never_two_at_once(self, dev: ProgramRun) -> None:
+        spec = self.cronjob(dev)
+        assert spec["schedule"] == "0 3 * * *"
+        assert spec["concurrencyPolicy"] == "Forbid"
+
+    def test_dumps_in_custom_format_with_credentials_from_the_secret(self, dev: ProgramRun) -> None:
+        pod = self.cronjob(dev)["jobTemplate"]["spec"]["template"]["spec"]
+        (dump,) = pod["initContainers"]
+        assert dump["image"] == "docker.io/library/postgres:17.7"  # the client matches the server
+        assert dump["command"][:2] == ["pg_dump", "--format=custom"]
+        env = {e["name"]: e for e in dump["env"]}
+        assert env["PGHOST"]["value"] == "mlflow-postgres.mlflow.svc.cluster.local"
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-credentials", "key": "password"}
+
+    def test_uploads_under_backups_with_the_write_only_credential(self, dev: ProgramRun) -> None:
+        pod = self.cronjob(dev)["jobTemplate"]["spec"]["template"]["spec"]
+        (upload,) = pod["containers"]
+        env = {e["name"]: e for e in upload["env"]}
+        assert (env["BUCKET"]["value"], env["PREFIX"]["value"]) == ("mlflow-artifacts", "backups/")
+        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-artifacts-backup-credentials"
+        assert env["MC_HOST_backup"]["value"] == (
+            "http://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@mlflow-artifacts.mlflow.svc.cluster.local:9000")
+        assert "mc cp /backup/mlflow.dump" in upload["command"][2]
+
+    def test_schedule_from_config_and_off_switch(self) -> None:
+        from harness import run_program
+
+        assert self.cronjob(run_program("dev", {"backupSchedule": "30 1 * * 0"}))["schedule"] == "30 1 * * 0"
+        assert not run_program("dev", {"backupsEnabled": False}).of_type(CRONJOB)
+
+    def test_rds_needs_no_backup_job(self, prod: ProgramRun) -> None:
+        assert not prod.of_type(CRONJOB)

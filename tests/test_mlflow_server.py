@@ -52,6 +52,13 @@ class TestMigration:
     def test_has_no_fixed_name_so_a_new_image_reruns_it(self, dev: ProgramRun) -> None:
         assert "name" not in self.job(dev).plain_inputs["metadata"]
 
+    def test_a_new_image_changes_the_job_spec_so_pulumi_replaces_it(self) -> None:
+        from harness import run_program
+
+        upgraded = "ghcr.io/mlflow/mlflow:v3.18.0-full"
+        run = run_program("dev", {"mlflowImage": upgraded})
+        assert container(run.one(JOB, "mlflow-migrate"))["image"] == upgraded == server_container(run)["image"]
+
 
 class TestServerCommand:
     def test_mlflow_is_the_main_process_in_exec_form(self, dev: ProgramRun) -> None:
@@ -88,6 +95,7 @@ class TestServerCommand:
     def test_job_runner_off_and_pools_explicit(self, dev: ProgramRun) -> None:
         env = env_of(server_container(dev))
         assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
+        assert env["MLFLOW_TRUNCATE_LONG_VALUES"]["value"] == "false"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "3"
         assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "2"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE"]["value"] == "300"

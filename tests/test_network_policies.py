@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from conftest import DEPLOYMENT, JOB, PROD_SECRETS, STATEFULSET
+from conftest import CRONJOB, DEPLOYMENT, JOB, PROD_SECRETS, STATEFULSET
 from harness import ProgramRun, Registration, run_program
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -39,24 +39,32 @@ def test_each_policy_selects_the_pods_it_names(dev: ProgramRun) -> None:
     assert selects(policy(dev, "minio")["podSelector"], dev.one(DEPLOYMENT, "mlflow-artifacts"))
 
 
-def test_postgres_admits_only_the_server_and_the_migration(dev: ProgramRun) -> None:
+def backup_pods(dev: ProgramRun) -> dict[str, Any]:
+    labels: dict[str, Any] = dev.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]["jobTemplate"]["spec"][
+        "template"]["metadata"]["labels"]
+    return labels
+
+
+def test_postgres_admits_only_the_server_the_migration_and_the_backup(dev: ProgramRun) -> None:
     database_rule, exporter_rule = policy(dev, "postgres")["ingress"]
     clients = [peer["podSelector"] for peer in peers(database_rule)]
     assert database_rule["ports"] == [{"protocol": "TCP", "port": 5432}]
-    assert len(clients) == 2
+    assert len(clients) == 3
     assert any(selects(c, dev.one(DEPLOYMENT, "mlflow")) for c in clients)
     assert any(selects(c, dev.one(JOB, "mlflow-migrate")) for c in clients)
+    assert any(c["matchLabels"].items() <= backup_pods(dev).items() for c in clients)
     assert not any(selects(c, dev.one(DEPLOYMENT, "mlflow-artifacts")) for c in clients)
     assert exporter_rule["ports"] == [{"protocol": "TCP", "port": 9187}]
 
 
-def test_minio_admits_only_the_server_and_its_setup_job(dev: ProgramRun) -> None:
+def test_minio_admits_only_the_server_its_setup_job_and_the_backup(dev: ProgramRun) -> None:
     (rule,) = policy(dev, "minio")["ingress"]
     clients = [peer["podSelector"] for peer in peers(rule)]
     assert rule["ports"] == [{"protocol": "TCP", "port": 9000}]
     assert any(selects(c, dev.one(DEPLOYMENT, "mlflow")) for c in clients)
     assert any(selects(c, dev.one(JOB, "mlflow-artifacts-setup")) for c in clients)
-    assert len(clients) == 2
+    assert any(c["matchLabels"].items() <= backup_pods(dev).items() for c in clients)
+    assert len(clients) == 3
 
 
 def test_server_admits_ingress_monitoring_and_labelled_clients(dev: ProgramRun) -> None:

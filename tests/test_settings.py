@@ -39,6 +39,11 @@ def preview_error(overrides: dict[str, Any], stack: str = "dev") -> str:
         ({"serverAutoscaling": True, "serverReplicas": 5, "serverMaxReplicas": 3}, "serverMaxReplicas",
          "3 is below serverReplicas (5)"),
         ({"namespace": None}, "namespace", "is not set"),
+        ({"backupRetentionDays": 0}, "backupRetentionDays", "0 is out of range; allowed: 1 to 3650"),
+        ({"backupSchedule": "daily"}, "backupSchedule", "'daily' is not a 5-field cron schedule"),
+        ({"artifactBackend": "s3", "artifactBucket": "acme-mlflow-dev", "awsRegion": "us-east-1",
+          "oidcProviderArn": "arn:aws:iam::1:oidc-provider/x", "oidcIssuerUrl": "https://x"}, "backupsEnabled",
+         "in-cluster backups are written to the MinIO bucket, and artifactBackend is 's3'"),
     ],
 )
 def test_bad_value_fails_naming_the_key_and_what_is_allowed(overrides: dict[str, Any], key: str, expected: str) -> None:

@@ -62,9 +62,10 @@ class LocalCluster:
     def localise(self, value: str) -> str:
         for cluster_address, local_address in self.addresses.items():
             value = value.replace(cluster_address, local_address)
+        flag, separator, path = value.partition("=") if value.startswith("--") else ("", "", value)
         for container_path, local_path in sorted(self.mounts.items(), key=lambda item: -len(item[0])):
-            if value == container_path or value.startswith(container_path + "/"):
-                return str(local_path) + value[len(container_path):]
+            if path == container_path or path.startswith(container_path + "/"):
+                return flag + separator + str(local_path) + path[len(container_path):]
         return value
 
     def environment(self, container: DeclaredContainer) -> dict[str, str]:

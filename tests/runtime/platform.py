@@ -1,5 +1,6 @@
 """The dev platform, run locally: the declared migration Job and MLflow server against real services."""
 
+import dataclasses
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from runtime.services import ManagedProcess, PostgresServer, S3Server, free_port
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 SECRET = "kubernetes:core/v1:Secret"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+URI_SECRET = ("mlflow-postgres-uri", "uri")
 
 
 @dataclass
@@ -47,15 +50,38 @@ class Platform:
         return subprocess.run(self.cluster.argv(job, env), env={"PATH": os.environ["PATH"], **env},
                               capture_output=True, text=True, timeout=300)
 
-    def start_server(self, name: str = "server") -> "RunningServer":
+    def on_database(self, database: str) -> "Platform":
+        """The same platform pointed at another database (e.g. one restored from a backup)."""
+        secrets = dict(self.cluster.secrets)
+        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.credentials + self.postgres.address, database)
+        return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
+
+    def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
+        """The backup CronJob's dump command, as declared, against this platform's database."""
+        cronjob = self.run.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]["jobTemplate"]["spec"]
+        dump = cronjob["template"]["spec"]["initContainers"][0]
+        declared = DeclaredContainer(dump["command"], dump.get("args", []), dump["env"], dump["volumeMounts"], {})
+        cluster = dataclasses.replace(self.cluster, mounts={"/backup": destination, "/tmp": destination})
+        env = cluster.environment(declared)
+        # What the cluster would resolve: the Service's address and the database user's credentials.
+        address = urlsplit(f"//{self.postgres.address}")
+        user = urlsplit(self.postgres.admin_url)
+        env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
+                   PGPASSWORD=user.password or "", PGDATABASE=self.database)
+        return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
+                              capture_output=True, text=True, timeout=600)
+
+    def start_server(self, name: str = "server", port: int | None = None, wait: bool = True) -> "RunningServer":
         declared = self.container(DEPLOYMENT, "mlflow")
-        port = free_port()
+        port = port or free_port()
         env = {"PATH": os.environ["PATH"], **self.cluster.environment(declared)}
         # The container's /tmp is a volume; point Python's temp files at its local stand-in.
         env["TMPDIR"] = str(self.cluster.mounts["/tmp"])
         argv = self.cluster.argv(declared, env, port=port)
         process = ManagedProcess(argv, env, self.workdir / f"{name}.log")
         server = RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
+        if not wait:
+            return server
         try:
             server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=180)
         except BaseException:
@@ -92,8 +118,7 @@ def local_platform(run: ProgramRun, postgres: PostgresServer, workdir: Path) -> 
         # Secret values the test controls: every declared Secret as declared, then the local credentials.
         secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
                    for key, value in secret.plain_inputs.get("stringData", {}).items()}
-        uri_name = "mlflow-postgres-uri"
-        secrets[(uri_name, "uri")] = with_address(secrets[(uri_name, "uri")], postgres.credentials + postgres.address, database)
+        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], postgres.credentials + postgres.address, database)
         secrets[("mlflow-artifacts-mlflow-credentials", "AWS_ACCESS_KEY_ID")] = keys[0]
         secrets[("mlflow-artifacts-mlflow-credentials", "AWS_SECRET_ACCESS_KEY")] = keys[1]
 

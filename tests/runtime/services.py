@@ -5,10 +5,12 @@ Everything binds to 127.0.0.1, and every process started is stopped at the end, 
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -197,3 +199,46 @@ class S3Server:
 
     def stop(self) -> None:
         self.process.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb in a temp dir, loopback, trust) that tests may restart or kill."""
+
+    def __init__(self) -> None:
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+        if not versions:
+            raise FileNotFoundError("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = versions[-1].parent
+        self.port = free_port()
+        # Somewhere the postgres user can reach (pytest's tmp dirs are private to root).
+        self.root = Path(tempfile.mkdtemp(prefix="mlflow-rt-pg-", dir="/tmp"))
+        self.root.chmod(0o755)
+        self.data = self.root / "data"
+        self._as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                        "--no-sync"], chown=True)
+        self.start()
+        self.server = PostgresServer(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+
+    def _as_owner(self, argv: list[str], chown: bool = False) -> None:
+        prefix: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            if chown:
+                shutil.chown(self.root, "postgres", "postgres")
+            prefix = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(prefix + argv, check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
+                        "-o", options, "-w", "-t", "60", *args])
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def restart(self) -> None:
+        self._ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        with suppress(subprocess.CalledProcessError):
+            self._ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
