@@ -1,0 +1,30 @@
+"""The benchmark's smoke mode, so it cannot rot: one repetition, tiny sizes, the stack against the defaults."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ROOT
+
+pytestmark = pytest.mark.runtime
+
+
+def test_smoke_run_measures_both_configurations_and_writes_the_report(postgres_server: object, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--configs", "stack-dev,mlflow-defaults",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    by_config = {run["config"]: run for run in results["runs"]}
+    assert by_config.keys() == {"stack-dev", "mlflow-defaults"}
+    for run in by_config.values():
+        assert run["cold"]["healthy_s"] > 0 and run["idle"]["processes"] >= 2
+        assert all(op["requests"] > 0 and op["errors"] == 0 for op in run["operations"].values())
+    # The stack's server runs the workers it declares and no job runner: fewer processes than the defaults.
+    assert by_config["stack-dev"]["idle"]["processes"] < by_config["mlflow-defaults"]["idle"]["processes"]
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "## Targets for (a) against (c)" in report and (tmp_path / "latency.png").stat().st_size > 10_000
