@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.validation import image_problem, parse_quantity
+from components.validation import image_problem, quantity_problem
 
 T = TypeVar("T")
 
@@ -122,12 +122,4 @@ class ConfigReader:
 def host_problem(value: str) -> str | None:
     if not value or any(c.isspace() or c in ",/" for c in value):
         return f"{value!r} is not a host name or host:port pattern"
-    return None
-
-
-def quantity_problem(value: str) -> str | None:
-    try:
-        parse_quantity(value)
-    except ValueError as err:
-        return str(err)
     return None

@@ -7,7 +7,7 @@ import pulumi
 
 from components.minio import minio_store
 from components.s3_bucket import s3_store
-from components.validation import bucket_name_problem, dns_label_problem, image_problem, parse_quantity
+from components.validation import bucket_name_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 
 ArtifactBackend = Literal["minio", "s3"]
@@ -53,30 +53,22 @@ class ArtifactBucketArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        problems = [
-            p
-            for p in (
-                dns_label_problem(self.namespace),
-                dns_label_problem(self.service_account),
-                bucket_name_problem(self.bucket_name),
-                image_problem(self.minio_image),
-                image_problem(self.minio_client_image),
-                None if self.backend in ARTIFACT_BACKENDS else f"backend {self.backend!r} is not one of {ARTIFACT_BACKENDS}",
-                None if self.prefix == "" or (self.prefix.endswith("/") and not self.prefix.startswith("/"))
-                else f"prefix {self.prefix!r} must end with '/' and not start with it",
-                None if self.backend != "s3" or (self.irsa and self.region) else "backend s3 needs irsa and region",
-                None if self.noncurrent_version_days >= 1 else "noncurrent_version_days must be at least 1",
-                None if self.backup_retention_days >= 1 else "backup_retention_days must be at least 1",
-                None if not self.backup_prefix or self.backend == "minio" else "backup_prefix needs backend minio",
-            )
-            if p
-        ]
-        try:
-            parse_quantity(self.storage_size)
-        except ValueError as err:
-            problems.append(str(err))
-        if problems:
-            raise ValueError("ArtifactBucketArgs: " + "; ".join(problems))
+        refuse(
+            "ArtifactBucketArgs",
+            dns_label_problem(self.namespace),
+            dns_label_problem(self.service_account),
+            bucket_name_problem(self.bucket_name),
+            image_problem(self.minio_image),
+            image_problem(self.minio_client_image),
+            None if self.backend in ARTIFACT_BACKENDS else f"backend {self.backend!r} is not one of {ARTIFACT_BACKENDS}",
+            None if self.prefix == "" or (self.prefix.endswith("/") and not self.prefix.startswith("/"))
+            else f"prefix {self.prefix!r} must end with '/' and not start with it",
+            None if self.backend != "s3" or (self.irsa and self.region) else "backend s3 needs irsa and region",
+            None if self.noncurrent_version_days >= 1 else "noncurrent_version_days must be at least 1",
+            None if self.backup_retention_days >= 1 else "backup_retention_days must be at least 1",
+            None if not self.backup_prefix or self.backend == "minio" else "backup_prefix needs backend minio",
+            quantity_problem(self.storage_size),
+        )
 
 
 class ArtifactBucket(pulumi.ComponentResource):

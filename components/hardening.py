@@ -1,6 +1,9 @@
-"""Security contexts that satisfy the Kubernetes 'restricted' Pod Security Standard."""
+"""Pod building blocks: security contexts for the 'restricted' Pod Security Standard, and volumes."""
 
 from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
 
 
 def pod_security_context(uid: int) -> dict[str, Any]:
@@ -31,3 +34,18 @@ def empty_dir(name: str, size_limit: str, medium: str | None = None) -> dict[str
     if medium:
         spec["medium"] = medium
     return {"name": name, "emptyDir": spec}
+
+
+def data_volume(name: str, metadata: dict[str, Any], size: str, storage_class: str | None,
+                parent: pulumi.Resource, retain: bool) -> k8s.core.v1.PersistentVolumeClaim:
+    """A ReadWriteOnce claim declared on its own (not a volumeClaimTemplate), so it can grow and be kept."""
+    return k8s.core.v1.PersistentVolumeClaim(
+        name,
+        metadata={**metadata, "name": name},
+        spec={
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            **({"storageClassName": storage_class} if storage_class else {}),
+        },
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain),
+    )

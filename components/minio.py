@@ -11,6 +11,7 @@ import pulumi_random as random
 from components.artifact_store import ArtifactStore, BackupTarget
 from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
+from components.hardening import data_volume as data_volume_claim
 from components.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy_json
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
@@ -30,7 +31,6 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
     labels = standard_labels("minio", name, "artifact-store")
     selector = selector_labels("minio", name, "artifact-store")
     metadata = {"namespace": args.namespace, "labels": labels}
-    retain = pulumi.ResourceOptions(parent=parent, retain_on_delete=args.data_protection)
 
     root_user = random.RandomString(f"{name}-root-user", length=16, special=False, upper=False, opts=child)
     root_password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
@@ -75,16 +75,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
         ]
     lifecycle = minio_lifecycle(args.noncurrent_version_days, args.backup_prefix, args.backup_retention_days)
 
-    data_volume = k8s.core.v1.PersistentVolumeClaim(
-        f"{name}-data",
-        metadata={**metadata, "name": f"{name}-data"},
-        spec={
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": args.storage_size}},
-            **({"storageClassName": args.storage_class} if args.storage_class else {}),
-        },
-        opts=retain,
-    )
+    data_volume = data_volume_claim(f"{name}-data", metadata, args.storage_size, args.storage_class, parent,
+                                    retain=args.data_protection)
 
     root_env = [
         secret_env("MINIO_ROOT_USER", root_secret.metadata.name, "user"),

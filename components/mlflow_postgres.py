@@ -12,7 +12,7 @@ from components.labels import selector_labels, standard_labels
 from components.postgres_in_cluster import in_cluster_database
 from components.postgres_rds import RdsOptions, rds_database
 from components.resources import ResourceSpec
-from components.validation import dns_label_problem, image_problem, parse_quantity
+from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 DatabaseMode = Literal["in-cluster", "rds", "external"]
@@ -60,28 +60,20 @@ class MlflowPostgresArgs:
     external: ExternalDatabase | None = None
 
     def __post_init__(self) -> None:
-        problems = [
-            p
-            for p in (
-                dns_label_problem(self.namespace),
-                image_problem(self.image),
-                None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
-                None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
-                None if self.mode != "rds" or self.rds else "mode rds needs rds options",
-                None if self.mode != "external" or self.external else "mode external needs the external database",
-                None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
-                None if len(self.backup_schedule.split()) == 5 else f"backup_schedule {self.backup_schedule!r} is not cron",
-            )
-            if p
-        ]
-        if self.rds and self.data_protection:
-            problems += [f"rds.{key} {message}" for key, message in self.rds.protection_problems().items()]
-        try:
-            parse_quantity(self.storage_size)
-        except ValueError as err:
-            problems.append(str(err))
-        if problems:
-            raise ValueError("MlflowPostgresArgs: " + "; ".join(problems))
+        refuse(
+            "MlflowPostgresArgs",
+            dns_label_problem(self.namespace),
+            image_problem(self.image),
+            None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
+            None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
+            None if self.mode != "rds" or self.rds else "mode rds needs rds options",
+            None if self.mode != "external" or self.external else "mode external needs the external database",
+            None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
+            None if len(self.backup_schedule.split()) == 5 else f"backup_schedule {self.backup_schedule!r} is not cron",
+            *(f"rds.{key} {message}" for key, message in (self.rds.protection_problems().items()
+                                                          if self.rds and self.data_protection else ())),
+            quantity_problem(self.storage_size),
+        )
 
 
 class MlflowPostgres(pulumi.ComponentResource):

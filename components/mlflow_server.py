@@ -10,7 +10,7 @@ from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
-from components.validation import dns_label_problem, image_problem, parse_quantity
+from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MLFLOW_IMAGE
 
 SERVER_PORT = 5000
@@ -57,28 +57,20 @@ class MlflowServerArgs:
     cors_allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        problems = [
-            p
-            for p in (
-                dns_label_problem(self.namespace),
-                image_problem(self.image),
-                None if self.replicas >= 1 else "replicas must be at least 1",
-                None if 1 <= self.workers <= 32 else "workers must be between 1 and 32",
-                None if self.pool_size >= 1 else "pool_size must be at least 1",
-                # MLflow ignores 0 (a falsy check) and SQLAlchemy then allows 10 extra connections.
-                None if self.max_overflow >= 1 else "max_overflow must be at least 1 (MLflow treats 0 as unset)",
-                None if self.pool_recycle_seconds >= 1 else "pool_recycle_seconds must be at least 1",
-                None if not self.autoscaling or self.max_replicas >= self.replicas else "max_replicas is below replicas",
-                None if 1 <= self.target_cpu_utilization <= 100 else "target_cpu_utilization must be 1-100",
-            )
-            if p
-        ]
-        try:
-            parse_quantity(self.tmp_size_limit)
-        except ValueError as err:
-            problems.append(str(err))
-        if problems:
-            raise ValueError("MlflowServerArgs: " + "; ".join(problems))
+        refuse(
+            "MlflowServerArgs",
+            dns_label_problem(self.namespace),
+            image_problem(self.image),
+            None if self.replicas >= 1 else "replicas must be at least 1",
+            None if 1 <= self.workers <= 32 else "workers must be between 1 and 32",
+            None if self.pool_size >= 1 else "pool_size must be at least 1",
+            # MLflow ignores 0 (a falsy check) and SQLAlchemy then allows 10 extra connections.
+            None if self.max_overflow >= 1 else "max_overflow must be at least 1 (MLflow treats 0 as unset)",
+            None if self.pool_recycle_seconds >= 1 else "pool_recycle_seconds must be at least 1",
+            None if not self.autoscaling or self.max_replicas >= self.replicas else "max_replicas is below replicas",
+            None if 1 <= self.target_cpu_utilization <= 100 else "target_cpu_utilization must be 1-100",
+            quantity_problem(self.tmp_size_limit),
+        )
 
     @property
     def peak_replicas(self) -> int:

@@ -9,6 +9,7 @@ import pulumi_random as random
 from components.database_endpoint import POSTGRES_PORT, DatabaseEndpoint
 from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
+from components.hardening import data_volume as data_volume_claim
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
 from components.versions import POSTGRES_UID
@@ -43,16 +44,8 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
         opts=child,
     )
 
-    data_volume = k8s.core.v1.PersistentVolumeClaim(
-        f"{name}-data",
-        metadata={**metadata, "name": f"{name}-data"},
-        spec={
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": args.storage_size}},
-            **({"storageClassName": args.storage_class} if args.storage_class else {}),
-        },
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=args.data_protection),
-    )
+    data_volume = data_volume_claim(f"{name}-data", metadata, args.storage_size, args.storage_class, parent,
+                                    retain=args.data_protection)
 
     service = k8s.core.v1.Service(
         f"{name}-headless",

@@ -56,3 +56,18 @@ def bucket_name_problem(value: str) -> str | None:
     if not _BUCKET.match(value) or ".." in value or re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
         return f"{value!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
     return None
+
+
+def quantity_problem(value: str) -> str | None:
+    try:
+        parse_quantity(value)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def refuse(owner: str, *problems: str | None) -> None:
+    """Raise one ValueError listing every problem found (None entries are fine)."""
+    found = [p for p in problems if p]
+    if found:
+        raise ValueError(f"{owner}: " + "; ".join(found))
