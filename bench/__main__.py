@@ -33,14 +33,14 @@ from harness import ProgramRun
 from runtime.platform import local_platform
 from runtime.services import PostgresServer
 
-FULL = {"reps": 3, "seconds": 3.0, "concurrency": [1, 8, 32], "sizes": [1 << 20, 100 << 20, 1 << 30],
+FULL = {"reps": 3, "seconds": 2.0, "concurrency": [1, 8, 32], "sizes": [1 << 20, 100 << 20, 1 << 30],
         "search_runs": 2000, "history_points": 10_000, "settle": 10.0, "ingest_rows": 100_000}
 SMOKE = {"reps": 1, "seconds": 0.3, "concurrency": [1, 8], "sizes": [1 << 20], "search_runs": 40,
          "history_points": 200, "settle": 1.0, "ingest_rows": 2_000}
 
 
 def measure(config: ServerConfig, program: ProgramRun, postgres: PostgresServer, workdir: Path,
-            settings: dict[str, Any]) -> dict[str, Any]:
+            files: Path, settings: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"config": config.name}
     with local_platform(program, postgres, workdir) as platform:
         if config.uses_migration_job:
@@ -57,10 +57,10 @@ def measure(config: ServerConfig, program: ProgramRun, postgres: PostgresServer,
                 result["operations"] = {f"{operation}@{concurrency}": run_load(server.url, workload, operation,
                                                                                 concurrency, settings["seconds"])
                                         for operation in OPERATIONS for concurrency in settings["concurrency"]}
-                result["artifacts"] = {str(size): artifact_throughput(platform, server, size, workdir)
+                result["artifacts"] = {str(size): artifact_throughput(platform, server, size, files)
                                        for size in settings["sizes"]}
             result["under_load"] = sampler.peak
-            result["direct_s3"] = {str(size): direct_s3_throughput(platform, size, workdir) for size in settings["sizes"]}
+            result["direct_s3"] = {str(size): direct_s3_throughput(platform, size, files) for size in settings["sizes"]}
         finally:
             server.stop()
         warm = config.start(platform, f"{config.name}-warm", None)
@@ -88,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where REPORT.md, results.json and the plot go")
     parser.add_argument("--reps", type=int, help="repetitions (default 3)")
     parser.add_argument("--configs", help="comma-separated subset of: " + ", ".join(c.name for c in CONFIGS))
+    parser.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from an earlier results.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        write_report(json.loads((args.out / "results.json").read_text()), args.out)
+        return 0
     settings: dict[str, Any] = dict(SMOKE if args.smoke else FULL)
     if args.reps:
         settings["reps"] = args.reps
@@ -101,20 +105,24 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "settings": settings, "runs": [],
                                "command": "python -m bench" + (" --smoke" if args.smoke else ""),
                                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as scratch:
-        for rep in range(settings["reps"]):
-            for config in configs:
-                print(f"rep {rep + 1}/{settings['reps']}: {config.name}", flush=True)
-                workdir = Path(scratch) / f"{rep}-{config.name}"
-                workdir.mkdir()
-                results["runs"].append({"rep": rep, **measure(config, programs[config.name], postgres, workdir, settings)})
         database = postgres.create_database("mlflow_bench_ingest")
         try:
             results["ingestion"] = raw_ingestion(postgres.url_for(database), int(settings["ingest_rows"]))
         finally:
             postgres.drop_database(database)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+        files = Path(scratch) / "files"
+        files.mkdir()
+        for rep in range(settings["reps"]):
+            for config in configs:
+                print(f"rep {rep + 1}/{settings['reps']}: {config.name}", flush=True)
+                workdir = Path(scratch) / f"{rep}-{config.name}"
+                workdir.mkdir()
+                results["runs"].append({"rep": rep, **measure(config, programs[config.name], postgres, workdir, files,
+                                                              settings)})
+                # Written after every configuration: an interrupted run still leaves its measurements.
+                (args.out / "results.json").write_text(json.dumps(results, indent=1))
     write_report(results, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")
     return 0
