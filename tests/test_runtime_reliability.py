@@ -332,7 +332,7 @@ def test_malformed_requests_get_4xx_and_the_server_keeps_serving(fault_server: R
 
 def test_s3_outage_during_a_multipart_upload(fault_platform: Platform, fault_server: RunningServer, prod: ProgramRun,
                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """S3 frozen mid-upload: the client fails, nothing partial is visible, and the upload works once S3 is back."""
+    """S3 frozen as a multipart upload starts: the client fails, nothing partial is visible, it works once S3 is back."""
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(16 * 1024**2))
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(5 * 1024**2))
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
@@ -344,19 +344,19 @@ def test_s3_outage_during_a_multipart_upload(fault_platform: Platform, fault_ser
     s3 = fault_platform.s3.process
     key = f"{fault_platform.prefix}0/{run.info.run_id}/artifacts/model.bin"
 
-    def freeze_soon() -> None:
-        time.sleep(0.3)
-        s3.signal_group(signal.SIGSTOP)
-
-    freezer = threading.Thread(target=freeze_soon)
-    freezer.start()
+    # Frozen as the upload starts: the server's call to S3 blocks and the client's own timeout must fire.
+    # (Frozen later, a presigned part upload can wait on S3 with no timeout at all.) A watchdog always
+    # resumes S3, so a hang cannot outlive the test.
+    watchdog = threading.Timer(60, lambda: s3.signal_group(signal.SIGCONT))
+    s3.signal_group(signal.SIGSTOP)
+    watchdog.start()
     began = time.monotonic()
     try:
         with pytest.raises(Exception):  # noqa: B017 - whichever error the client raises, it must raise one
             client.log_artifact(run.info.run_id, str(artifact))
         failed_after = time.monotonic() - began
     finally:
-        freezer.join()
+        watchdog.cancel()
         s3.signal_group(signal.SIGCONT)
     bucket = fault_platform.s3.client("s3")
     assert "Contents" not in bucket.list_objects_v2(Bucket=fault_platform.bucket, Prefix=key)
