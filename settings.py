@@ -14,7 +14,12 @@ import pulumi
 
 from components.alert_rules import AlertThresholds
 from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs, IrsaTrust
-from components.connection_budget import RDS_RESERVED_CONNECTIONS, SUPERUSER_RESERVED_CONNECTIONS, ConnectionBudget
+from components.connection_budget import (
+    RDS_RESERVED_CONNECTIONS,
+    SUPERUSER_RESERVED_CONNECTIONS,
+    ConnectionBudget,
+    pool_problem,
+)
 from components.ingress_sso import IngressSsoArgs, OidcSso
 from components.mlflow_postgres import DATABASE_MODES, ExternalDatabase, MlflowPostgresArgs
 from components.postgres_rds import DatabaseNetwork, RdsOptions
@@ -217,6 +222,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     pool_size = read.integer("dbPoolSize", minimum=1, maximum=100)
     # MLflow reads 0 as "unset" and SQLAlchemy then allows 10 overflow connections.
     max_overflow = read.integer("dbMaxOverflow", minimum=1, maximum=100)
+    if not read.problems and (problem := pool_problem(pool_size, max_overflow)):
+        read.fail("dbMaxOverflow", f"dbPoolSize + dbMaxOverflow is too small: {problem}")
     server_values = {
         "image": read.image("mlflowImage", MLFLOW_IMAGE),
         "target_cpu_utilization": read.integer("serverTargetCpuUtilization", minimum=10, maximum=100),

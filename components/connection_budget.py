@@ -1,13 +1,21 @@
 """How many PostgreSQL connections the MLflow server can open at its peak.
 
-Measured on MLflow 3.17.2 (see tests/runtime): every server process keeps one SQLAlchemy
-engine for the tracking store and one for the model registry, each with its own pool,
-and the `mlflow server` wrapper process initialises both before it starts the workers.
+Measured on MLflow 3.17.2 (see tests/runtime and bench/): every server process keeps one SQLAlchemy
+engine for the tracking store and one for the model registry, each with its own pool, and the
+`mlflow server` wrapper process checks the schema through both before it starts the workers.
 """
 
 from dataclasses import dataclass
 
 ENGINES_PER_PROCESS = 2
+# The wrapper serves no requests: one connection per engine, from its start-up check, stays in its pools.
+WRAPPER_CONNECTIONS = ENGINES_PER_PROCESS
+# uvicorn runs MLflow's Flask app in anyio's worker threads: at most 40 requests per worker at once.
+REQUEST_THREADS_PER_WORKER = 40
+# log_batch keeps its session's connection while its nested writes check out a second one. With fewer
+# connections per engine than this, concurrent log_batch calls can each hold one and all wait for a second
+# until SQLAlchemy's 30 s pool timeout (measured by the benchmark: 3 + 2 failed at 8 clients, 5 + 10 at 32).
+MIN_CONNECTIONS_PER_ENGINE = REQUEST_THREADS_PER_WORKER + 1
 # PostgreSQL keeps these for superusers (RDS 2 more for rds_superuser); the application cannot use them.
 SUPERUSER_RESERVED_CONNECTIONS = 3
 RDS_RESERVED_CONNECTIONS = SUPERUSER_RESERVED_CONNECTIONS + 2
@@ -27,12 +35,12 @@ class ConnectionBudget:
     reserved: int = SUPERUSER_RESERVED_CONNECTIONS
 
     @property
-    def processes_per_pod(self) -> int:
-        return self.workers + 1 + (JOB_RUNNER_PROCESSES if self.job_execution else 0)
+    def serving_processes(self) -> int:
+        return self.workers + (JOB_RUNNER_PROCESSES if self.job_execution else 0)
 
     @property
     def per_pod(self) -> int:
-        return self.processes_per_pod * ENGINES_PER_PROCESS * (self.pool_size + self.max_overflow)
+        return self.serving_processes * ENGINES_PER_PROCESS * (self.pool_size + self.max_overflow) + WRAPPER_CONNECTIONS
 
     @property
     def total(self) -> int:
@@ -43,9 +51,19 @@ class ConnectionBudget:
 
     def explain(self, max_connections: int) -> str:
         return (
-            f"{self.max_replicas} pod(s) x {self.processes_per_pod} processes (workers + wrapper"
+            f"{self.max_replicas} pod(s) x ({self.serving_processes} processes (workers"
             f"{' + job runner' if self.job_execution else ''}) x {ENGINES_PER_PROCESS} engines x "
-            f"(pool {self.pool_size} + overflow {self.max_overflow}) + {MIGRATION_CONNECTIONS} migration "
+            f"(pool {self.pool_size} + overflow {self.max_overflow}) + {WRAPPER_CONNECTIONS} wrapper) + "
+            f"{MIGRATION_CONNECTIONS} migration "
             f"= {self.total} connections, but max_connections {max_connections} leaves "
             f"{max_connections - self.reserved} after {self.reserved} reserved superuser slots"
         )
+
+
+def pool_problem(pool_size: int, max_overflow: int) -> str | None:
+    if pool_size + max_overflow >= MIN_CONNECTIONS_PER_ENGINE:
+        return None
+    return (f"pool {pool_size} + overflow {max_overflow} = {pool_size + max_overflow} connections per engine; at least "
+            f"{MIN_CONNECTIONS_PER_ENGINE} are needed: a worker runs up to {REQUEST_THREADS_PER_WORKER} requests at once "
+            "and each log_batch holds two connections, so with fewer, concurrent log_batch calls wait on each other "
+            "until the 30 s pool timeout and fail")

@@ -6,6 +6,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.connection_budget import pool_problem
 from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
@@ -35,12 +36,13 @@ class MlflowServerArgs:
     """E.g. the IRSA role (eks.amazonaws.com/role-arn) the artifact store grants."""
     image: str = MLFLOW_IMAGE
     replicas: int = 1
-    workers: int = 2
-    """uvicorn workers per pod; each holds its own DB pools and ~150 MB."""
+    workers: int = 1
+    """uvicorn workers per pod. One: with more, uvicorn leaves Nagle's algorithm on (uvicorn#3149), ~40 ms a request."""
     job_execution: bool = False
     """MLflow's job runner adds 7 Huey consumers (~1.5 GB) per pod; off unless needed."""
-    pool_size: int = 3
-    max_overflow: int = 2
+    pool_size: int = 5
+    """Connections each engine keeps open; bursts open up to max_overflow more and close them after use."""
+    max_overflow: int = 36
     pool_recycle_seconds: int = 300
     resources: ResourceSpec = field(
         default_factory=lambda: ResourceSpec(cpu_request="500m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi")
@@ -66,6 +68,7 @@ class MlflowServerArgs:
             None if self.pool_size >= 1 else "pool_size must be at least 1",
             # MLflow ignores 0 (a falsy check) and SQLAlchemy then allows 10 extra connections.
             None if self.max_overflow >= 1 else "max_overflow must be at least 1 (MLflow treats 0 as unset)",
+            pool_problem(self.pool_size, self.max_overflow),
             None if self.pool_recycle_seconds >= 1 else "pool_recycle_seconds must be at least 1",
             None if not self.autoscaling or self.max_replicas >= self.replicas else "max_replicas is below replicas",
             None if 1 <= self.target_cpu_utilization <= 100 else "target_cpu_utilization must be 1-100",

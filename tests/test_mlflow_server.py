@@ -71,7 +71,7 @@ class TestServerCommand:
         args = server_container(dev)["args"]
         assert option(args, "--host") == "0.0.0.0"
         assert option(args, "--port") == "5000"
-        assert option(args, "--workers") == "2"
+        assert option(args, "--workers") == "1"
 
     def test_proxies_artifacts_to_the_bucket(self, dev: ProgramRun) -> None:
         args = server_container(dev)["args"]
@@ -96,8 +96,8 @@ class TestServerCommand:
         env = env_of(server_container(dev))
         assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
         assert env["MLFLOW_TRUNCATE_LONG_VALUES"]["value"] == "false"
-        assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "3"
-        assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "2"
+        assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "5"
+        assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "36"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE"]["value"] == "300"
 
     def test_reaches_minio_with_the_scoped_credentials(self, dev: ProgramRun) -> None:
@@ -114,7 +114,7 @@ class TestServerCommand:
     def test_job_runner_can_be_enabled(self) -> None:
         from harness import run_program
 
-        run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 200})
+        run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 700})  # 659 needed
         assert env_of(server_container(run))["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "true"
 
 
@@ -204,6 +204,7 @@ def test_outputs(dev: ProgramRun) -> None:
     [
         ("replicas", 0, "replicas must be at least 1"),
         ("max_overflow", 0, "MLflow treats 0 as unset"),
+        ("max_overflow", 35, r"pool 5 \+ overflow 35 = 40 connections per engine; at least 41 are needed"),
         ("image", "mlflow:latest", "floating tag"),
         ("tmp_size_limit", "huge", "not a Kubernetes quantity"),
     ],

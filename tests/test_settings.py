@@ -65,24 +65,30 @@ class TestConnectionBudget:
     def test_pools_above_max_connections_are_refused_with_the_arithmetic(self) -> None:
         message = preview_error({"serverWorkers": 8, "postgresMaxConnections": 50})
         assert "mlflow-platform:postgresMaxConnections" in message
-        # 1 pod x (8 workers + wrapper) x 2 engines x (3 + 2) + 1 migration = 91
-        assert "= 91 connections" in message
+        # 1 pod x (8 workers x 2 engines x (5 + 36) + 2 wrapper) + 1 migration = 659
+        assert "= 659 connections" in message
         assert "max_connections 50 leaves 47" in message
 
     def test_autoscaler_maximum_is_what_counts(self) -> None:
-        # 4 pods x 3 processes x 2 engines x 5 + 1 = 121 > 97
+        # 4 pods x (1 x 2 x 41 + 2) + 1 = 337 > 97
         message = preview_error({"serverAutoscaling": True, "serverMaxReplicas": 4})
-        assert "4 pod(s)" in message and "= 121 connections" in message
+        assert "4 pod(s)" in message and "= 337 connections" in message
 
     def test_job_runner_processes_are_counted(self) -> None:
         message = preview_error({"serverJobExecution": True})
         assert "job runner" in message
 
     def test_default_configuration_fits(self) -> None:
-        run_program("dev", {"postgresMaxConnections": 34}, preview=True)  # 31 needed + 3 reserved
+        run_program("dev", {"postgresMaxConnections": 88}, preview=True)  # 85 needed + 3 reserved
 
     def test_one_connection_short_is_refused(self) -> None:
-        assert "= 31 connections" in preview_error({"postgresMaxConnections": 33})
+        assert "= 85 connections" in preview_error({"postgresMaxConnections": 87})
+
+    def test_pools_too_small_for_a_workers_concurrent_requests_are_refused(self) -> None:
+        # Found by the benchmark: below 41 connections per engine, concurrent log_batch calls deadlock the pool.
+        message = preview_error({"dbPoolSize": 3, "dbMaxOverflow": 2})
+        assert "mlflow-platform:dbMaxOverflow: dbPoolSize + dbMaxOverflow is too small" in message
+        assert "at least 41 are needed" in message
 
 
 def test_empty_image_keys_take_the_pinned_versions(dev) -> None:  # type: ignore[no-untyped-def]
