@@ -1,12 +1,14 @@
 """What the benchmark measures: start-up, memory of the process tree, request latency and throughput,
 artifact transfer through the proxy, and PostgreSQL's raw ingestion rate."""
 
+import contextlib
 import itertools
 import os
+import shutil
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +173,12 @@ def run_load(url: str, workload: Workload, operation: str, concurrency: int, sec
 DOWNLOAD_LIMIT = 100 << 20
 
 
+_PROXY_ONLY = {"MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false", "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"}
+
+
 def artifact_throughput(platform: Platform, server: RunningServer, size: int, workdir: Path) -> dict[str, float | None]:
-    """Upload and download through the server's proxy (presigned transfers off), in MB/s.
+    """Upload and download through the server's proxy (presigned transfers off), and the multipart upload the
+    client switches to by itself from 500 MB (the server advertises it; parts go straight to S3), in MB/s.
 
     Downloads above 100 MiB are not timed: moto's GET of a 1 GB object is the bottleneck, not MLflow."""
     import mlflow
@@ -183,27 +189,42 @@ def artifact_throughput(platform: Platform, server: RunningServer, size: int, wo
         with path.open("wb") as handle:
             for _ in range(size // (1 << 20) or 1):
                 handle.write(os.urandom(min(size, 1 << 20)))
-    os.environ["MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD"] = "false"
-    os.environ["MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"] = "false"
-    try:
-        client = MlflowClient(tracking_uri=server.url)
-        run_id = client.create_run("0").info.run_id
+    client = MlflowClient(tracking_uri=server.url)
+    run_id = client.create_run("0").info.run_id
+
+    def upload(artifact_path: str) -> float:
         began = time.perf_counter()
-        client.log_artifact(run_id, str(path))
-        upload = time.perf_counter() - began
-        download = None
+        client.log_artifact(run_id, str(path), artifact_path=artifact_path)
+        return size / 1e6 / (time.perf_counter() - began)
+
+    download = None
+    with _environment(_PROXY_ONLY):
+        proxied = upload("proxied")
         if size <= DOWNLOAD_LIMIT:
             began = time.perf_counter()
-            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path.name, dst_path=str(workdir / "down"),
-                                                tracking_uri=server.url)
-            download = time.perf_counter() - began
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"proxied/{path.name}",
+                                                dst_path=str(workdir / "down"), tracking_uri=server.url)
+            download = size / 1e6 / (time.perf_counter() - began)
+            shutil.rmtree(workdir / "down")
+    # The switch left to the client's default (auto-detected from /server-info), the threshold lowered to this size.
+    with _environment({"MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": str(size)}):
+        multipart = upload("multipart")
+    return {"upload_mb_s": round(proxied, 1), "download_mb_s": round(download, 1) if download else None,
+            "multipart_upload_mb_s": round(multipart, 1)}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
-        os.environ.pop("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD")
-        os.environ.pop("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD")
-        (workdir / "down" / path.name).unlink(missing_ok=True)
-    megabytes = size / 1e6
-    return {"upload_mb_s": round(megabytes / upload, 1),
-            "download_mb_s": round(megabytes / download, 1) if download else None}
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def direct_s3_throughput(platform: Platform, size: int, workdir: Path) -> float:

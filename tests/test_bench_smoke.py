@@ -24,6 +24,7 @@ def test_smoke_run_measures_both_configurations_and_writes_the_report(postgres_s
     for run in by_config.values():
         assert run["cold"]["healthy_s"] > 0 and run["idle"]["processes"] >= 2
         assert all(op["requests"] > 0 and op["errors"] == 0 for op in run["operations"].values())
+        assert all(a["upload_mb_s"] > 0 and a["multipart_upload_mb_s"] > 0 for a in run["artifacts"].values())
     # The stack's server runs the workers it declares and no job runner: fewer processes than the defaults.
     assert by_config["stack-dev"]["idle"]["processes"] < by_config["mlflow-defaults"]["idle"]["processes"]
     report = (tmp_path / "REPORT.md").read_text()
