@@ -282,8 +282,9 @@ def test_a_burst_of_concurrent_log_batch_calls_all_succeed(platform: Platform, s
         session = requests.Session()
         start.wait()
         for round_ in range(2):
-            metrics = [{"key": f"m{index}", "value": float(step), "timestamp": 1_700_000_000_000, "step": step}
-                       for step in range(round_ * 200, (round_ + 1) * 200)]
+            metrics: list[dict[str, Any]] = [
+                {"key": f"m{index}", "value": float(step), "timestamp": 1_700_000_000_000, "step": step}
+                for step in range(round_ * 200, (round_ + 1) * 200)]
             response = session.post(f"{server.url}/api/2.0/mlflow/runs/log-batch", timeout=120,
                                     json={"run_id": run_id, "metrics": metrics})
             statuses.append(response.status_code)
