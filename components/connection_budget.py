@@ -14,7 +14,7 @@ WRAPPER_CONNECTIONS = ENGINES_PER_PROCESS
 REQUEST_THREADS_PER_WORKER = 40
 # log_batch keeps its session's connection while its nested writes check out a second one. With fewer
 # connections per engine than this, concurrent log_batch calls can each hold one and all wait for a second
-# until SQLAlchemy's 30 s pool timeout (measured by the benchmark: 3 + 2 failed at 8 clients, 5 + 10 at 32).
+# until SQLAlchemy's 30 s pool timeout (measured: 3 + 2 failed at 8 clients, 5 + 10 at 32; see bench/FINDINGS.md).
 MIN_CONNECTIONS_PER_ENGINE = REQUEST_THREADS_PER_WORKER + 1
 # PostgreSQL keeps these for superusers (RDS 2 more for rds_superuser); the application cannot use them.
 SUPERUSER_RESERVED_CONNECTIONS = 3
