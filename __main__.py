@@ -5,6 +5,7 @@ import dataclasses
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.artifact_bucket import ArtifactBucket
 from components.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
@@ -17,8 +18,10 @@ from settings import SERVER_SERVICE_ACCOUNT, load_settings
 
 settings = load_settings()
 
-k8s_provider = k8s.Provider("k8s", kubeconfig=settings.kubeconfig, context=settings.kube_context)
-providers: list[pulumi.ProviderResource] = [k8s_provider]
+# Default providers are disabled (Pulumi.yaml): every resource below uses one of these.
+k8s_provider = k8s.Provider("k8s", kubeconfig=settings.kubeconfig, context=settings.kube_context,
+                            delete_unreachable=settings.delete_unreachable)
+providers: list[pulumi.ProviderResource] = [k8s_provider, random.Provider("random")]
 if settings.uses_aws:
     providers.append(aws.Provider("aws", region=settings.aws_region))
 

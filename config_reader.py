@@ -1,10 +1,12 @@
 """Reads stack configuration as strings and records every problem, so all are reported at once."""
 
+import difflib
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from components.validation import image_problem, quantity_problem
 
@@ -105,7 +107,6 @@ class ConfigReader:
             self.fail(name, str(err))
             return None
 
-
     def secret(self, name: str) -> pulumi.Output[str] | None:
         """A value that must have been set with `pulumi config set --secret`."""
         if not self._raw(name):
@@ -113,6 +114,17 @@ class ConfigReader:
         if not pulumi.runtime.is_config_secret(self.key(name)):
             self.fail(name, f"must be set as a secret: pulumi config set --secret {self.key(name)} <value>")
         return self._config.get_secret(name)
+
+    def refuse_undeclared_keys(self, known: set[str]) -> None:
+        """A misspelt key would be ignored without a word: the CLI accepts any key of the project."""
+        prefix = f"{self._config.name}:"
+        present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+        for full_key in sorted(k for k in present if k.startswith(prefix)):
+            name = full_key.removeprefix(prefix)
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                self.fail(name, f"is not a key of this project; {hint}(every key is declared in Pulumi.yaml)")
 
     def raise_if_problems(self) -> None:
         if self.problems:

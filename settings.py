@@ -8,9 +8,11 @@ network) come from explicit config or, when `clusterStack` is set, from that sta
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 
 from components.alert_rules import AlertThresholds
 from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs, IrsaTrust
@@ -30,6 +32,7 @@ from config_reader import ConfigError, ConfigReader, host_problem
 
 __all__ = ["CLUSTER_STACK_OUTPUTS", "ConfigError", "ServerSettings", "Settings", "load_settings"]
 
+PROJECT_FILE = Path(__file__).resolve().parent / "Pulumi.yaml"
 SERVER_SERVICE_ACCOUNT = "mlflow"
 BACKUP_PREFIX = "backups/"
 # Output names read from the cluster stack, and the config key that can give each one directly.
@@ -40,6 +43,15 @@ CLUSTER_STACK_OUTPUTS = {
     "vpcId": "vpcId",
     "privateSubnetIds": "privateSubnetIds",
     "nodeSecurityGroupId": "nodeSecurityGroupId",
+}
+# Keys read with `pulumi config set --secret` only. Pulumi.yaml cannot declare them (see its comment):
+# the README's secrets table comes from here.
+SECRET_KEYS = {
+    "clusterKubeconfig": "Kubeconfig of the target cluster. Unset uses clusterStack's kubeconfig, else your default "
+                         "kubeconfig and kubeContext.",
+    "externalDatabasePassword": "Password of the mlflow user on your server (databaseMode external). The database and "
+                                "user are both named mlflow.",
+    "ssoClientSecret": "OIDC client secret of ssoClientId (ssoEnabled with an ingressHost).",
 }
 RDS_PROTECTION_KEYS = {
     "deletion_protection": "rdsDeletionProtection",
@@ -86,6 +98,8 @@ class Settings:
     namespace: str
     kube_context: str | None
     kubeconfig: pulumi.Input[str] | None
+    delete_unreachable: bool
+    """Forget objects of a cluster that is gone (throwaway stacks only: dataProtection off)."""
     aws_region: str | None
     data_protection: bool
     postgres: MlflowPostgresArgs
@@ -271,12 +285,14 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
             "dbPoolSize or dbMaxOverflow.",
         )
 
+    read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
     read.raise_if_problems()
     assert postgres_resources is not None and server_resources is not None  # else a problem was recorded
     return Settings(
         namespace=namespace,
         kube_context=kube_context,
         kubeconfig=kubeconfig,
+        delete_unreachable=not data_protection,
         aws_region=aws_region,
         data_protection=data_protection,
         postgres=MlflowPostgresArgs(
@@ -318,6 +334,12 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         monitoring=monitoring,
         network=network_policies,
     )
+
+
+def _declared_keys() -> list[str]:
+    """The project's keys as Pulumi.yaml declares them (the CLI itself lets undeclared ones through)."""
+    project = yaml.safe_load(PROJECT_FILE.read_text())
+    return [key for key in project.get("config", {}) if ":" not in key]
 
 
 def _ingress(read: ConfigReader, namespace: str, tmp_size: str) -> IngressSsoArgs | None:

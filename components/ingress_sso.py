@@ -15,6 +15,7 @@ from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
+from components.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.validation import dns_label_problem, image_problem
 from components.versions import OAUTH2_PROXY_IMAGE, OAUTH2_PROXY_UID
 
@@ -155,6 +156,7 @@ class IngressSSO(pulumi.ComponentResource):
         if not sso.email_domains:
             flags.append("--email-domain=*")  # the group check decides
         probe = {"httpGet": {"path": "/ping", "port": "http"}, "periodSeconds": 10}
+        probes = {"livenessProbe": probe, "readinessProbe": {**probe, "httpGet": {"path": "/ready", "port": "http"}}}
         k8s.apps.v1.Deployment(
             proxy,
             metadata={**metadata, "name": proxy},
@@ -178,15 +180,15 @@ class IngressSSO(pulumi.ComponentResource):
                             "ports": [{"name": "http", "containerPort": OAUTH2_PROXY_PORT}],
                             "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
                             "securityContext": container_security_context(),
-                            "livenessProbe": probe,
-                            "readinessProbe": {**probe, "httpGet": {"path": "/ready", "port": "http"}},
+                            **probes,
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                         }],
                         "volumes": [empty_dir("tmp", "16Mi")],
                     },
                 },
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=await_timeout(
+                OAUTH2_PROXY_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
         )
         service = k8s.core.v1.Service(
             proxy,

@@ -15,6 +15,7 @@ from components.hardening import data_volume as data_volume_claim
 from components.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy_json
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
+from components.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 
 if TYPE_CHECKING:
     from components.artifact_bucket import ArtifactBucketArgs
@@ -23,6 +24,7 @@ MINIO_API_PORT = 9000
 MINIO_CONSOLE_PORT = 9001
 MINIO_UID = 1000
 SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
+SETUP_WAIT_SECONDS = 90 * 2  # minio_setup.sh: 90 attempts of `mc ready`, 2 s apart
 MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
 
 
@@ -84,6 +86,11 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
     ]
 
     health_probe = {"httpGet": {"path": "/minio/health/live", "port": "api"}, "periodSeconds": 10}
+    probes = {
+        "startupProbe": {**health_probe, "periodSeconds": 2, "failureThreshold": 60},
+        "livenessProbe": health_probe,
+        "readinessProbe": {"httpGet": {"path": "/minio/health/ready", "port": "api"}, "periodSeconds": 5},
+    }
     deployment = k8s.apps.v1.Deployment(
         name,
         metadata={**metadata, "name": name},
@@ -114,12 +121,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
                             ],
                             "resources": MINIO_RESOURCES.to_kubernetes(),
                             "securityContext": container_security_context(),
-                            "startupProbe": {**health_probe, "periodSeconds": 2, "failureThreshold": 60},
-                            "livenessProbe": health_probe,
-                            "readinessProbe": {
-                                "httpGet": {"path": "/minio/health/ready", "port": "api"},
-                                "periodSeconds": 5,
-                            },
+                            **probes,
                             "volumeMounts": [
                                 {"name": "data", "mountPath": "/data"},
                                 {"name": "tmp", "mountPath": "/tmp"},
@@ -133,7 +135,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
                 },
             },
         },
-        opts=child,
+        opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
+            MINIO_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
     )
     service = k8s.core.v1.Service(
         name,
@@ -194,7 +197,9 @@ def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") 
                 },
             },
         },
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment, service]),
+        # The script waits up to 3 minutes for MinIO (minio_setup.sh), then configures it in seconds.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[deployment, service],
+                                    custom_timeouts=await_timeout(MINIO_CLIENT_IMAGE_MEGABYTES, SETUP_WAIT_SECONDS + 60)),
     )
 
 

@@ -11,13 +11,17 @@ from components.env import secret_env
 from components.hardening import container_security_context, empty_dir, pod_security_context
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
+from components.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, job_timeout, probe_budget_seconds
 from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MLFLOW_IMAGE
 
 SERVER_PORT = 5000
 SERVER_UID = 10001
+MIGRATION_DEADLINE_SECONDS = 1800
 METRICS_DIR = "/var/run/mlflow/metrics"
 BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
+# The pod's own IP, from the downward API: Prometheus scrapes each pod as `Host: <pod IP>:<port>`.
+POD_IP_ENV = "POD_IP"
 # Readiness must prove the API and the database answer; /health is static and never touches the DB.
 READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
@@ -81,13 +85,37 @@ class MlflowServerArgs:
 
 
 def allowed_hosts(service: str, namespace: str, extra: tuple[str, ...] = ()) -> list[str]:
-    """Host headers the server accepts: --allowed-hosts replaces MLflow's defaults, so list all."""
+    """Host headers the server accepts: --allowed-hosts replaces MLflow's defaults, so list all.
+
+    Names: localhost, every form of the Service's DNS name, and `extra` (e.g. the ingress host).
+    Addresses: the pod's own IP (Prometheus, anything that dials the pod) via $(POD_IP), which the
+    kubelet expands from the downward API. The ClusterIP is added by `with_address`.
+    """
     names = ["localhost", "127.0.0.1", service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-             f"{service}.{namespace}.svc.cluster.local"]
-    return [host for name in names for host in (name, f"{name}:*")] + list(extra)
+             f"{service}.{namespace}.svc.cluster.local", *extra]
+    return [host for name in names for host in (name, f"{name}:*")] + address_patterns(f"$({POD_IP_ENV})")
 
 
-def server_args(args: MlflowServerArgs, hosts: list[str]) -> list[pulumi.Input[str]]:
+def address_patterns(address: str) -> list[str]:
+    """fnmatch patterns MLflow matches a Host header of this IP against, with or without a port.
+
+    An IPv6 Host header is bracketed (`[fd00::1]:5000`), and `[` opens a character class in fnmatch,
+    so it is escaped as `[[]`. A literal IPv4 address needs no IPv6 form; $(POD_IP) may be either.
+    """
+    ipv4 = [address, f"{address}:*"]
+    ipv6 = [f"[[]{address}]", f"[[]{address}]:*"]
+    if address.startswith("$("):
+        return ipv4 + ipv6
+    return ipv6 if ":" in address else ipv4
+
+
+def with_address(hosts: list[str], cluster_ip: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The --allowed-hosts value: `hosts` plus the Service's ClusterIP, for $<SERVICE>_SERVICE_HOST clients."""
+    return pulumi.Output.from_input(cluster_ip).apply(
+        lambda ip: ",".join(hosts + (address_patterns(ip) if ip and ip != "None" else [])))
+
+
+def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi.Input[str]]:
     """The `mlflow server` arguments; secrets stay out (they arrive as environment variables)."""
     command: list[pulumi.Input[str]] = [
         "server",
@@ -96,7 +124,7 @@ def server_args(args: MlflowServerArgs, hosts: list[str]) -> list[pulumi.Input[s
         "--workers", str(args.workers),
         "--serve-artifacts",
         "--artifacts-destination", args.artifacts_destination,
-        "--allowed-hosts", ",".join(hosts),
+        "--allowed-hosts", hosts,
     ]
     if args.cors_allowed_origins:
         command += ["--cors-allowed-origins", ",".join(args.cors_allowed_origins)]
@@ -150,7 +178,7 @@ class MlflowServer(pulumi.ComponentResource):
             metadata={"namespace": args.namespace, "labels": migration_labels},
             spec={
                 "backoffLimit": 10,
-                "activeDeadlineSeconds": 1800,
+                "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
                 "template": {
                     "metadata": {"labels": migration_labels},
                     "spec": {
@@ -174,7 +202,8 @@ class MlflowServer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=child,
+            # The first `up` pulls the -full image here; upgrades of a large database take minutes.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=job_timeout(MIGRATION_DEADLINE_SECONDS)),
         )
 
         service = k8s.core.v1.Service(
@@ -188,8 +217,10 @@ class MlflowServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        hosts = allowed_hosts(name, args.namespace, args.extra_allowed_hosts)
+        hosts = with_address(allowed_hosts(name, args.namespace, args.extra_allowed_hosts), service.spec.cluster_ip)
         env = [
+            # Declared first: $(POD_IP) in the arguments expands from it.
+            {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             backend_env,
             {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
             # MLflow 3 truncates over-long values and answers 200; refuse them (400) instead of losing data quietly.
@@ -206,15 +237,20 @@ class MlflowServer(pulumi.ComponentResource):
             volume_mounts.append({"name": "metrics", "mountPath": METRICS_DIR})
             volumes.append(empty_dir("metrics", "64Mi"))
 
-        # Kubelet probes send Host: <pod IP>; the host check would answer 403, so name an allowed host.
+        # The kubelet probes as `Host: <pod IP>:<port>`, which the allowed hosts admit through $(POD_IP).
         def http_probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
             return {
-                "httpGet": {"path": path, "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]},
+                "httpGet": {"path": path, "port": "http"},
                 "periodSeconds": period,
                 "timeoutSeconds": timeout,
                 "failureThreshold": failures,
             }
 
+        probes = {
+            "startupProbe": http_probe("/health", period=2, timeout=2, failures=90),
+            "readinessProbe": http_probe(READINESS_PATH, period=10, timeout=5, failures=3),
+            "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
+        }
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,
@@ -250,9 +286,7 @@ class MlflowServer(pulumi.ComponentResource):
                                 "ports": [{"name": "http", "containerPort": SERVER_PORT}],
                                 "resources": args.resources.to_kubernetes(),
                                 "securityContext": container_security_context(),
-                                "startupProbe": http_probe("/health", period=2, timeout=2, failures=90),
-                                "readinessProbe": http_probe(READINESS_PATH, period=10, timeout=5, failures=3),
-                                "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
+                                **probes,
                                 # Let endpoints drop this pod before mlflow stops accepting connections.
                                 "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
                                 "volumeMounts": volume_mounts,
@@ -262,7 +296,9 @@ class MlflowServer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+            # A rollout replaces pods one at a time (maxSurge 1), each may pull the image and start.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[migration], custom_timeouts=await_timeout(
+                MLFLOW_FULL_IMAGE_MEGABYTES, args.peak_replicas * probe_budget_seconds(probes))),
         )
 
         if args.replicas > 1:

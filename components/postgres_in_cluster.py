@@ -12,6 +12,7 @@ from components.hardening import container_security_context, empty_dir, pod_secu
 from components.hardening import data_volume as data_volume_claim
 from components.labels import selector_labels, standard_labels
 from components.resources import ResourceSpec
+from components.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
@@ -75,6 +76,13 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
             "securityContext": container_security_context(),
         })
     pg_isready = ["pg_isready", "--host=127.0.0.1", f"--username={args.username}", f"--dbname={args.database}"]
+    probes = {
+        # During initdb the server listens on the socket only, so TCP
+        # pg_isready stays false until the database really accepts clients.
+        "startupProbe": {"exec": {"command": pg_isready}, "periodSeconds": 5, "failureThreshold": 60},
+        "readinessProbe": {"exec": {"command": pg_isready}, "periodSeconds": 10, "timeoutSeconds": 5},
+        "livenessProbe": {"exec": {"command": pg_isready}, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 6},
+    }
     statefulset = k8s.apps.v1.StatefulSet(
         name,
         metadata={**metadata, "name": name},
@@ -104,24 +112,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
                             ],
                             "resources": args.resources.to_kubernetes(),
                             "securityContext": container_security_context(),
-                            # During initdb the server listens on the socket only, so TCP
-                            # pg_isready stays false until the database really accepts clients.
-                            "startupProbe": {
-                                "exec": {"command": pg_isready},
-                                "periodSeconds": 5,
-                                "failureThreshold": 60,
-                            },
-                            "readinessProbe": {
-                                "exec": {"command": pg_isready},
-                                "periodSeconds": 10,
-                                "timeoutSeconds": 5,
-                            },
-                            "livenessProbe": {
-                                "exec": {"command": pg_isready},
-                                "periodSeconds": 20,
-                                "timeoutSeconds": 5,
-                                "failureThreshold": 6,
-                            },
+                            **probes,
                             "volumeMounts": [
                                 {"name": "data", "mountPath": "/var/lib/postgresql/data"},
                                 {"name": "run", "mountPath": "/var/run/postgresql"},
@@ -138,7 +129,8 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
                 },
             },
         },
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[credentials]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[credentials], custom_timeouts=await_timeout(
+            POSTGRES_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
     )
 
 

@@ -1,12 +1,12 @@
 """Run the Pulumi program under mocks, the way the CLI would, and record every registration.
 
-Config is loaded like `pulumi preview`: Pulumi.yaml defaults merged with Pulumi.<stack>.yaml,
-every value a string. Each run happens in a fresh contextvars.Context so stacks never leak.
+Config is loaded like `pulumi preview`: Pulumi.<stack>.yaml checked against Pulumi.yaml's
+declarations by the CLI's own rules (engine/project_config.py), defaults merged, every value a
+string. Each run happens in a fresh contextvars.Context so stacks never leak.
 """
 
 import contextvars
 import hashlib
-import json
 import runpy
 import threading
 from collections.abc import Iterator
@@ -18,6 +18,9 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
+
+from engine.default_providers import default_provider_problems
+from engine.project_config import StackConfig, apply_project_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -52,6 +55,8 @@ class Registration:
     dependencies: tuple[str, ...]
     retain_on_delete: bool
     protect: bool
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """create/update/delete as given in ResourceOptions.custom_timeouts (empty: the provider's defaults)."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -131,6 +136,10 @@ def walk_strings(value: Any) -> Iterator[str]:
             yield from walk_strings(item)
 
 
+class EngineError(Exception):
+    """The engine would fail the update (e.g. a denied default provider)."""
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     """Echo inputs as state and fill in what providers compute; refuse any invoke we did not expect."""
 
@@ -158,6 +167,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
             # The provider auto-names objects without metadata.name: <name>-<8 random chars>.
             metadata.setdefault("name", f"{args.name}-{digest[:8]}")
             state["metadata"] = metadata
+            if args.typ == "kubernetes:core/v1:Service":
+                # The API server assigns a ClusterIP from the service CIDR (kind's default: 10.96.0.0/16).
+                spec = dict(rpc.unwrap_rpc_secret(state.get("spec", {})))
+                if spec.get("type", "ClusterIP") == "ClusterIP":
+                    spec.setdefault("clusterIP", f"10.96.{int(digest[:2], 16)}.{int(digest[2:4], 16) or 1}")
+                state["spec"] = spec
         return f"{args.name}-id", state
 
     @staticmethod
@@ -212,6 +227,8 @@ class RecordingMonitor(mocks.MockMonitor):
                     dependencies=tuple(request.dependencies),
                     retain_on_delete=request.retainOnDelete,
                     protect=request.protect,
+                    custom_timeouts={kind: getattr(request.customTimeouts, kind) for kind in ("create", "update", "delete")
+                                     if request.HasField("customTimeouts") and getattr(request.customTimeouts, kind)},
                 )
             )
         return response
@@ -222,56 +239,43 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
-def config_string(value: Any) -> str:
-    """Config values reach the program as strings: booleans lower-case, arrays and objects as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_config(stack: str, overrides: dict[str, Any] | None = None,
-                 program_dir: Path = ROOT) -> tuple[dict[str, str], list[str]]:
-    """Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides (short or namespaced keys)."""
+def stack_config(stack: str, overrides: dict[str, Any] | None = None, program_dir: Path = ROOT,
+                 skip_config_validation: bool = False) -> StackConfig:
+    """Pulumi.<stack>.yaml with `overrides` on top (None removes a key), checked and merged with
+    Pulumi.yaml's defaults exactly as the CLI does before it starts the program (engine.project_config)."""
     project_file = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())
-    project = project_file["name"]
-    values: dict[str, str] = {}
-    for key, declaration in project_file.get("config", {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[f"{project}:{key}"] = config_string(declaration["default"])
     stack_file = program_dir / f"Pulumi.{stack}.yaml"
-    secret_keys: list[str] = []
-    stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
-    for key, value in {**stack_values, **(overrides or {})}.items():
-        full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and "secure" in value:
-            values[full_key] = f"placeholder-for-{full_key}"
-            secret_keys.append(full_key)
-        elif value is None:
-            values.pop(full_key, None)
+    stack_values = dict((yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {})
+    for key, value in (overrides or {}).items():
+        full_key = key if ":" in key else f"{project_file['name']}:{key}"
+        stack_values.pop(key, None)
+        if value is None:
+            stack_values.pop(full_key, None)
         else:
-            values[full_key] = config_string(value)
-    return values, secret_keys
+            stack_values[full_key] = value
+    return apply_project_config(project_file, stack, stack_values, validate=not skip_config_validation)
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False,
-                stack_references: dict[str, dict[str, Any]] | None = None, program_dir: Path = ROOT) -> ProgramRun:
+                stack_references: dict[str, dict[str, Any]] | None = None, program_dir: Path = ROOT,
+                skip_config_validation: bool = False) -> ProgramRun:
     """Run `program_dir`/__main__.py for `stack` under mocks; exceptions from the program propagate.
 
-    `stack_references` maps stack names to their outputs (default: the cluster stack above)."""
+    The CLI's config rules apply first (ProjectConfigError), unless `skip_config_validation`, as
+    with `pulumi preview --skip-config-validation`. `stack_references` maps stack names to their
+    outputs (default: the cluster stack above)."""
     references = {CLUSTER_STACK: CLUSTER_OUTPUTS} if stack_references is None else stack_references
-    return contextvars.Context().run(_run_program, stack, overrides, preview, references, program_dir)
+    config = stack_config(stack, overrides, program_dir, skip_config_validation)
+    return contextvars.Context().run(_run_program, stack, config, preview, references, program_dir)
 
 
-def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool,
+def _run_program(stack: str, config: StackConfig, preview: bool,
                  stack_references: dict[str, dict[str, Any]], program_dir: Path) -> ProgramRun:
     platform_mocks = PlatformMocks(stack_references)
     monitor = RecordingMonitor(platform_mocks)
     project = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())["name"]
     pulumi.runtime.set_mocks(platform_mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-    config, secret_keys = stack_config(stack, overrides, program_dir)
-    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_all_config(config.values, config.secret_keys)
     exports: dict[str, Any] = {}
     secret_exports: set[str] = set()
 
@@ -292,4 +296,6 @@ def _run_program(stack: str, overrides: dict[str, Any] | None, preview: bool,
     urns = [r.urn for r in monitor.registrations]
     duplicates = {u for u in urns if urns.count(u) > 1}
     assert not duplicates, f"the engine would reject duplicate URNs: {duplicates}"
+    if problems := default_provider_problems(config.values, monitor.registrations):
+        raise EngineError("\n".join(problems))
     return ProgramRun(stack, list(monitor.registrations), dict(monitor.outputs), exports, secret_exports)

@@ -12,19 +12,27 @@ import yaml
 from components.versions import MLFLOW_IMAGE, MLFLOW_VERSION
 from conftest import PROD_SECRETS
 from harness import PROJECT, PROJECT_FILE, ROOT, run_program
-from tools.config_table import config_table
+from settings import SECRET_KEYS
+from tools.config_table import config_table, secrets_table
 
 README = (ROOT / "README.md").read_text()
-DECLARED = set(PROJECT_FILE["config"])
+DECLARED = {key for key in PROJECT_FILE["config"] if ":" not in key}
 
 
-def test_readme_configuration_table_matches_pulumi_yaml() -> None:
+def test_readme_configuration_tables_match_pulumi_yaml_and_the_secret_keys() -> None:
     assert config_table() in README, "regenerate the table with: python tools/config_table.py"
+    assert secrets_table() in README, "regenerate the table with: python tools/config_table.py"
 
 
 def test_every_declared_key_has_type_default_and_description() -> None:
-    for key, declaration in PROJECT_FILE["config"].items():
-        assert {"type", "default", "description"} <= set(declaration), key
+    for key in DECLARED:
+        assert {"type", "default", "description"} <= set(PROJECT_FILE["config"][key]), key
+
+
+def test_no_declared_key_is_secret() -> None:
+    """Secrets are read with --secret only (settings.SECRET_KEYS); see tests/test_engine_rules.py for why."""
+    assert not any(PROJECT_FILE["config"][key].get("secret") for key in DECLARED)
+    assert DECLARED.isdisjoint(SECRET_KEYS)
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
@@ -58,7 +66,7 @@ def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyP
     run_program("prod", PROD_SECRETS)
     run_program("dev", {"databaseMode": "external", "externalDatabaseHost": "pg.example.com",
                         "externalDatabasePassword": {"secure": "v1:abc"}, "clusterKubeconfig": {"secure": "v1:abc"}})
-    assert read == DECLARED
+    assert read == DECLARED | set(SECRET_KEYS)
 
 
 def test_one_mlflow_version_for_the_image_and_the_tests() -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from components.mlflow_server import MlflowServerArgs, allowed_hosts
+from components.mlflow_server import MlflowServerArgs, address_patterns, allowed_hosts
 from components.versions import MLFLOW_IMAGE
 from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
 from harness import ProgramRun, Registration
@@ -89,8 +89,27 @@ class TestServerCommand:
                      "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local", "mlflow.mlflow.svc.cluster.local:*"):
             assert host in hosts
 
-    def test_extra_allowed_hosts_are_appended(self) -> None:
-        assert allowed_hosts("mlflow", "ns", ("mlflow.example.com",))[-1] == "mlflow.example.com"
+    def test_allowed_hosts_admit_the_pods_own_ip_from_the_downward_api(self, dev: ProgramRun) -> None:
+        """Prometheus and the kubelet send `Host: <pod IP>:<port>`; Kubernetes expands $(POD_IP) in args."""
+        spec = server_container(dev)
+        env = [entry["name"] for entry in spec["env"]]
+        assert spec["env"][0] == {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+        assert env.index("POD_IP") == 0  # a $(VAR) reference expands only from variables defined before it
+        hosts = option(spec["args"], "--allowed-hosts").split(",")
+        assert {"$(POD_IP)", "$(POD_IP):*", "[[]$(POD_IP)]:*"} <= set(hosts)
+
+    def test_allowed_hosts_admit_the_services_cluster_ip(self, dev: ProgramRun) -> None:
+        cluster_ip = dev.one(SERVICE, "mlflow").plain_outputs["spec"]["clusterIP"]
+        hosts = option(server_container(dev)["args"], "--allowed-hosts").split(",")
+        assert {cluster_ip, f"{cluster_ip}:*"} <= set(hosts)
+
+    def test_ipv6_addresses_are_escaped_for_fnmatch(self) -> None:
+        assert address_patterns("fd00::a") == ["[[]fd00::a]", "[[]fd00::a]:*"]
+        assert address_patterns("10.96.0.10") == ["10.96.0.10", "10.96.0.10:*"]
+
+    def test_extra_allowed_hosts_are_allowed_with_any_port(self) -> None:
+        hosts = allowed_hosts("mlflow", "ns", ("mlflow.example.com",))
+        assert {"mlflow.example.com", "mlflow.example.com:*"} <= set(hosts)
 
     def test_job_runner_off_and_pools_explicit(self, dev: ProgramRun) -> None:
         env = env_of(server_container(dev))
@@ -119,10 +138,10 @@ class TestServerCommand:
 
 
 class TestPodSpec:
-    def test_probes_send_an_allowed_host_and_readiness_touches_the_database(self, dev: ProgramRun) -> None:
+    def test_probes_target_the_named_port_and_readiness_touches_the_database(self, dev: ProgramRun) -> None:
         spec = server_container(dev)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert spec[probe]["httpGet"]["httpHeaders"] == [{"name": "Host", "value": "localhost"}]
+            assert spec[probe]["httpGet"]["port"] == "http"
         assert spec["livenessProbe"]["httpGet"]["path"] == "/health"
         assert spec["readinessProbe"]["httpGet"]["path"].startswith("/api/2.0/mlflow/experiments/search")
 

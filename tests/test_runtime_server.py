@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from components.connection_budget import ConnectionBudget
 from harness import ProgramRun
+from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 
 pytestmark = pytest.mark.runtime
@@ -167,16 +168,74 @@ class TestTracking:
         assert f'"GET {path} HTTP/1.1" 200' in log
 
 
-class TestHostCheck:
-    API = "/api/2.0/mlflow/experiments/search?max_results=1"
+class TestEveryClientOfTheCluster:
+    """Each client a cluster sends reaches the server, with the Host header that client really sends.
 
-    @pytest.mark.parametrize("host", ["mlflow.mlflow.svc.cluster.local:5000", "mlflow:5000", "localhost:5000"])
-    def test_allowed_host_is_served(self, server: RunningServer, host: str) -> None:
+    MLflow's host check (mlflow/server/security_utils.py, is_allowed_host_header) matches the Host
+    header against --allowed-hosts with fnmatch on every path but /health and /version, /metrics
+    included. A miss is a 403 that only these requests show.
+    """
+
+    API = "/api/2.0/mlflow/experiments/search?max_results=1"
+    # What Prometheus 3 sends on a scrape (prometheus/scrape/scrape.go, acceptHeader and the request it builds).
+    PROMETHEUS_HEADERS = {
+        "Accept": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+                  "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+                  "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+        "User-Agent": "Prometheus/3.7.3",
+        "X-Prometheus-Scrape-Timeout-Seconds": "10",
+    }
+
+    @staticmethod
+    def port(server: RunningServer) -> int:
+        return int(server.declared_port)
+
+    def test_prometheus_scrapes_the_pod_by_its_ip(self, server: RunningServer) -> None:
+        """A ServiceMonitor's targets are pod IPs: `Host: 10.244.0.17:5000`."""
+        requests.get(f"{server.url}{self.API}", timeout=10)
+        host = f"{POD_IP}:{self.port(server)}"
+        response = requests.get(f"{server.url}/metrics", headers={"Host": host, **self.PROMETHEUS_HEADERS}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert "mlflow_http_request_total" in response.text
+
+    @pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
+    def test_kubelet_probes_pass_as_the_kubelet_sends_them(self, server: RunningServer, probe: str) -> None:
+        """The kubelet dials the pod IP and sends its declared headers, else `Host: <pod IP>:<port>`
+        (kubernetes pkg/probe/http/request.go, NewRequestForHTTPGetAction)."""
+        action = server.declared.probes[probe]["httpGet"]
+        headers = {"Host": f"{POD_IP}:{self.port(server)}", "User-Agent": "kube-probe/1.35", "Accept": "*/*"}
+        headers |= {h["name"]: h["value"] for h in action.get("httpHeaders", [])}
+        assert requests.get(f"{server.url}{action['path']}", headers=headers, timeout=10).status_code == 200
+
+    @pytest.mark.parametrize("name", ["mlflow", "mlflow.mlflow", "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local"])
+    def test_in_cluster_jobs_reach_it_by_every_service_name(self, server: RunningServer, name: str) -> None:
+        host = f"{name}:{self.port(server)}"
+        created = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create", json={"name": f"by-{name}"},
+                                headers={"Host": host, "User-Agent": f"mlflow-python-client/{mlflow.__version__}"},
+                                timeout=10)
+        assert created.status_code == 200, created.text
         assert requests.get(f"{server.url}{self.API}", headers={"Host": host}, timeout=10).status_code == 200
 
-    def test_unknown_host_gets_403_on_the_api(self, server: RunningServer) -> None:
-        response = requests.get(f"{server.url}{self.API}", headers={"Host": "evil.example.com"}, timeout=10)
-        assert response.status_code == 403
+    def test_clients_of_the_cluster_ip_are_served(self, server: RunningServer, dev: ProgramRun) -> None:
+        """`$MLFLOW_SERVICE_HOST` clients dial the ClusterIP the API server assigned the Service."""
+        cluster_ip = dev.one("kubernetes:core/v1:Service", "mlflow").plain_outputs["spec"]["clusterIP"]
+        response = requests.get(f"{server.url}{self.API}", headers={"Host": f"{cluster_ip}:5000"}, timeout=10)
+        assert response.status_code == 200
+
+    def test_browsers_through_the_ingress_can_read_and_write(self, server: RunningServer, dev: ProgramRun) -> None:
+        """ingress-nginx passes the browser's Host on; the UI's writes carry its Origin (CORS check)."""
+        host = dev.stack_outputs["trackingUrl"].removeprefix("http://")
+        headers = {"Host": host, "Origin": f"http://{host}", "User-Agent": "Mozilla/5.0"}
+        assert requests.get(f"{server.url}{self.API}", headers=headers, timeout=10).status_code == 200
+        created = requests.post(f"{server.url}/ajax-api/2.0/mlflow/experiments/create", json={"name": "from-the-ui"},
+                                headers=headers, timeout=10)
+        assert created.status_code == 200, created.text
+
+    @pytest.mark.parametrize("host", ["evil.example.com", "10.244.0.99:5000", "mlflow.localtest.me.evil.example.com"])
+    def test_other_hosts_still_get_403(self, server: RunningServer, host: str) -> None:
+        """DNS rebinding protection stays for every other name, and for other pods' addresses."""
+        for path in (self.API, "/metrics"):
+            assert requests.get(f"{server.url}{path}", headers={"Host": host}, timeout=10).status_code == 403
 
 
 class TestArtifactCredentials:
@@ -200,7 +259,7 @@ class TestArtifactCredentials:
 
 def test_metrics_are_exposed_after_traffic(server: RunningServer) -> None:
     for _ in range(3):
-        requests.get(f"{server.url}{TestHostCheck.API}", timeout=10)
+        requests.get(f"{server.url}{TestEveryClientOfTheCluster.API}", timeout=10)
     body = requests.get(f"{server.url}/metrics", timeout=10).text
     assert "mlflow_http_request_total" in body
     assert "mlflow_http_request_duration_seconds_bucket" in body

@@ -5,21 +5,55 @@ from typing import Any
 import pulumi
 import pytest
 
+from engine.project_config import ProjectConfigError
 from harness import run_program
 from settings import ConfigError
 
 
-def preview_error(overrides: dict[str, Any], stack: str = "dev") -> str:
+def preview_error(overrides: dict[str, Any], stack: str = "dev", skip_config_validation: bool = False) -> str:
     with pytest.raises(ConfigError) as caught:
-        run_program(stack, overrides, preview=True)
+        run_program(stack, overrides, preview=True, skip_config_validation=skip_config_validation)
     return str(caught.value)
+
+
+WRONG_TYPES = [
+    ({"serverReplicas": "two"}, "serverReplicas", "'two' is not an integer", "integer"),
+    ({"serverMetrics": "yes"}, "serverMetrics", "'yes' is not a boolean; use true or false", "boolean"),
+    ({"serverExtraAllowedHosts": "mlflow.example.com"}, "serverExtraAllowedHosts",
+     "'mlflow.example.com' is not a list of strings", "array<string>"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "expected", "declared"), WRONG_TYPES)
+def test_a_value_of_the_wrong_type_is_refused_by_the_cli_before_the_program(
+        overrides: dict[str, Any], key: str, expected: str, declared: str) -> None:
+    with pytest.raises(ProjectConfigError) as caught:
+        run_program("dev", overrides, preview=True)
+    assert f"Stack 'dev' with configuration key '{key}' must be of type '{declared}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("overrides", "key", "expected", "declared"), WRONG_TYPES)
+def test_the_program_refuses_wrong_types_too_when_the_cli_skips_its_checks(
+        overrides: dict[str, Any], key: str, expected: str, declared: str) -> None:
+    """`pulumi preview --skip-config-validation` passes any value through."""
+    assert f"mlflow-platform:{key}: {expected}" in preview_error(overrides, skip_config_validation=True)
+
+
+def test_a_misspelt_key_is_refused_with_the_closest_declared_one() -> None:
+    """The CLI lets any key of the project through (pulumi/pulumi config_project_test.go,
+    TestUntypedStackConfigValuesDoNeedProjectDeclaration): without this the typo would be ignored."""
+    message = preview_error({"serverReplica": 2})
+    assert "mlflow-platform:serverReplica: is not a key of this project; did you mean serverReplicas?" in message
+
+
+def test_other_namespaces_are_not_ours_to_refuse() -> None:
+    run_program("dev", {"kubernetes:enableServerSideApply": "true"}, preview=True)
 
 
 @pytest.mark.parametrize(
     ("overrides", "key", "expected"),
     [
         ({"serverReplicas": 0}, "serverReplicas", "0 is out of range; allowed: 1 to 50"),
-        ({"serverReplicas": "two"}, "serverReplicas", "'two' is not an integer"),
         ({"artifactBackend": "gcs"}, "artifactBackend", "'gcs' is not allowed; use one of: minio, s3"),
         ({"databaseMode": "sqlite"}, "databaseMode", "'sqlite' is not allowed; use one of: in-cluster, rds, external"),
         ({"artifactPrefix": "/mlflow"}, "artifactPrefix", "'/mlflow' must be empty or end with '/'"),
@@ -30,15 +64,11 @@ def preview_error(overrides: dict[str, Any], stack: str = "dev") -> str:
         ({"serverTmpSize": "4GB"}, "serverTmpSize", "'4GB' is not a Kubernetes quantity"),
         ({"namespace": "ML_flow"}, "namespace", "'ML_flow' must be lower-case letters"),
         ({"artifactBucket": "My_Bucket"}, "artifactBucket", "'My_Bucket' is not a valid S3 bucket name"),
-        ({"serverMetrics": "yes"}, "serverMetrics", "'yes' is not a boolean; use true or false"),
         ({"dbMaxOverflow": 0}, "dbMaxOverflow", "0 is out of range; allowed: 1 to 100"),
-        ({"serverExtraAllowedHosts": "mlflow.example.com"}, "serverExtraAllowedHosts",
-         "'mlflow.example.com' is not a list of strings"),
         ({"serverExtraAllowedHosts": ["a b"]}, "serverExtraAllowedHosts", "'a b' is not a host name"),
         ({"serverCpuRequest": "4", "serverCpuLimit": "2"}, "serverCpuRequest", "cpu request 4 is above its limit 2"),
         ({"serverAutoscaling": True, "serverReplicas": 5, "serverMaxReplicas": 3}, "serverMaxReplicas",
          "3 is below serverReplicas (5)"),
-        ({"namespace": None}, "namespace", "is not set"),
         ({"backupRetentionDays": 0}, "backupRetentionDays", "0 is out of range; allowed: 1 to 3650"),
         ({"backupSchedule": "daily"}, "backupSchedule", "'daily' is not a 5-field cron schedule"),
         ({"artifactBackend": "s3", "artifactBucket": "acme-mlflow-dev", "awsRegion": "us-east-1",

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from harness import ProgramRun
 
+# The pod IP the local stand-in pretends to have: an address in kind's default pod CIDR (10.244.0.0/16).
+POD_IP = "10.244.0.17"
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
@@ -26,6 +28,8 @@ class DeclaredContainer:
     env: list[dict[str, Any]]
     volume_mounts: list[dict[str, Any]]
     probes: dict[str, dict[str, Any]]
+    ports: dict[str, int] = field(default_factory=dict)
+    """Declared containerPorts by name."""
 
 
 def declared_container(run: ProgramRun, type_token: str, name: str) -> DeclaredContainer:
@@ -36,6 +40,7 @@ def declared_container(run: ProgramRun, type_token: str, name: str) -> DeclaredC
         env=list(spec.get("env", [])),
         volume_mounts=list(spec.get("volumeMounts", [])),
         probes={k: v for k, v in spec.items() if k.endswith("Probe")},
+        ports={p.get("name", str(p["containerPort"])): int(p["containerPort"]) for p in spec.get("ports", [])},
     )
 
 
@@ -58,6 +63,8 @@ class LocalCluster:
     """In-cluster host:port -> 127.0.0.1:port."""
     mounts: dict[str, Path] = field(default_factory=dict)
     """Container mount path -> local directory."""
+    pod_fields: dict[str, str] = field(default_factory=lambda: {"status.podIP": POD_IP})
+    """What the downward API (fieldRef) gives the pod."""
 
     def localise(self, value: str) -> str:
         for cluster_address, local_address in self.addresses.items():
@@ -71,7 +78,9 @@ class LocalCluster:
     def environment(self, container: DeclaredContainer) -> dict[str, str]:
         env: dict[str, str] = {}
         for entry in container.env:
-            if "valueFrom" in entry:
+            if "fieldRef" in entry.get("valueFrom", {}):
+                value = self.pod_fields[entry["valueFrom"]["fieldRef"]["fieldPath"]]
+            elif "valueFrom" in entry:
                 ref = entry["valueFrom"]["secretKeyRef"]
                 value = self.secrets[(ref["name"], ref["key"])]
             else:

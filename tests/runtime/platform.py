@@ -100,6 +100,11 @@ class RunningServer:
     declared: DeclaredContainer
     startup_seconds: float = 0.0
 
+    @property
+    def declared_port(self) -> int:
+        """The containerPort the Deployment declares (the local process listens elsewhere)."""
+        return int(self.declared.ports["http"])
+
     def stop(self) -> int | None:
         return self.process.stop()
 
