@@ -52,7 +52,9 @@ def s3_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> 
     aws.s3.BucketPolicy(
         f"{name}-tls-only",
         bucket=bucket.id,
-        policy=bucket.arn.apply(lambda arn: json.dumps(tls_only_bucket_policy(arn))),
+        # Built from the configured name, like the role's policy, so it is known at preview and the
+        # policy pack can read it on a new stack's first preview (bucket.arn would be unknown then).
+        policy=json.dumps(tls_only_bucket_policy(f"arn:aws:s3:::{args.bucket_name}")),
         # S3 rejects bucket policies while the public access block is being applied.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
     )

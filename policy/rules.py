@@ -1,17 +1,26 @@
 """The rules the mlflow-platform policy pack enforces, as plain functions.
 
-Resource rules take (resource type, properties) and return violation messages; the stack rule
-takes every resource. The pack (policy/__main__.py) only adapts them to CrossGuard, so tests call
-these directly on the resources captured from both stacks.
+Resource rules take (resource type, properties, the policy's config) and return violation
+messages; the stack rule takes every resource. The pack (policy/__main__.py) only adapts them to
+CrossGuard, so tests call these directly on the resources captured from both stacks.
+
+During a preview, values a provider computes (a bucket's id, an ARN) are unknown. pulumi_policy
+hands them over as sentinels behind a proxy whose item access raises UnknownValueError
+(pulumi_policy/proxy.py), and a policy that raises is reported as "can't run policy" and skipped
+(policy.py, Analyze/AnalyzeStack). So the stack rule matches a bucket's companions by dependency,
+never by a computed property, and reads properties only through `_known`.
 """
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-Props = dict[str, Any]
-ResourceRule = Callable[[str, Props], list[str]]
+from pulumi_policy.proxy import UnknownValueError
+
+Props = Mapping[str, Any]
+ResourceRule = Callable[..., list[str]]
 
 WORKLOADS = {
     "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
@@ -21,6 +30,29 @@ LOAD_BALANCER_OPT_IN = "mlflow-platform/allow-load-balancer"
 SECRET_LIKE_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|SECRET_KEY|ACCESS_KEY)$", re.IGNORECASE)
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MIN_BACKUP_RETENTION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """What the stack rule needs of a resource: pulumi_policy's PolicyResource, flattened."""
+
+    type: str
+    urn: str
+    props: Props
+    dependencies: frozenset[str]
+    """URNs this resource depends on, through its inputs or depends_on."""
+
+    @property
+    def logical_name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+def _known(props: Props, key: str) -> Any:
+    """props[key], or None while it is not known (a preview of resources not created yet)."""
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None
 
 
 def _image_problem(image: str) -> str | None:
@@ -56,14 +88,14 @@ def s3_versioning(resource_type: str, props: Props) -> list[str]:
     return [] if status == "Enabled" else [f"S3 versioning must be Enabled, not {status!r}"]
 
 
-def rds_protection(resource_type: str, props: Props) -> list[str]:
+def rds_protection(resource_type: str, props: Props, min_backup_retention_days: int = MIN_BACKUP_RETENTION_DAYS) -> list[str]:
     if resource_type != "aws:rds/instance:Instance":
         return []
     problems = []
     if props.get("storageEncrypted") is not True:
         problems.append("RDS storage must be encrypted")
-    if int(props.get("backupRetentionPeriod") or 0) < MIN_BACKUP_RETENTION_DAYS:
-        problems.append(f"RDS backup retention must be at least {MIN_BACKUP_RETENTION_DAYS} days")
+    if int(props.get("backupRetentionPeriod") or 0) < min_backup_retention_days:
+        problems.append(f"RDS backup retention must be at least {min_backup_retention_days} days")
     if props.get("deletionProtection") is not True:
         problems.append("RDS deletion protection must be on")
     if props.get("publiclyAccessible") is True:
@@ -163,24 +195,44 @@ RESOURCE_RULES: dict[str, tuple[str, ResourceRule]] = {
 }
 
 
-def s3_bucket_controls(resources: list[tuple[str, Props]]) -> list[str]:
-    """Every bucket has its public access block, encryption, versioning and a TLS-only policy."""
+# Each configurable rule's settings, as JSON schema (PolicyConfigSchema properties); the key in
+# camelCase is the rule's keyword argument in snake_case. Set them, and any rule's enforcementLevel,
+# in a file passed with `--policy-pack-config` (policy/config.example.json).
+CONFIG_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
+    "rds-protection": {
+        "minBackupRetentionDays": {"type": "integer", "minimum": 1, "maximum": 35, "default": MIN_BACKUP_RETENTION_DAYS,
+                                   "description": "Fewest days of RDS automated backups accepted."},
+    },
+}
+
+
+def rule_arguments(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy's config (as pulumi_policy's get_config returns it) as the rule's keyword arguments."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): config[key]
+            for key in CONFIG_SCHEMAS.get(name, {}) if key in config}
+
+
+def s3_bucket_controls(resources: list[StackResource]) -> list[str]:
+    """Every bucket has its public access block, encryption, versioning and a TLS-only policy.
+
+    A companion is a resource of the companion's type that depends on the bucket: its `bucket`
+    input is the bucket's id, unknown until the bucket exists."""
     companions = {
         "public access block": "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         "encryption configuration": "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "versioning": "aws:s3/bucketVersioning:BucketVersioning",
     }
     problems = []
-    for bucket_type, bucket in resources:
-        if bucket_type != "aws:s3/bucket:Bucket":
+    for bucket in resources:
+        if bucket.type != "aws:s3/bucket:Bucket":
             continue
-        name = bucket.get("bucket") or bucket.get("id")
-        attached = {t for t, p in resources if p.get("bucket") == name}
+        name = _known(bucket.props, "bucket") or bucket.logical_name
+        attached = [r for r in resources if bucket.urn in r.dependencies]
         for what, companion in companions.items():
-            if companion not in attached:
+            if companion not in {r.type for r in attached}:
                 problems.append(f"S3 bucket {name} has no {what}")
-        policies = [p.get("policy") for t, p in resources if t == "aws:s3/bucketPolicy:BucketPolicy" and p.get("bucket") == name]
-        if not any(_denies_plain_http(policy) for policy in policies):
+        policies = [r for r in attached if r.type == "aws:s3/bucketPolicy:BucketPolicy"]
+        if not any(_denies_plain_http(_known(policy.props, "policy")) for policy in policies):
             problems.append(f"S3 bucket {name} has no policy denying requests without TLS")
     return problems
 

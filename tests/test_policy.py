@@ -5,18 +5,40 @@ import json
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from conftest import DEPLOYMENT
 from harness import ProgramRun, Registration
-from policy.rules import RESOURCE_RULES, s3_bucket_controls
+from policy.rules import CONFIG_SCHEMAS, RESOURCE_RULES, StackResource, rule_arguments, s3_bucket_controls
 
 BUCKET_TYPES = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)
+# What a provider computes, so a new stack's first preview cannot know it.
+COMPUTED = {"id", "arn", "bucket", "bucketDomainName", "bucketRegionalDomainName", "hostedZoneId", "region"}
+
+
+def stack_resources(run: ProgramRun, exclude: tuple[str, ...] = ()) -> list[StackResource]:
+    return [StackResource(r.type, r.urn, r.plain_outputs, frozenset(r.dependencies))
+            for r in run.resources if r.type not in exclude]
+
+
+def first_preview(resources: list[StackResource]) -> list[StackResource]:
+    """As pulumi_policy presents a new stack during `pulumi preview`: every computed value an unknown
+    sentinel (proxy.UNKNOWN_STRING_VALUE), behind the proxy that raises when one is read."""
+    def unknown_computed(resource: StackResource) -> dict[str, Any]:
+        props = dict(resource.props)
+        for key in COMPUTED & set(props):
+            if resource.type == "aws:s3/bucket:Bucket" and key == "bucket":
+                continue  # set from config: known
+            props[key] = UNKNOWN_STRING_VALUE
+        return props
+    return [StackResource(r.type, r.urn, unknown_checking_proxy(unknown_computed(r)), r.dependencies)
+            for r in resources if r.type.startswith("aws:")]
 
 
 def violations(run: ProgramRun) -> list[str]:
     found = [f"{r.urn}: {m}" for r in run.resources for _, rule in RESOURCE_RULES.values()
              for m in rule(r.type, r.plain_inputs)]
-    return found + s3_bucket_controls([(r.type, r.plain_outputs) for r in run.resources])
+    return found + s3_bucket_controls(stack_resources(run))
 
 
 def test_both_stacks_comply(each_stack: ProgramRun) -> None:
@@ -46,13 +68,28 @@ class TestS3:
             "S3 public access block must set blockPublicPolicy, restrictPublicBuckets to true"]
 
     def test_removing_the_public_access_block_is_caught_by_the_stack_rule(self, prod: ProgramRun) -> None:
-        resources = [(r.type, r.plain_outputs) for r in prod.resources if r.type not in BUCKET_TYPES]
+        resources = stack_resources(prod, exclude=BUCKET_TYPES)
         assert s3_bucket_controls(resources) == ["S3 bucket acme-mlflow-artifacts-prod has no public access block"]
 
     def test_removing_the_tls_policy_is_caught(self, prod: ProgramRun) -> None:
-        resources = [(r.type, r.plain_outputs) for r in prod.resources if r.type != "aws:s3/bucketPolicy:BucketPolicy"]
+        resources = stack_resources(prod, exclude=("aws:s3/bucketPolicy:BucketPolicy",))
         assert s3_bucket_controls(resources) == [
             "S3 bucket acme-mlflow-artifacts-prod has no policy denying requests without TLS"]
+
+    def test_the_stack_rule_runs_on_a_new_stacks_first_preview(self, prod: ProgramRun) -> None:
+        """Each companion's `bucket` is the bucket's id, unknown before the bucket exists: reading it
+        would raise, and pulumi_policy reports "can't run policy" instead of checking anything."""
+        preview = first_preview(stack_resources(prod))
+        companion = next(r for r in preview if r.type == BUCKET_TYPES[0])
+        with pytest.raises(UnknownValueError):
+            companion.props["bucket"]
+        assert s3_bucket_controls(preview) == []
+        without_block = first_preview(stack_resources(prod, exclude=BUCKET_TYPES))
+        assert s3_bucket_controls(without_block) == ["S3 bucket acme-mlflow-artifacts-prod has no public access block"]
+
+    def test_the_tls_policy_is_known_at_first_preview(self, prod: ProgramRun) -> None:
+        preview = first_preview(stack_resources(prod, exclude=("aws:s3/bucketVersioning:BucketVersioning",)))
+        assert s3_bucket_controls(preview) == ["S3 bucket acme-mlflow-artifacts-prod has no versioning"]
 
     def test_encryption_other_than_kms(self, prod: ProgramRun) -> None:
         sse = prod.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
@@ -63,6 +100,30 @@ class TestS3:
         versioning = prod.one("aws:s3/bucketVersioning:BucketVersioning")
         props = mutated(versioning, lambda p: p["versioningConfiguration"].update(status="Suspended"))
         assert rule("s3-versioning")(versioning.type, props) == ["S3 versioning must be Enabled, not 'Suspended'"]
+
+
+def test_rds_backup_retention_is_configurable(prod: ProgramRun) -> None:
+    """`--policy-pack-config`: {"rds-protection": {"minBackupRetentionDays": 30}} (prod keeps 14)."""
+    rds = prod.one("aws:rds/instance:Instance")
+    stricter = rule_arguments("rds-protection", {"minBackupRetentionDays": 30, "enforcementLevel": "mandatory"})
+    assert stricter == {"min_backup_retention_days": 30}
+    assert rule("rds-protection")(rds.type, rds.plain_inputs, **stricter) == [
+        "RDS backup retention must be at least 30 days"]
+
+
+def test_the_example_pack_config_names_real_policies_and_valid_settings() -> None:
+    from harness import ROOT
+
+    config = json.loads((ROOT / "policy" / "config.example.json").read_text())
+    levels = {"advisory", "mandatory", "remediate", "disabled"}
+    for name, value in config.items():
+        assert name == "all" or name in RESOURCE_RULES or name == "s3-bucket-controls", name
+        settings = value if isinstance(value, dict) else {"enforcementLevel": value}
+        assert settings.pop("enforcementLevel") in levels
+        schema = CONFIG_SCHEMAS.get(name, {})
+        for key, setting in settings.items():
+            assert key in schema, f"{name}.{key} is not in its config_schema"
+            assert isinstance(setting, int) and schema[key]["minimum"] <= setting <= schema[key]["maximum"]
 
 
 def test_rds_without_protection(prod: ProgramRun) -> None:
