@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install preview-dev preview-prod clean
+.PHONY: test lint unit install preview-dev preview-prod e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ preview-dev:
 
 preview-prod:
 	pulumi preview -s prod --policy-pack policy
+
+# The Quick start on a new kind cluster, checked end to end, then destroyed (e2e/run.sh).
+# Needs Docker, kind, kubectl, the Pulumi CLI and Python 3.11; it cannot run where there is no Docker.
+e2e:
+	bash e2e/run.sh
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

