@@ -65,7 +65,7 @@ def bare_logger(url: str, run_id: str, stop: threading.Event, result: LoadResult
             ok = response.status_code == 200
         except requests.RequestException as err:
             ok, response = False, None
-            result.errors.append(type(err).__name__)
+            result.errors.append(f"{type(err).__name__}: {err}"[:600])
         if ok:
             result.acknowledged.append(step)
         else:
@@ -90,7 +90,7 @@ def client_logger(url: str, run_id: str, stop: threading.Event, result: LoadResu
             result.acknowledged.append(step)
         except Exception as err:
             result.failed += 1
-            result.errors.append(type(err).__name__)
+            result.errors.append(f"{type(err).__name__}: {err}"[:600])
         step += 1
 
 
