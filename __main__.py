@@ -9,7 +9,7 @@ import pulumi_random as random
 
 from components.artifact_bucket import ArtifactBucket
 from components.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
-from components.labels import PART_OF
+from components.kube.labels import PART_OF
 from components.mlflow_postgres import MlflowPostgres
 from components.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
 from components.monitoring import Monitoring, MonitoringArgs, ScrapeTarget

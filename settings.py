@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.alert_rules import AlertThresholds
+from components.monitoring.alert_rules import AlertThresholds
 from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBucketArgs, IrsaTrust
-from components.connection_budget import (
+from components.mlflow_server.connection_budget import (
     RDS_RESERVED_CONNECTIONS,
     SUPERUSER_RESERVED_CONNECTIONS,
     ConnectionBudget,
@@ -24,8 +24,8 @@ from components.connection_budget import (
 )
 from components.ingress_sso import IngressSsoArgs, OidcSso
 from components.mlflow_postgres import DATABASE_MODES, ExternalDatabase, MlflowPostgresArgs
-from components.postgres_rds import DatabaseNetwork, RdsOptions
-from components.resources import ResourceSpec
+from components.mlflow_postgres import DatabaseNetwork, RdsOptions
+from components.kube.resources import ResourceSpec
 from components.validation import bucket_name_problem, dns_label_problem, parse_quantity
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE, MLFLOW_IMAGE, OAUTH2_PROXY_IMAGE, POSTGRES_IMAGE
 from config_reader import ConfigError, ConfigReader, host_problem

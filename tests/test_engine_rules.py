@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
+from components.kube.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
 from components.versions import MLFLOW_IMAGE
 from conftest import DEPLOYMENT, JOB, PVC, STATEFULSET
 from engine.default_providers import default_provider_problems

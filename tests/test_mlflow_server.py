@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from components.mlflow_server import MlflowServerArgs, address_patterns, allowed_hosts
+from components.mlflow_server import MlflowServerArgs
+from components.mlflow_server.hosts import address_patterns, allowed_hosts
 from components.versions import MLFLOW_IMAGE
 from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
 from harness import ProgramRun, Registration

@@ -23,7 +23,7 @@ import requests
 from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
-from components.connection_budget import ConnectionBudget
+from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ROOT, ProgramRun
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer

@@ -1,18 +1,19 @@
 """The dev database: a single-replica PostgreSQL StatefulSet with its own volume."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.database_endpoint import POSTGRES_PORT, DatabaseEndpoint
-from components.env import secret_env
-from components.hardening import container_security_context, empty_dir, pod_security_context
-from components.hardening import data_volume as data_volume_claim
-from components.labels import selector_labels, standard_labels
-from components.resources import ResourceSpec
-from components.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.kube.env import secret_env
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.hardening import data_volume as data_volume_claim
+from components.kube.labels import selector_labels, standard_labels
+from components.kube.resources import ResourceSpec
+from components.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.mlflow_postgres.args import MlflowPostgresArgs
+from components.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
 from components.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
@@ -26,11 +27,9 @@ mc cp /backup/mlflow.dump "backup/${BUCKET}/${PREFIX}mlflow-${stamp}.dump"
 echo "uploaded ${PREFIX}mlflow-${stamp}.dump"
 """
 
-if TYPE_CHECKING:
-    from components.mlflow_postgres import MlflowPostgresArgs
 
 
-def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgresArgs") -> DatabaseEndpoint:
+def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
     child = pulumi.ResourceOptions(parent=parent)
     labels = standard_labels("postgresql", name, "database")
     selector = selector_labels("postgresql", name, "database")
@@ -146,7 +145,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: "MlflowPostgre
     )
 
 
-def _backup_cronjob(parent: pulumi.Resource, name: str, args: "MlflowPostgresArgs", host: pulumi.Output[str],
+def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs, host: pulumi.Output[str],
                     credentials: pulumi.Output[str]) -> None:
     """A logical backup on a schedule: pg_dump (custom format) to a scratch volume, then mc uploads it."""
     assert args.backup is not None

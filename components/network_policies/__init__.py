@@ -1,13 +1,13 @@
 """Who may talk to whom: each data store admits only its clients; the server only the ingress, monitoring
 and configured clients, and reaches out only to DNS, its database and its object store."""
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import standard_labels
+from components.kube.labels import standard_labels
+from components.network_policies.args import NetworkPoliciesArgs
 
 CLIENT_LABEL = "mlflow-platform/client"
 """Same-namespace pods with this label set to "true" may call the MLflow server."""
@@ -32,30 +32,7 @@ DNS_EGRESS = {
 }
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
 
-
-@dataclass(frozen=True)
-class NetworkPoliciesArgs:
-    namespace: str
-    server: dict[str, str]
-    """Selector of the MLflow server pods."""
-    migration: dict[str, str]
-    server_port: int
-    database_port: int
-    object_store_port: int
-    database: dict[str, str] | None = None
-    """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
-    database_clients: tuple[dict[str, str], ...] = ()
-    """Besides the server and the migration: e.g. the backup job."""
-    object_store: dict[str, str] | None = None
-    """Selector of the MinIO pods; None for S3 (reached on 443)."""
-    object_store_setup: dict[str, str] | None = None
-    object_store_clients: tuple[dict[str, str], ...] = ()
-    """Besides the server and the setup job: e.g. the backup job."""
-    oauth2_proxy: dict[str, str] | None = None
-    oauth2_proxy_port: int = 4180
-    ingress_namespace: str = "ingress-nginx"
-    monitoring_namespace: str = "monitoring"
-    client_namespaces: tuple[str, ...] = ()
+__all__ = ["CLIENT_LABEL", "NetworkPolicies", "NetworkPoliciesArgs"]
 
 
 class NetworkPolicies(pulumi.ComponentResource):

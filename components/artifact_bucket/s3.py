@@ -1,21 +1,18 @@
 """The prod artifact store: an S3 bucket locked down by default, and an IRSA role scoped to its prefix."""
 
 import json
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from components.artifact_store import ArtifactStore
-from components.iam_policies import irsa_trust_policy, mlflow_bucket_policy, tls_only_bucket_policy
-
-if TYPE_CHECKING:
-    from components.artifact_bucket import ArtifactBucketArgs
+from components.artifact_bucket.args import ArtifactBucketArgs
+from components.artifact_bucket.iam_policies import irsa_trust_policy, mlflow_bucket_policy, tls_only_bucket_policy
+from components.artifact_bucket.store import ArtifactStore
 
 INCOMPLETE_MULTIPART_DAYS = 7
 
 
-def s3_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> ArtifactStore:
+def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> ArtifactStore:
     assert args.irsa is not None and args.region is not None  # checked by ArtifactBucketArgs
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(

@@ -2,23 +2,21 @@
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.artifact_store import ArtifactStore, BackupTarget
-from components.env import secret_env
-from components.hardening import container_security_context, empty_dir, pod_security_context
-from components.hardening import data_volume as data_volume_claim
-from components.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy_json
-from components.labels import selector_labels, standard_labels
-from components.resources import ResourceSpec
-from components.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
-
-if TYPE_CHECKING:
-    from components.artifact_bucket import ArtifactBucketArgs
+from components.artifact_bucket.args import ArtifactBucketArgs
+from components.artifact_bucket.iam_policies import backup_bucket_policy, minio_lifecycle, mlflow_bucket_policy_json
+from components.artifact_bucket.store import ArtifactStore, BackupTarget
+from components.kube.env import secret_env
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.hardening import data_volume as data_volume_claim
+from components.kube.labels import selector_labels, standard_labels
+from components.kube.resources import ResourceSpec
+from components.kube.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 
 MINIO_API_PORT = 9000
 MINIO_CONSOLE_PORT = 9001
@@ -28,7 +26,7 @@ SETUP_WAIT_SECONDS = 90 * 2  # minio_setup.sh: 90 attempts of `mc ready`, 2 s ap
 MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
 
 
-def minio_store(parent: pulumi.Resource, name: str, args: "ArtifactBucketArgs") -> ArtifactStore:
+def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> ArtifactStore:
     child = pulumi.ResourceOptions(parent=parent)
     labels = standard_labels("minio", name, "artifact-store")
     selector = selector_labels("minio", name, "artifact-store")

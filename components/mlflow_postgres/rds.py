@@ -1,56 +1,15 @@
 """The prod database: an encrypted, backed-up, deletion-protected RDS PostgreSQL reachable only from the cluster."""
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.database_endpoint import POSTGRES_PORT, DatabaseEndpoint
-
-if TYPE_CHECKING:
-    from components.mlflow_postgres import MlflowPostgresArgs
-
-MIN_BACKUP_RETENTION_DAYS = 7
+from components.mlflow_postgres.args import MlflowPostgresArgs
+from components.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
 
 
-@dataclass(frozen=True)
-class DatabaseNetwork:
-    vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list[str]]
-    """Private subnets, in at least two availability zones."""
-    client_security_group_id: pulumi.Input[str]
-    """The security group of the cluster's nodes/pods: the only source allowed on 5432."""
-
-
-@dataclass(frozen=True)
-class RdsOptions:
-    network: DatabaseNetwork
-    engine_version: str = "17.6"
-    instance_class: str = "db.t4g.medium"
-    allocated_storage_gb: int = 50
-    max_allocated_storage_gb: int = 200
-    multi_az: bool = True
-    backup_retention_days: int = 7
-    deletion_protection: bool = True
-    storage_encrypted: bool = True
-    kms_key_arn: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def protection_problems(self) -> dict[str, str]:
-        """Settings that could lose data, by field name (refused while data protection is on)."""
-        problems = {}
-        if not self.deletion_protection:
-            problems["deletion_protection"] = "must be true: without it one `pulumi destroy` deletes the database"
-        if not self.storage_encrypted:
-            problems["storage_encrypted"] = "must be true: the database holds every experiment's metadata"
-        if self.backup_retention_days < MIN_BACKUP_RETENTION_DAYS:
-            problems["backup_retention_days"] = f"must be at least {MIN_BACKUP_RETENTION_DAYS} (point-in-time recovery window)"
-        return problems
-
-
-def rds_database(parent: pulumi.Resource, name: str, args: "MlflowPostgresArgs") -> DatabaseEndpoint:
+def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
     assert args.rds is not None  # checked by MlflowPostgresArgs
     rds = args.rds
     child = pulumi.ResourceOptions(parent=parent)

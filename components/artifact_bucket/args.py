@@ -1,12 +1,10 @@
-"""MLflow's artifact store: MinIO in the cluster (dev) or S3 with an IRSA role (EKS)."""
+"""What ArtifactBucket takes: the backend and everything it needs, validated when built."""
 
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
 
-from components.minio import minio_store
-from components.s3_bucket import s3_store
 from components.validation import bucket_name_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 
@@ -69,28 +67,3 @@ class ArtifactBucketArgs:
             None if not self.backup_prefix or self.backend == "minio" else "backup_prefix needs backend minio",
             quantity_problem(self.storage_size),
         )
-
-
-class ArtifactBucket(pulumi.ComponentResource):
-    """A private, versioned bucket and a credential (MinIO user or IRSA role) that reaches only MLflow's prefix."""
-
-    bucket_name: pulumi.Output[str]
-    artifacts_destination: pulumi.Output[str]
-    server_env: list[dict[str, object]]
-    service_account_annotations: dict[str, pulumi.Input[str]]
-
-    def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlflow-platform:index:ArtifactBucket", name, None, opts)
-        store = s3_store(self, name, args) if args.backend == "s3" else minio_store(self, name, args)
-        self.bucket_name = store.bucket_name
-        self.artifacts_destination = store.destination
-        self.server_env = store.server_env
-        self.service_account_annotations = store.service_account_annotations
-        self.outputs = store.extra_outputs
-        self.store = store
-        self.backup_target = store.backup_target
-        self.register_outputs({
-            "bucketName": self.bucket_name,
-            "artifactsDestination": self.artifacts_destination,
-            **store.extra_outputs,
-        })

@@ -1,0 +1,58 @@
+"""What IngressSSO takes: the host, TLS and the OIDC provider oauth2-proxy signs people in with."""
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.validation import dns_label_problem, image_problem
+from components.versions import OAUTH2_PROXY_IMAGE
+
+OAUTH2_PROXY_PORT = 4180
+NGINX = "nginx.ingress.kubernetes.io"
+
+
+@dataclass(frozen=True)
+class OidcSso:
+    issuer_url: str
+    client_id: str
+    client_secret: pulumi.Input[str]
+    """A Pulumi secret."""
+    email_domains: tuple[str, ...] = ()
+    allowed_groups: tuple[str, ...] = ()
+    image: str = OAUTH2_PROXY_IMAGE
+
+
+@dataclass(frozen=True)
+class IngressSsoArgs:
+    namespace: str
+    host: str
+    service_name: pulumi.Input[str]
+    """The MLflow Service behind the Ingress."""
+    service_port: int = 5000
+    ingress_class: str = "nginx"
+    tls_cluster_issuer: str | None = None
+    """cert-manager ClusterIssuer that issues the certificate."""
+    tls_secret: str | None = None
+    """An existing TLS Secret (used as the certificate's Secret name with cert-manager)."""
+    sso: OidcSso | None = None
+    """None: no authentication at the Ingress (the stack refuses that unless told explicitly)."""
+    max_body_size: str = "4096m"
+    """nginx client_max_body_size: the largest artifact the server's /tmp can buffer."""
+    timeout_seconds: int = 900
+
+    def __post_init__(self) -> None:
+        problems = [p for p in (dns_label_problem(self.namespace),
+                                None if "." in self.host and " " not in self.host else f"host {self.host!r} is not a DNS name",
+                                image_problem(self.sso.image) if self.sso else None) if p]
+        if self.sso and not (self.sso.email_domains or self.sso.allowed_groups):
+            problems.append("sso needs email_domains or allowed_groups (['*'] admits every account of the provider)")
+        if problems:
+            raise ValueError("IngressSsoArgs: " + "; ".join(problems))
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cluster_issuer or self.tls_secret)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"

@@ -1,0 +1,100 @@
+"""oauth2-proxy: signs people in with the OIDC provider; ingress-nginx asks it about every request."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.ingress_sso.args import OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
+from components.ingress_sso.ingress import ingress_spec
+from components.kube.env import secret_env
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.labels import selector_labels, standard_labels
+from components.kube.resources import ResourceSpec
+from components.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.versions import OAUTH2_PROXY_UID
+
+
+def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: OidcSso,
+                 tls_secret: str) -> k8s.core.v1.Service:
+    """oauth2-proxy (OIDC) with its Secret, Service and the Ingress that serves /oauth2 on the host."""
+    child = pulumi.ResourceOptions(parent=parent)
+    proxy = f"{name}-oauth2-proxy"
+    labels = standard_labels("oauth2-proxy", proxy, "sso")
+    selector = selector_labels("oauth2-proxy", proxy, "sso")
+    metadata = {"namespace": args.namespace, "labels": labels}
+    # oauth2-proxy wants a cookie secret of exactly 16, 24 or 32 bytes.
+    cookie = random.RandomPassword(f"{proxy}-cookie-secret", length=32, special=False, opts=child)
+    secret = k8s.core.v1.Secret(
+        proxy,
+        metadata={**metadata, "name": proxy},
+        type="Opaque",
+        string_data={"client-id": sso.client_id, "client-secret": pulumi.Output.secret(sso.client_secret),
+                     "cookie-secret": cookie.result},
+        opts=child,
+    )
+    flags = [
+        "--provider=oidc",
+        f"--oidc-issuer-url={sso.issuer_url}",
+        f"--http-address=0.0.0.0:{OAUTH2_PROXY_PORT}",
+        f"--redirect-url={args.url}/oauth2/callback",
+        f"--whitelist-domain={args.host}",
+        f"--cookie-domain={args.host}",
+        f"--cookie-secure={'true' if args.tls else 'false'}",
+        "--reverse-proxy=true",
+        "--set-xauthrequest=true",
+        "--skip-provider-button=true",
+        "--upstream=static://202",
+        *(f"--email-domain={domain}" for domain in sso.email_domains),
+        *(f"--allowed-group={group}" for group in sso.allowed_groups),
+    ]
+    if not sso.email_domains:
+        flags.append("--email-domain=*")  # the group check decides
+    probe = {"httpGet": {"path": "/ping", "port": "http"}, "periodSeconds": 10}
+    probes = {"livenessProbe": probe, "readinessProbe": {**probe, "httpGet": {"path": "/ready", "port": "http"}}}
+    k8s.apps.v1.Deployment(
+        proxy,
+        metadata={**metadata, "name": proxy},
+        spec={
+            "replicas": 2,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(OAUTH2_PROXY_UID),
+                    "containers": [{
+                        "name": "oauth2-proxy",
+                        "image": sso.image,
+                        "args": flags,
+                        "env": [
+                            secret_env("OAUTH2_PROXY_CLIENT_ID", secret.metadata.name, "client-id"),
+                            secret_env("OAUTH2_PROXY_CLIENT_SECRET", secret.metadata.name, "client-secret"),
+                            secret_env("OAUTH2_PROXY_COOKIE_SECRET", secret.metadata.name, "cookie-secret"),
+                        ],
+                        "ports": [{"name": "http", "containerPort": OAUTH2_PROXY_PORT}],
+                        "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                        "securityContext": container_security_context(),
+                        **probes,
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [empty_dir("tmp", "16Mi")],
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
+            OAUTH2_PROXY_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
+    )
+    service = k8s.core.v1.Service(
+        proxy,
+        metadata={**metadata, "name": proxy},
+        spec={"type": "ClusterIP", "selector": selector,
+              "ports": [{"name": "http", "port": OAUTH2_PROXY_PORT, "targetPort": "http"}]},
+        opts=child,
+    )
+    k8s.networking.v1.Ingress(
+        proxy,
+        metadata={**metadata, "name": proxy},
+        spec=ingress_spec(args, tls_secret, "/oauth2", service.metadata.name, OAUTH2_PROXY_PORT),
+        opts=child,
+    )
+    return service

@@ -1,0 +1,109 @@
+"""What MlflowPostgres takes: the mode and everything each mode needs, validated when built."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from components.artifact_bucket.store import BackupTarget
+from components.kube.resources import ResourceSpec
+from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
+from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+
+MIN_BACKUP_RETENTION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DatabaseNetwork:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets, in at least two availability zones."""
+    client_security_group_id: pulumi.Input[str]
+    """The security group of the cluster's nodes/pods: the only source allowed on 5432."""
+
+
+@dataclass(frozen=True)
+class RdsOptions:
+    network: DatabaseNetwork
+    engine_version: str = "17.6"
+    instance_class: str = "db.t4g.medium"
+    allocated_storage_gb: int = 50
+    max_allocated_storage_gb: int = 200
+    multi_az: bool = True
+    backup_retention_days: int = 7
+    deletion_protection: bool = True
+    storage_encrypted: bool = True
+    kms_key_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def protection_problems(self) -> dict[str, str]:
+        """Settings that could lose data, by field name (refused while data protection is on)."""
+        problems = {}
+        if not self.deletion_protection:
+            problems["deletion_protection"] = "must be true: without it one `pulumi destroy` deletes the database"
+        if not self.storage_encrypted:
+            problems["storage_encrypted"] = "must be true: the database holds every experiment's metadata"
+        if self.backup_retention_days < MIN_BACKUP_RETENTION_DAYS:
+            problems["backup_retention_days"] = f"must be at least {MIN_BACKUP_RETENTION_DAYS} (point-in-time recovery window)"
+        return problems
+
+
+DatabaseMode = Literal["in-cluster", "rds", "external"]
+DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external")
+URI_SECRET_KEY = "uri"
+
+
+@dataclass(frozen=True)
+class ExternalDatabase:
+    host: str
+    password: pulumi.Input[str]
+    """A Pulumi secret."""
+    port: int = 5432
+    ssl_mode: str = "require"
+
+
+@dataclass(frozen=True)
+class MlflowPostgresArgs:
+    namespace: str
+    """Namespace of the URI Secret (and of the StatefulSet in-cluster)."""
+    mode: DatabaseMode = "in-cluster"
+    """Where the database lives; each mode is a different set of resources."""
+    database: str = "mlflow"
+    username: str = "mlflow"
+    max_connections: int = 100
+    """PostgreSQL max_connections (set in-cluster and on RDS; what the external server allows)."""
+    data_protection: bool = True
+    """Keep data on destroy: the volume retained, the RDS instance protected; refuse unsafe RDS settings."""
+    # in-cluster
+    image: str = POSTGRES_IMAGE
+    """Pinned PostgreSQL server image (Debian variant: runs as uid 999)."""
+    storage_size: str = "10Gi"
+    storage_class: str | None = None
+    resources: ResourceSpec = field(
+        default_factory=lambda: ResourceSpec(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
+    )
+    metrics_exporter: bool = False
+    """A postgres_exporter sidecar (in-cluster) for the monitoring stack."""
+    exporter_image: str = POSTGRES_EXPORTER_IMAGE
+    backup: BackupTarget | None = None
+    """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
+    backup_schedule: str = "0 3 * * *"
+    # rds / external
+    rds: RdsOptions | None = None
+    external: ExternalDatabase | None = None
+
+    def __post_init__(self) -> None:
+        refuse(
+            "MlflowPostgresArgs",
+            dns_label_problem(self.namespace),
+            image_problem(self.image),
+            None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
+            None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
+            None if self.mode != "rds" or self.rds else "mode rds needs rds options",
+            None if self.mode != "external" or self.external else "mode external needs the external database",
+            None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
+            None if len(self.backup_schedule.split()) == 5 else f"backup_schedule {self.backup_schedule!r} is not cron",
+            *(f"rds.{key} {message}" for key, message in (self.rds.protection_problems().items()
+                                                          if self.rds and self.data_protection else ())),
+            quantity_problem(self.storage_size),
+        )

@@ -1,0 +1,58 @@
+"""The schema migration: `mlflow db upgrade` once, in a Job the server's Deployment waits for.
+
+Never a per-pod init container: two servers migrating an empty database race, and one crashes.
+"""
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.labels import standard_labels
+from components.kube.resources import ResourceSpec
+from components.kube.timeouts import job_timeout
+from components.mlflow_server.args import MlflowServerArgs
+
+SERVER_UID = 10001
+MIGRATION_DEADLINE_SECONDS = 1800
+BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
+
+
+def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
+                  env: list[dict[str, Any]]) -> k8s.batch.v1.Job:
+    """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment."""
+    migration_labels = standard_labels("mlflow", name, "migration")
+    return k8s.batch.v1.Job(
+        f"{name}-migrate",
+        # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.
+        metadata={"namespace": args.namespace, "labels": migration_labels},
+        spec={
+            "backoffLimit": 10,
+            "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
+            "template": {
+                "metadata": {"labels": migration_labels},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "serviceAccountName": service_account_name,
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(SERVER_UID),
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": args.image,
+                            # Kubernetes expands $(VAR) from the env below: the URI never appears in the spec.
+                            "command": ["mlflow", "db", "upgrade", f"$({BACKEND_URI_ENV})"],
+                            "env": env,
+                            "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
+                            "securityContext": container_security_context(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [empty_dir("tmp", "256Mi")],
+                },
+            },
+        },
+        # The first `up` pulls the -full image here; upgrades of a large database take minutes.
+        opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=job_timeout(MIGRATION_DEADLINE_SECONDS)),
+    )

@@ -1,0 +1,28 @@
+"""What NetworkPolicies takes: the selectors and ports of every workload, and who may call the server."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    namespace: str
+    server: dict[str, str]
+    """Selector of the MLflow server pods."""
+    migration: dict[str, str]
+    server_port: int
+    database_port: int
+    object_store_port: int
+    database: dict[str, str] | None = None
+    """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
+    database_clients: tuple[dict[str, str], ...] = ()
+    """Besides the server and the migration: e.g. the backup job."""
+    object_store: dict[str, str] | None = None
+    """Selector of the MinIO pods; None for S3 (reached on 443)."""
+    object_store_setup: dict[str, str] | None = None
+    object_store_clients: tuple[dict[str, str], ...] = ()
+    """Besides the server and the setup job: e.g. the backup job."""
+    oauth2_proxy: dict[str, str] | None = None
+    oauth2_proxy_port: int = 4180
+    ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "monitoring"
+    client_namespaces: tuple[str, ...] = ()
