@@ -15,6 +15,7 @@ from components.mlflow_postgres.args import (
     RdsOptions,
 )
 from components.mlflow_postgres.endpoint import DatabaseEndpoint
+from components.mlflow_postgres.external import external_database
 from components.mlflow_postgres.in_cluster import in_cluster_database
 from components.mlflow_postgres.rds import rds_database
 
@@ -80,11 +81,5 @@ class MlflowPostgres(pulumi.ComponentResource):
         if args.mode == "rds":
             return rds_database(self, name, args)
         if args.mode == "external":
-            assert args.external is not None
-            return DatabaseEndpoint(
-                host=pulumi.Output.from_input(args.external.host),
-                port=pulumi.Output.from_input(args.external.port),
-                password=pulumi.Output.secret(args.external.password),
-                query=f"sslmode={args.external.ssl_mode}",
-            )
+            return external_database(args)
         return in_cluster_database(self, name, args)

@@ -1,0 +1,16 @@
+"""A PostgreSQL server you already run: nothing to create, only its address and the password (a Pulumi secret)."""
+
+import pulumi
+
+from components.mlflow_postgres.args import MlflowPostgresArgs
+from components.mlflow_postgres.endpoint import DatabaseEndpoint
+
+
+def external_database(args: MlflowPostgresArgs) -> DatabaseEndpoint:
+    assert args.external is not None  # checked by MlflowPostgresArgs
+    return DatabaseEndpoint(
+        host=pulumi.Output.from_input(args.external.host),
+        port=pulumi.Output.from_input(args.external.port),
+        password=pulumi.Output.secret(args.external.password),
+        query=f"sslmode={args.external.ssl_mode}",
+    )
