@@ -39,12 +39,6 @@ in_namespace = pulumi.ResourceOptions(providers=providers, depends_on=[namespace
 artifacts = ArtifactBucket("mlflow-artifacts", settings.artifacts, opts=in_namespace)
 database = MlflowPostgres("mlflow-postgres", dataclasses.replace(settings.postgres, backup=artifacts.backup_target),
                           opts=in_namespace)
-ingress = settings.ingress
-server_settings = vars(settings.server) | ({
-    # Behind the Ingress the Host header is the ingress host: without it MLflow answers 403.
-    "extra_allowed_hosts": (*settings.server.extra_allowed_hosts, ingress.host),
-    "cors_allowed_origins": (ingress.url,),
-} if ingress else {})
 server = MlflowServer(
     SERVER_SERVICE_ACCOUNT,
     MlflowServerArgs(
@@ -53,12 +47,12 @@ server = MlflowServer(
         artifacts_destination=artifacts.artifacts_destination,
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,
-        **server_settings,
+        **vars(settings.server),
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),
 )
 in_namespace_after_server = pulumi.ResourceOptions(providers=providers, depends_on=[namespace, server])
-front_door = IngressSSO("mlflow-ingress", ingress, opts=in_namespace_after_server) if ingress else None
+front_door = IngressSSO("mlflow-ingress", settings.ingress, opts=in_namespace_after_server) if settings.ingress else None
 
 if settings.monitoring:
     Monitoring("mlflow-monitoring", MonitoringArgs(

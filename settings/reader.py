@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.kube.resources import ResourceSpec
 from components.validation import image_problem, quantity_problem
 
 T = TypeVar("T")
@@ -29,6 +30,10 @@ class ConfigReader:
 
     def fail(self, name: str, message: str) -> None:
         self.problems.append(f"{self.key(name)}: {message}")
+
+    def problems_since(self, mark: int) -> bool:
+        """Whether a problem was recorded after `mark` (a len(problems) taken before reading an area)."""
+        return len(self.problems) > mark
 
     def _raw(self, name: str) -> str | None:
         return self._config.get(name)
@@ -135,3 +140,18 @@ def host_problem(value: str) -> str | None:
     if not value or any(c.isspace() or c in ",/" for c in value):
         return f"{value!r} is not a host name or host:port pattern"
     return None
+
+
+def resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
+    """<prefix>CpuRequest, ...CpuLimit, ...MemoryRequest, ...MemoryLimit as one validated spec."""
+    mark = len(read.problems)
+    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}")
+              for part in ("cpu", "memory") for kind in ("request", "limit")}
+    if read.problems_since(mark):
+        return None
+    return read.build(f"{prefix}CpuRequest", ResourceSpec, **values)
+
+
+def aws_tags() -> dict[str, str]:
+    return {"app.kubernetes.io/part-of": "mlflow-platform", "pulumi-project": pulumi.get_project(),
+            "pulumi-stack": pulumi.get_stack()}

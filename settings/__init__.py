@@ -1,0 +1,161 @@
+"""The one place stack configuration is read and validated.
+
+Each area (settings/<area>.py) reads its own keys and returns typed, frozen settings; load_settings
+composes them, checks what spans areas, and reports every problem at once, each naming its key
+and what is allowed, so `pulumi preview` fails before anything is created. Cluster facts
+(kubeconfig, OIDC provider, network) come from explicit config or from the cluster stack's outputs.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import yaml
+
+from components.artifact_bucket import ArtifactBucketArgs
+from components.ingress_sso import IngressSsoArgs
+from components.mlflow_postgres import MlflowPostgresArgs
+from components.validation import dns_label_problem
+from settings.artifacts import ArtifactSettings, read_artifacts
+from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
+from settings.database import DatabaseSettings, read_database
+from settings.front_door import read_front_door
+from settings.monitoring import MonitoringSettings, read_monitoring
+from settings.network import NetworkSettings, read_network
+from settings.reader import ConfigError, ConfigReader, aws_tags
+from settings.server import ServerSettings, read_server
+
+__all__ = ["CLUSTER_STACK_OUTPUTS", "SECRET_KEYS", "SERVER_SERVICE_ACCOUNT", "ConfigError", "ServerSettings",
+           "Settings", "load_settings"]
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+SERVER_SERVICE_ACCOUNT = "mlflow"
+BACKUP_PREFIX = "backups/"
+# Keys read with `pulumi config set --secret` only. Pulumi.yaml cannot declare them (see its comment):
+# the secrets table in docs/configuration.md comes from here.
+SECRET_KEYS = {
+    "clusterKubeconfig": "Kubeconfig of the target cluster. Unset uses clusterStack's kubeconfig, else your default "
+                         "kubeconfig and kubeContext.",
+    "externalDatabasePassword": "Password of the mlflow user on your server (databaseMode external). The database and "
+                                "user are both named mlflow.",
+    "ssoClientSecret": "OIDC client secret of ssoClientId (ssoEnabled with an ingressHost).",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str
+    kube_context: str | None
+    kubeconfig: pulumi.Input[str] | None
+    delete_unreachable: bool
+    """Forget objects of a cluster that is gone (throwaway stacks only: dataProtection off)."""
+    aws_region: str | None
+    data_protection: bool
+    postgres: MlflowPostgresArgs
+    artifacts: ArtifactBucketArgs
+    server: ServerSettings
+    ingress: IngressSsoArgs | None
+    monitoring: MonitoringSettings | None
+    network: NetworkSettings | None
+
+    @property
+    def uses_aws(self) -> bool:
+        return self.postgres.mode == "rds" or self.artifacts.backend == "s3"
+
+
+def load_settings(config: pulumi.Config | None = None) -> Settings:
+    read = ConfigReader(config or pulumi.Config())
+    namespace = read.string("namespace", check=dns_label_problem)
+    data_protection = read.boolean("dataProtection")
+    storage_class = read.optional("storageClass", check=dns_label_problem)
+    aws_region = read.optional("awsRegion")
+    kube_context = read.optional("kubeContext")
+    cluster = ClusterFacts(read)
+    kubeconfig = cluster.get("kubeconfig", None)
+
+    database = read_database(read, cluster, aws_region, data_protection)
+    artifacts = read_artifacts(read, cluster, aws_region)
+    server = read_server(read)
+    front_door = read_front_door(read, None if dns_label_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
+                                 server.tmp_size_limit if server else None)
+    monitoring = read_monitoring(read)
+    network = read_network(read)
+
+    if database and artifacts and database.backups and artifacts.backend != "minio":
+        read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "
+                                    f"{artifacts.backend!r}: use databaseMode rds (automated backups) or set "
+                                    "backupsEnabled false")
+    if not read.problems and database and server:
+        budget = server.connection_budget(database.mode)
+        if not budget.fits(database.max_connections):
+            read.fail(
+                "postgresMaxConnections",
+                "the MLflow server may open more connections than PostgreSQL allows: "
+                f"{budget.explain(database.max_connections)}. Raise postgresMaxConnections, or lower "
+                "serverMaxReplicas/serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow.",
+            )
+    read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
+    read.raise_if_problems()
+    assert database and artifacts and server  # else a problem was recorded and raised
+    return Settings(
+        namespace=namespace,
+        kube_context=kube_context,
+        kubeconfig=kubeconfig,
+        delete_unreachable=not data_protection,
+        aws_region=aws_region,
+        data_protection=data_protection,
+        postgres=_postgres_args(database, namespace, data_protection, storage_class, metrics=monitoring is not None),
+        artifacts=_artifact_args(artifacts, database, namespace, data_protection, storage_class, aws_region),
+        server=server.behind(front_door),
+        ingress=front_door,
+        monitoring=monitoring,
+        network=network,
+    )
+
+
+def _postgres_args(database: DatabaseSettings, namespace: str, data_protection: bool, storage_class: str | None,
+                   metrics: bool) -> MlflowPostgresArgs:
+    return MlflowPostgresArgs(
+        namespace=namespace,
+        mode=database.mode,
+        max_connections=database.max_connections,
+        data_protection=data_protection,
+        metrics_exporter=metrics,
+        backup_schedule=database.backup_schedule,
+        image=database.image,
+        storage_size=database.storage_size,
+        storage_class=storage_class,
+        resources=database.resources,
+        rds=database.rds,
+        external=database.external,
+    )
+
+
+def _artifact_args(artifacts: ArtifactSettings, database: DatabaseSettings, namespace: str, data_protection: bool,
+                   storage_class: str | None, aws_region: str | None) -> ArtifactBucketArgs:
+    return ArtifactBucketArgs(
+        namespace=namespace,
+        backend=artifacts.backend,
+        bucket_name=artifacts.bucket,
+        prefix=artifacts.prefix,
+        data_protection=data_protection,
+        service_account=SERVER_SERVICE_ACCOUNT,
+        storage_class=storage_class,
+        irsa=artifacts.irsa,
+        also_trusted_service_accounts=artifacts.also_trusted_service_accounts,
+        backup_prefix=BACKUP_PREFIX if database.backups else None,
+        backup_retention_days=database.backup_retention_days,
+        region=aws_region,
+        tags=aws_tags(),
+        minio_image=artifacts.minio_image,
+        minio_client_image=artifacts.minio_client_image,
+        storage_size=artifacts.storage_size,
+        kms_key_arn=artifacts.kms_key_arn,
+        noncurrent_version_days=artifacts.noncurrent_version_days,
+    )
+
+
+def _declared_keys() -> list[str]:
+    """The project's keys as Pulumi.yaml declares them (the CLI itself lets undeclared ones through)."""
+    project = yaml.safe_load(PROJECT_FILE.read_text())
+    return [key for key in project.get("config", {}) if ":" not in key]

@@ -1,0 +1,97 @@
+"""The database area: where MLflow's PostgreSQL lives (in-cluster, RDS, external), its size and its backups."""
+
+from dataclasses import dataclass
+
+from components.kube.resources import ResourceSpec
+from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
+from components.versions import POSTGRES_IMAGE
+from settings.checks import arn_problem, cron_problem, engine_version_problem, instance_class_problem
+from settings.cluster import ClusterFacts
+from settings.reader import ConfigReader, aws_tags, host_problem, resources
+
+RDS_PROTECTION_KEYS = {
+    "deletion_protection": "rdsDeletionProtection",
+    "storage_encrypted": "rdsStorageEncrypted",
+    "backup_retention_days": "rdsBackupRetentionDays",
+}
+SSL_MODES = ("require", "verify-ca", "verify-full", "prefer", "disable")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    mode: DatabaseMode
+    max_connections: int
+    image: str
+    storage_size: str
+    resources: ResourceSpec
+    rds: RdsOptions | None
+    external: ExternalDatabase | None
+    backups: bool
+    """A pg_dump CronJob (in-cluster only: RDS keeps automated backups)."""
+    backup_schedule: str
+    backup_retention_days: int
+
+
+def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None,
+                  data_protection: bool) -> DatabaseSettings | None:
+    """None when a key of this area is wrong (the problems are recorded)."""
+    mark = len(read.problems)
+    mode = read.string("databaseMode", allowed=DATABASE_MODES)
+    max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
+    image = read.image("postgresImage", POSTGRES_IMAGE)
+    storage_size = read.quantity("postgresStorageSize")
+    spec = resources(read, "postgres")
+    rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
+    external = _external(read) if mode == "external" else None
+    backups = read.boolean("backupsEnabled")
+    backup_schedule = read.string("backupSchedule", check=cron_problem)
+    backup_retention_days = read.integer("backupRetentionDays", minimum=1, maximum=3650)
+    if read.problems_since(mark) or spec is None:
+        return None
+    return DatabaseSettings(
+        mode=mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
+        max_connections=max_connections, image=image, storage_size=storage_size, resources=spec, rds=rds,
+        external=external, backups=backups and mode == "in-cluster", backup_schedule=backup_schedule,
+        backup_retention_days=backup_retention_days,
+    )
+
+
+def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data_protection: bool) -> RdsOptions:
+    if not aws_region:
+        read.fail("awsRegion", "is required for databaseMode rds (e.g. us-east-1)")
+    rds = RdsOptions(
+        network=DatabaseNetwork(
+            vpc_id=cluster.get("vpcId", "databaseMode rds"),
+            subnet_ids=cluster.get("privateSubnetIds", "databaseMode rds"),
+            client_security_group_id=cluster.get("nodeSecurityGroupId", "databaseMode rds"),
+        ),
+        engine_version=read.string("rdsEngineVersion", check=engine_version_problem),
+        instance_class=read.string("rdsInstanceClass", check=instance_class_problem),
+        allocated_storage_gb=read.integer("rdsAllocatedStorageGb", minimum=20, maximum=65536),
+        max_allocated_storage_gb=read.integer("rdsMaxAllocatedStorageGb", minimum=20, maximum=65536),
+        multi_az=read.boolean("rdsMultiAz"),
+        backup_retention_days=read.integer("rdsBackupRetentionDays", minimum=0, maximum=35),
+        deletion_protection=read.boolean("rdsDeletionProtection"),
+        storage_encrypted=read.boolean("rdsStorageEncrypted"),
+        kms_key_arn=read.optional("rdsKmsKeyArn", check=arn_problem),
+        tags=aws_tags(),
+    )
+    if rds.max_allocated_storage_gb < rds.allocated_storage_gb:
+        read.fail("rdsMaxAllocatedStorageGb", f"{rds.max_allocated_storage_gb} is below rdsAllocatedStorageGb")
+    if data_protection:
+        for field_name, message in rds.protection_problems().items():
+            read.fail(RDS_PROTECTION_KEYS[field_name], f"{message} (or set {read.key('dataProtection')} "
+                                                       "to false, for throwaway stacks only)")
+    return rds
+
+
+def _external(read: ConfigReader) -> ExternalDatabase:
+    host = read.optional("externalDatabaseHost", check=host_problem)
+    password = read.secret("externalDatabasePassword")
+    if not host:
+        read.fail("externalDatabaseHost", "is required for databaseMode external")
+    if password is None:
+        read.fail("externalDatabasePassword", "is required for databaseMode external (set it with --secret)")
+    ssl_mode = read.string("externalDatabaseSslMode", allowed=SSL_MODES)
+    return ExternalDatabase(host=host or "", password=password or "",
+                            port=read.integer("externalDatabasePort", minimum=1, maximum=65535), ssl_mode=ssl_mode)
