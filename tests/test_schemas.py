@@ -13,7 +13,7 @@ from harness import ProgramRun, Registration, unwrap_secrets
 
 # The newest schema kubernetes-validate ships, and the oldest Kubernetes minor EKS and kind still serve.
 KUBERNETES_VERSIONS = ("1.37.0", "1.32.0")
-# Custom resources have no schema here; tests/test_monitoring.py checks their structure and promtool their rules.
+# Custom resources have no schema here; tests/components/test_monitoring.py checks their structure and promtool their rules.
 CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
 
 
