@@ -1,4 +1,4 @@
-"""The README, the project file, the stack files and the pinned versions agree with each other."""
+"""The README and docs, the project file, the stack files and the pinned versions agree with each other."""
 
 import re
 from importlib.metadata import version
@@ -16,12 +16,46 @@ from settings import SECRET_KEYS
 from tools.config_table import config_table, secrets_table
 
 README = (ROOT / "README.md").read_text()
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "bench").glob("*.md"))]
 DECLARED = {key for key in PROJECT_FILE["config"] if ":" not in key}
 
 
-def test_readme_configuration_tables_match_pulumi_yaml_and_the_secret_keys() -> None:
-    assert config_table() in README, "regenerate the table with: python tools/config_table.py"
-    assert secrets_table() in README, "regenerate the table with: python tools/config_table.py"
+def test_configuration_tables_match_pulumi_yaml_and_the_secret_keys() -> None:
+    assert config_table() in CONFIGURATION, "regenerate the table with: python tools/config_table.py"
+    assert secrets_table() in CONFIGURATION, "regenerate the table with: python tools/config_table.py"
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower-case, punctuation dropped, spaces to '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(document: Path) -> None:
+    """Every relative link points at a file of the repository, and an #anchor at one of its headings."""
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", document.read_text()):
+        if re.match(r"^[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        resolved = (document.parent / path).resolve() if path else document
+        if not resolved.exists():
+            broken.append(target)
+        elif anchor and resolved.suffix == ".md":
+            headings = re.findall(r"(?m)^#+ (.+)$", resolved.read_text())
+            if anchor not in {slug(h) for h in headings}:
+                broken.append(target)
+    assert broken == []
+
+
+def test_the_readme_is_for_newcomers_and_links_every_doc() -> None:
+    """The two commands and what is verified stay; reference material lives in docs/."""
+    headings = re.findall(r"(?m)^## (.+)$", README)
+    assert headings == ["Components", "Prerequisites", "Quick start (dev)", "Running the tests",
+                        "What is verified here, and what needs a real cluster", "Documentation"]
+    for doc in (ROOT / "docs").glob("*.md"):
+        assert f"](docs/{doc.name})" in README, doc.name
 
 
 def test_every_declared_key_has_type_default_and_description() -> None:

@@ -1,4 +1,4 @@
-"""Print the README's configuration tables from Pulumi.yaml and settings.SECRET_KEYS (tests keep them equal)."""
+"""Print docs/configuration.md's tables from Pulumi.yaml and settings.SECRET_KEYS (tests keep them equal)."""
 
 import json
 from pathlib import Path
