@@ -6,6 +6,7 @@ import pulumi_kubernetes as k8s
 
 from components.kube.labels import selector_labels, standard_labels
 from components.mlflow_postgres.args import (
+    AUTH_DATABASE,
     DATABASE_MODES,
     URI_SECRET_KEY,
     DatabaseMode,
@@ -19,8 +20,8 @@ from components.mlflow_postgres.external import external_database
 from components.mlflow_postgres.in_cluster import in_cluster_database
 from components.mlflow_postgres.rds import rds_database
 
-__all__ = ["DATABASE_MODES", "URI_SECRET_KEY", "DatabaseMode", "DatabaseNetwork", "ExternalDatabase", "MlflowPostgres",
-           "MlflowPostgresArgs", "RdsOptions"]
+__all__ = ["AUTH_DATABASE", "DATABASE_MODES", "URI_SECRET_KEY", "DatabaseMode", "DatabaseNetwork", "ExternalDatabase",
+           "MlflowPostgres", "MlflowPostgresArgs", "RdsOptions"]
 
 
 class MlflowPostgres(pulumi.ComponentResource):
@@ -33,6 +34,8 @@ class MlflowPostgres(pulumi.ComponentResource):
     password: pulumi.Output[str]
     uri_secret_name: pulumi.Output[str]
     uri_secret_key: pulumi.Output[str]
+    auth_database_uri: pulumi.Output[str]
+    """A secret: the URI of AUTH_DATABASE, for MLflow's auth app (created by the server's migration Job)."""
     outputs: dict[str, pulumi.Output[object]]
     pod_selector: dict[str, str] | None
     """Labels of the in-cluster database pods (None for RDS and external)."""
@@ -47,11 +50,16 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.database = pulumi.Output.from_input(args.database)
         self.username = pulumi.Output.from_input(args.username)
         self.password = pulumi.Output.secret(endpoint.password)
-        uri: pulumi.Output[str] = pulumi.Output.format(
-            "postgresql+psycopg2://{0}:{1}@{2}:{3}/{4}{5}",
-            args.username, endpoint.password, endpoint.host, endpoint.port, args.database,
-            f"?{endpoint.query}" if endpoint.query else "",
-        )
+        def uri_of(database: str) -> pulumi.Output[str]:
+            return pulumi.Output.format(
+                "postgresql+psycopg2://{0}:{1}@{2}:{3}/{4}{5}",
+                args.username, endpoint.password, endpoint.host, endpoint.port, database,
+                f"?{endpoint.query}" if endpoint.query else "",
+            )
+
+        uri = uri_of(args.database)
+        # MLflow's auth app keeps users and permissions in a database of its own on the same server.
+        self.auth_database_uri = pulumi.Output.secret(uri_of(AUTH_DATABASE))
         uri_secret = k8s.core.v1.Secret(
             f"{name}-uri",
             metadata={"name": f"{name}-uri", "namespace": args.namespace,

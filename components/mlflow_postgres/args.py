@@ -51,6 +51,7 @@ class RdsOptions:
 DatabaseMode = Literal["in-cluster", "rds", "external"]
 DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external")
 URI_SECRET_KEY = "uri"
+AUTH_DATABASE = "mlflow_auth"
 
 
 @dataclass(frozen=True)

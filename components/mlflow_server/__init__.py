@@ -10,8 +10,9 @@ from components.kube.hardening import container_security_context, empty_dir, pod
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_server.args import MlflowServerArgs
+from components.mlflow_server.auth import auth_wiring
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
-from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_job
+from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_container, migration_job
 
 SERVER_PORT = 5000
 METRICS_DIR = "/var/run/mlflow/metrics"
@@ -36,6 +37,8 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
         command += ["--cors-allowed-origins", ",".join(args.cors_allowed_origins)]
     if args.metrics:
         command += ["--expose-prometheus", METRICS_DIR]
+    if args.auth:
+        command += ["--app-name", "basic-auth"]
     return command
 
 
@@ -77,7 +80,12 @@ class MlflowServer(pulumi.ComponentResource):
 
         self.selector = selector
         self.migration_selector = selector_labels("mlflow", name, "migration")
-        migration = migration_job(self, name, args, service_account.metadata.name, [backend_env, *common_env])
+        tracking_migration = migration_container(args.image, [backend_env, *common_env])
+        auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
+                if args.auth else None)
+        migration = migration_job(self, name, args, service_account.metadata.name, tracking_migration,
+                                  then=auth.migration_container if auth else None,
+                                  volumes=tuple(v for v in (auth.volumes if auth else []) if v["name"] == "auth-module"))
 
         service = k8s.core.v1.Service(
             name,
@@ -101,6 +109,7 @@ class MlflowServer(pulumi.ComponentResource):
             *pool_env,
             *common_env,
             *args.artifact_store_env,
+            *(auth.env if auth else []),
         ]
         # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
         # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.
@@ -109,6 +118,9 @@ class MlflowServer(pulumi.ComponentResource):
         if args.metrics:
             volume_mounts.append({"name": "metrics", "mountPath": METRICS_DIR})
             volumes.append(empty_dir("metrics", "64Mi"))
+        if auth:
+            volume_mounts += auth.volume_mounts
+            volumes += auth.volumes
 
         # The kubelet probes as `Host: <pod IP>:<port>`, which the allowed hosts admit through $(POD_IP).
         def http_probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
@@ -134,7 +146,8 @@ class MlflowServer(pulumi.ComponentResource):
                 # Never drop below the desired count during a rollout.
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, **({"annotations": {
+                        "mlflow-platform/identity-config": auth.config_checksum}} if auth else {})},
                     "spec": {
                         "serviceAccountName": service_account.metadata.name,
                         "automountServiceAccountToken": False,

@@ -6,6 +6,7 @@ from typing import Any
 import pulumi
 
 from components.kube.resources import ResourceSpec
+from components.mlflow_server.auth import ServerAuth
 from components.mlflow_server.connection_budget import pool_problem
 from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MLFLOW_IMAGE
@@ -46,6 +47,8 @@ class MlflowServerArgs:
     extra_allowed_hosts: tuple[str, ...] = ()
     """Host headers to accept beyond localhost and the Service names (e.g. an ingress host)."""
     cors_allowed_origins: tuple[str, ...] = ()
+    auth: ServerAuth | None = None
+    """MLflow's auth app with identities from verified JWTs; None: everyone who reaches the server is an admin."""
 
     def __post_init__(self) -> None:
         refuse(

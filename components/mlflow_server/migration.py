@@ -19,10 +19,26 @@ MIGRATION_DEADLINE_SECONDS = 1800
 BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 
-def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
-                  env: list[dict[str, Any]]) -> k8s.batch.v1.Job:
+def migration_container(image: str, env: list[dict[str, Any]]) -> dict[str, Any]:
     """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment."""
+    return {
+        "name": "migrate",
+        "image": image,
+        # Kubernetes expands $(VAR) from the env below: the URI never appears in the spec.
+        "command": ["mlflow", "db", "upgrade", f"$({BACKEND_URI_ENV})"],
+        "env": env,
+        "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
+        "securityContext": container_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
+                  tracking: dict[str, Any], then: dict[str, Any] | None = None,
+                  volumes: tuple[dict[str, Any], ...] = ()) -> k8s.batch.v1.Job:
+    """The tracking migration (`tracking`), and `then` after it (the auth database) when there is one."""
     migration_labels = standard_labels("mlflow", name, "migration")
+    containers = {"initContainers": [tracking], "containers": [then]} if then else {"containers": [tracking]}
     return k8s.batch.v1.Job(
         f"{name}-migrate",
         # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.
@@ -37,19 +53,8 @@ def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, se
                     "serviceAccountName": service_account_name,
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(SERVER_UID),
-                    "containers": [
-                        {
-                            "name": "migrate",
-                            "image": args.image,
-                            # Kubernetes expands $(VAR) from the env below: the URI never appears in the spec.
-                            "command": ["mlflow", "db", "upgrade", f"$({BACKEND_URI_ENV})"],
-                            "env": env,
-                            "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
-                            "securityContext": container_security_context(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }
-                    ],
-                    "volumes": [empty_dir("tmp", "256Mi")],
+                    **containers,
+                    "volumes": [empty_dir("tmp", "256Mi"), *volumes],
                 },
             },
         },

@@ -1,0 +1,218 @@
+"""Who is calling MLflow, from a verified JWT: the identity behind MLflow's own permissions.
+
+Runs inside the MLflow server (the `-full` image), mounted from a ConfigMap on PYTHONPATH and named
+in the auth app's ini as `authorization_function = mlflow_platform_auth:authenticate`. MLflow calls
+it with no arguments for each request it protects, reads `flask.request`, and takes a werkzeug
+`Authorization` (its `username`) or a `Response` to send back (mlflow/server/auth/__init__.py,
+get_auth_func and authenticate_request; the FastAPI routes call it in a test request context).
+
+The identity never comes from a plain header a client could forge: every token is a JWT whose
+signature, issuer, audience and expiry are checked against one of the configured issuers: the SSO
+provider (the ID token oauth2-proxy passes as `Authorization: Bearer`, or a program's own token),
+the cluster's service-account issuer (projected tokens of in-cluster jobs), Cloudflare Access
+(`Cf-Access-Jwt-Assertion`). A user is created on first sight; admins come from the config.
+Stdlib, flask, werkzeug, PyJWT (in the image through mlflow[azure] -> azure-identity -> msal) and
+mlflow only: nothing of the Pulumi program.
+"""
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import urllib.request
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from flask import Response, g, request
+from werkzeug.datastructures import Authorization
+
+CONFIG_ENV = "MLFLOW_PLATFORM_AUTH_CONFIG"
+ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    issuer: str
+    audiences: tuple[str, ...]
+    header: str = "Authorization"
+    """Where its tokens arrive: `Authorization` (as `Bearer <jwt>`) or e.g. `Cf-Access-Jwt-Assertion`."""
+    username_claims: tuple[str, ...] = ("email",)
+    """The first of these claims the token has is the MLflow username."""
+    groups_claim: str = "groups"
+    jwks_uri: str | None = None
+    """None: from the issuer's OIDC discovery document."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Config:
+    issuers: tuple[Issuer, ...]
+    admin_users: frozenset[str] = frozenset()
+    admin_groups: frozenset[str] = frozenset()
+    allow_basic_auth: bool = False
+    """MLflow's own username/password as well (dev only: to try permissions without an SSO provider)."""
+    leeway_seconds: int = 30
+
+    @staticmethod
+    def from_json(text: str) -> "Config":
+        raw = json.loads(text)
+        issuers = tuple(
+            Issuer(issuer=i["issuer"], audiences=tuple(i["audiences"]), header=i.get("header", "Authorization"),
+                   username_claims=tuple(i.get("username_claims", ["email"])), groups_claim=i.get("groups_claim", "groups"),
+                   jwks_uri=i.get("jwks_uri"))
+            for i in raw.get("issuers", []))
+        return Config(issuers=issuers, admin_users=frozenset(raw.get("admin_users", [])),
+                      admin_groups=frozenset(raw.get("admin_groups", [])),
+                      allow_basic_auth=bool(raw.get("allow_basic_auth", False)),
+                      leeway_seconds=int(raw.get("leeway_seconds", 30)))
+
+    def is_admin(self, identity: Identity) -> bool:
+        return identity.username in self.admin_users or bool(identity.groups & self.admin_groups)
+
+
+class InvalidTokenError(Exception):
+    """A token that is malformed, from an unknown issuer, or fails its issuer's checks."""
+
+
+class Verifier:
+    """Verifies tokens, with each issuer's keys fetched once and a cache of tokens already verified
+    (MLflow calls the authorization function several times per request and caches nothing for it)."""
+
+    def __init__(self, config: Config, cache_size: int = 4096) -> None:
+        self.config = config
+        self._by_issuer = {issuer.issuer: issuer for issuer in config.issuers}
+        self._keys: dict[str, jwt.PyJWKClient] = {}
+        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def identity(self, token: str, header: str) -> Identity:
+        with self._lock:
+            cached = self._verified.get(token)
+        if cached and cached[1] > time.time():
+            return cached[0]
+        try:
+            claimed = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(f"not a JWT: {error}") from error
+        issuer = self._by_issuer.get(str(claimed.get("iss")))
+        if issuer is None or issuer.header.lower() != header.lower():
+            raise InvalidTokenError(f"issuer {claimed.get('iss')!r} is not trusted for {header}")
+        try:
+            key = self._key_client(issuer).get_signing_key_from_jwt(token)
+            claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=list(issuer.audiences),
+                                issuer=issuer.issuer, leeway=self.config.leeway_seconds,
+                                options={"require": ["exp", "iss", "aud"]})
+        except (jwt.PyJWTError, OSError) as error:
+            raise InvalidTokenError(str(error)) from error
+        username = next((str(claims[c]) for c in issuer.username_claims if claims.get(c)), None)
+        if not username:
+            raise InvalidTokenError(f"the token has none of the claims {list(issuer.username_claims)}")
+        groups = claims.get(issuer.groups_claim) or []
+        identity = Identity(username, frozenset(groups if isinstance(groups, list) else [groups]))
+        with self._lock:
+            self._verified[token] = (identity, float(claims["exp"]))
+            while len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return identity
+
+    def _key_client(self, issuer: Issuer) -> jwt.PyJWKClient:
+        with self._lock:
+            client = self._keys.get(issuer.issuer)
+        if client is None:
+            client = jwt.PyJWKClient(issuer.jwks_uri or _discovered_jwks_uri(issuer.issuer), cache_keys=True,
+                                     lifespan=300, timeout=10)
+            with self._lock:
+                self._keys[issuer.issuer] = client
+        return client
+
+
+def _discovered_jwks_uri(issuer: str) -> str:
+    with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10) as response:
+        return str(json.load(response)["jwks_uri"])
+
+
+def token_in(headers: Any, header: str) -> str | None:
+    value = headers.get(header)
+    if not value:
+        return None
+    if header.lower() == "authorization":
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+    return str(value).strip()
+
+
+_verifier: Verifier | None = None
+_provisioned: dict[str, bool] = {}
+_state_lock = threading.Lock()
+
+
+def _get_verifier() -> Verifier:
+    global _verifier
+    with _state_lock:
+        if _verifier is None:
+            with open(os.environ[CONFIG_ENV]) as file:
+                _verifier = Verifier(Config.from_json(file.read()))
+        return _verifier
+
+
+def _unauthorized(message: str) -> Response:
+    body = json.dumps({"error_code": "UNAUTHENTICATED", "message": message})
+    return Response(body, status=401, mimetype="application/json",
+                    headers={"WWW-Authenticate": 'Bearer realm="mlflow", error="invalid_token"'})
+
+
+def _ensure_user(identity: Identity, admin: bool) -> None:
+    """The user exists in MLflow's auth store, admin exactly when the config says so."""
+    if _provisioned.get(identity.username) == admin:
+        return
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth import store
+
+    if not store.has_user(identity.username):
+        try:
+            # Never used to log in: the identity is the token. MLflow wants 12 characters or more.
+            store.create_user(identity.username, secrets.token_urlsafe(32), is_admin=admin)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
+                raise
+    if store.get_user(identity.username).is_admin != admin:
+        store.update_user(identity.username, is_admin=admin)
+    with _state_lock:
+        _provisioned[identity.username] = admin
+
+
+def authenticate() -> Authorization | Response:
+    """MLflow's `authorization_function`."""
+    cached = getattr(g, "mlflow_platform_authorization", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    verifier = _get_verifier()
+    for header in dict.fromkeys(issuer.header for issuer in verifier.config.issuers):
+        token = token_in(request.headers, header)
+        if token is None:
+            continue
+        try:
+            identity = verifier.identity(token, header)
+        except InvalidTokenError as error:
+            _logger.warning("refused a token in %s: %s", header, error)
+            return _unauthorized(f"invalid token in {header}")
+        _ensure_user(identity, verifier.config.is_admin(identity))
+        authorization = Authorization("bearer", {"username": identity.username})
+        g.mlflow_platform_authorization = authorization
+        return authorization
+    if verifier.config.allow_basic_auth and request.authorization and request.authorization.type == "basic":
+        from mlflow.server.auth import authenticate_request_basic_auth
+
+        return authenticate_request_basic_auth()  # type: ignore[no-any-return]
+    return _unauthorized("no credentials: sign in through the front door, or send a token as Authorization: Bearer")
