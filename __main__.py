@@ -47,6 +47,7 @@ server = MlflowServer(
         artifacts_destination=artifacts.artifacts_destination,
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,
+        auth=settings.identity.server_auth(database.auth_database_uri) if settings.identity else None,
         **vars(settings.server),
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),

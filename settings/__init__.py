@@ -20,6 +20,7 @@ from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
 from settings.database import DatabaseSettings, read_database
 from settings.front_door import read_front_door
+from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
 from settings.network import NetworkSettings, read_network
 from settings.reader import ConfigError, ConfigReader, aws_tags
@@ -54,6 +55,8 @@ class Settings:
     postgres: MlflowPostgresArgs
     artifacts: ArtifactBucketArgs
     server: ServerSettings
+    identity: IdentitySettings | None
+    """MLflow's auth app (None: off, everyone who reaches the server is an admin)."""
     ingress: IngressSsoArgs | None
     monitoring: MonitoringSettings | None
     network: NetworkSettings | None
@@ -80,6 +83,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                                  server.tmp_size_limit if server else None)
     monitoring = read_monitoring(read)
     network = read_network(read)
+    sso = front_door.sso if front_door else None
+    identity = read_identity(read, cluster, (sso.issuer_url, sso.client_id) if sso else None, data_protection)
 
     if database and artifacts and database.backups and artifacts.backend != "minio":
         read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "
@@ -107,6 +112,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         postgres=_postgres_args(database, namespace, data_protection, storage_class, metrics=monitoring is not None),
         artifacts=_artifact_args(artifacts, database, namespace, data_protection, storage_class, aws_region),
         server=server.behind(front_door),
+        identity=identity,
         ingress=front_door,
         monitoring=monitoring,
         network=network,

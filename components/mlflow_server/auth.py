@@ -35,7 +35,8 @@ PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
 class TrustedIssuer:
     """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON)."""
 
-    issuer: str
+    issuer: pulumi.Input[str]
+    """From config, or the cluster's OIDC issuer (a cluster-stack output) for service-account tokens."""
     audiences: tuple[str, ...]
     header: str = "Authorization"
     username_claims: tuple[str, ...] = ("email",)
@@ -65,15 +66,19 @@ class ServerAuth:
         if problems:
             raise ValueError("ServerAuth: " + "; ".join(problems))
 
-    def identity_config(self) -> str:
-        return json.dumps({
-            "issuers": [{"issuer": i.issuer, "audiences": list(i.audiences), "header": i.header,
-                         "username_claims": list(i.username_claims), "groups_claim": i.groups_claim,
-                         **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for i in self.issuers],
-            "admin_users": sorted(self.admin_users),
-            "admin_groups": sorted(self.admin_groups),
-            "allow_basic_auth": self.allow_basic_auth,
-        }, indent=2, sort_keys=True)
+    def identity_config(self) -> pulumi.Output[str]:
+        """mlflow_platform_auth.Config as JSON."""
+        def render(urls: list[str]) -> str:
+            issuers = zip(urls, self.issuers, strict=True)
+            return json.dumps({
+                "issuers": [{"issuer": url, "audiences": list(i.audiences), "header": i.header,
+                             "username_claims": list(i.username_claims), "groups_claim": i.groups_claim,
+                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for url, i in issuers],
+                "admin_users": sorted(self.admin_users),
+                "admin_groups": sorted(self.admin_groups),
+                "allow_basic_auth": self.allow_basic_auth,
+            }, indent=2, sort_keys=True)
+        return pulumi.Output.all(*(i.issuer for i in self.issuers)).apply(render)
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class AuthWiring:
     volume_mounts: list[dict[str, Any]]
     migration_container: dict[str, Any]
     """Runs mlflow_platform_auth_db.py after the tracking migration; needs BACKEND_URI_ENV as well."""
-    config_checksum: str
+    config_checksum: pulumi.Output[str]
     """Changes with the identity config, so a change rolls the pods (the module reads it once)."""
 
 
@@ -145,5 +150,5 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
             "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri")],
             "volumeMounts": [*container_base["volumeMounts"], module_mount],
         },
-        config_checksum=hashlib.sha256((identity + auth.default_permission).encode()).hexdigest()[:16],
+        config_checksum=identity.apply(lambda text: hashlib.sha256((text + auth.default_permission).encode()).hexdigest()[:16]),
     )
