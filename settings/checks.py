@@ -16,6 +16,13 @@ def https_url_problem(value: str) -> str | None:
     return None if value.startswith("https://") and " " not in value else f"{value!r} is not an https:// URL"
 
 
+def issuer_url_problem(value: str) -> str | None:
+    """An OIDC issuer: https, or http on this machine only (a local test identity provider)."""
+    if re.fullmatch(r"http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/\S*)?", value):
+        return None
+    return https_url_problem(value)
+
+
 def label_problem(value: str) -> str | None:
     key, sep, label = value.partition("=")
     return None if sep and key and label and " " not in value else f"{value!r} is not a label like release=kube-prometheus-stack"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.mlflow_server.auth import PERMISSIONS, ServerAuth, TrustedIssuer
-from settings.checks import https_url_problem
+from settings.checks import issuer_url_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 
@@ -26,7 +26,7 @@ class IdentitySettings:
 
 def trusted_issuer_problem(value: str) -> str | None:
     issuer, separator, audience = value.partition("=")
-    if not separator or not audience or https_url_problem(issuer):
+    if not separator or not audience or issuer_url_problem(issuer):
         return f"{value!r} is not issuer=audience, e.g. https://login.example.com=mlflow-ci"
     return None
 

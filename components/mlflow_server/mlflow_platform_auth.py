@@ -108,13 +108,7 @@ class Verifier:
         issuer = self._by_issuer.get(str(claimed.get("iss")))
         if issuer is None or issuer.header.lower() != header.lower():
             raise InvalidTokenError(f"issuer {claimed.get('iss')!r} is not trusted for {header}")
-        try:
-            key = self._key_client(issuer).get_signing_key_from_jwt(token)
-            claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=list(issuer.audiences),
-                                issuer=issuer.issuer, leeway=self.config.leeway_seconds,
-                                options={"require": ["exp", "iss", "aud"]})
-        except (jwt.PyJWTError, OSError) as error:
-            raise InvalidTokenError(str(error)) from error
+        claims = self._verified_claims(token, issuer)
         username = next((str(claims[c]) for c in issuer.username_claims if claims.get(c)), None)
         if not username:
             raise InvalidTokenError(f"the token has none of the claims {list(issuer.username_claims)}")
@@ -125,6 +119,27 @@ class Verifier:
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
         return identity
+
+    def _verified_claims(self, token: str, issuer: Issuer) -> dict[str, Any]:
+        """The claims, once the signature (with the key the token names, or any of the issuer's keys when
+        it names none), the issuer, the audience and the expiry are checked."""
+        try:
+            client = self._key_client(issuer)
+            kid = jwt.get_unverified_header(token).get("kid")
+            keys = [client.get_signing_key(kid)] if kid else client.get_signing_keys()
+        except (jwt.PyJWTError, OSError) as error:
+            raise InvalidTokenError(str(error)) from error
+        failure: Exception = InvalidTokenError("the issuer publishes no signing key")
+        for key in keys:
+            try:
+                return dict(jwt.decode(token, key.key, algorithms=ALGORITHMS, audience=list(issuer.audiences),
+                                       issuer=issuer.issuer, leeway=self.config.leeway_seconds,
+                                       options={"require": ["exp", "iss", "aud"]}))
+            except jwt.InvalidSignatureError as error:
+                failure = error
+            except jwt.PyJWTError as error:
+                raise InvalidTokenError(str(error)) from error
+        raise InvalidTokenError(str(failure))
 
     def _key_client(self, issuer: Issuer) -> jwt.PyJWKClient:
         with self._lock:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from harness import ProgramRun
@@ -18,6 +19,23 @@ JOB = "kubernetes:batch/v1:Job"
 SECRET = "kubernetes:core/v1:Secret"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 URI_SECRET = ("mlflow-postgres-uri", "uri")
+AUTH_SECRET = ("mlflow-auth", "database-uri")
+CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+
+
+def projected_files(run: ProgramRun, volume: dict[str, Any], secrets: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The files Kubernetes puts in a configMap or secret volume (the declared data; Secret values as the test set them)."""
+    if "configMap" in volume:
+        source = next(c for c in run.of_type(CONFIGMAP) if c.k8s_name == volume["configMap"]["name"])
+        data = {key: str(value) for key, value in source.plain_inputs["data"].items()}
+        items = volume["configMap"].get("items")
+    elif "secret" in volume:
+        name = volume["secret"]["secretName"]
+        data = {key: value for (secret, key), value in secrets.items() if secret == name}
+        items = volume["secret"].get("items")
+    else:
+        return {}
+    return {item["path"]: data[item["key"]] for item in items} if items else data
 
 
 @dataclass
@@ -45,10 +63,17 @@ class Platform:
         return declared_container(self.run, type_token, name)
 
     def migrate(self) -> subprocess.CompletedProcess[str]:
-        job = self.container(JOB, "mlflow-migrate")
-        env = self.cluster.environment(job)
-        return subprocess.run(self.cluster.argv(job, env), env={"PATH": os.environ["PATH"], **env},
-                              capture_output=True, text=True, timeout=300)
+        """Every container of the migration Job in order (init containers first), as the kubelet runs them;
+        the result of the first that fails, else of the last."""
+        pod = self.run.one(JOB, "mlflow-migrate").plain_inputs["spec"]["template"]["spec"]
+        for spec in [*pod.get("initContainers", []), *pod["containers"]]:
+            job = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+            env = self.cluster.environment(job)
+            result = subprocess.run(self.cluster.argv(job, env), env={"PATH": os.environ["PATH"], **env},
+                                    capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                break
+        return result
 
     def on_database(self, database: str) -> "Platform":
         """The same platform pointed at another database (e.g. one restored from a backup)."""
@@ -123,19 +148,32 @@ def local_platform(run: ProgramRun, postgres: PostgresServer, workdir: Path) -> 
         # Secret values the test controls: every declared Secret as declared, then the local credentials.
         secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
                    for key, value in secret.plain_inputs.get("stringData", {}).items()}
-        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], postgres.credentials + postgres.address, database)
+        # Every URI a Secret holds (the tracking database's, the auth app's in its ini) points at the local server.
+        declared_uri = secrets[URI_SECRET]
+        local = {declared_uri: with_address(declared_uri, postgres.credentials + postgres.address, database)}
+        if AUTH_SECRET in secrets:
+            declared_auth = secrets[AUTH_SECRET]
+            local[declared_auth] = with_address(declared_auth, postgres.credentials + postgres.address, f"{database}_auth")
+        for key, value in secrets.items():
+            for declared, replacement in local.items():
+                value = value.replace(declared, replacement)
+            secrets[key] = value
         secrets[("mlflow-artifacts-mlflow-credentials", "AWS_ACCESS_KEY_ID")] = keys[0]
         secrets[("mlflow-artifacts-mlflow-credentials", "AWS_SECRET_ACCESS_KEY")] = keys[1]
 
         minio = urlsplit(run.component_outputs[run.one("mlflow-platform:index:ArtifactBucket").urn]["endpointUrl"])
         mounts = {}
+        volumes = {v["name"]: v for v in run.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["spec"]["volumes"]}
         for mount in declared_container(run, DEPLOYMENT, "mlflow").volume_mounts:
-            local = workdir / "volumes" / mount["name"]
-            local.mkdir(parents=True, exist_ok=True)
-            mounts[mount["mountPath"]] = local
+            directory = workdir / "volumes" / mount["name"]
+            directory.mkdir(parents=True, exist_ok=True)
+            mounts[mount["mountPath"]] = directory
+            for file_name, content in projected_files(run, volumes[mount["name"]], secrets).items():
+                (directory / file_name).write_text(content)
         cluster = LocalCluster(secrets=secrets, addresses={minio.netloc: f"127.0.0.1:{s3.port}"}, mounts=mounts)
         yield Platform(run, postgres, database, s3, bucket, keys, cluster, workdir)
     finally:
         if s3 is not None:
             s3.stop()
         postgres.drop_database(database)
+        postgres.drop_database(f"{database}_auth")

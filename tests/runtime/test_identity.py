@@ -1,0 +1,217 @@
+"""Identity end to end: the server as a stack with `authEnabled` declares it, MLflow's auth app with the
+identity module, against real PostgreSQL, with tokens minted by a real OpenID provider on loopback.
+
+Modes exercised: a program's bearer JWT (the same header oauth2-proxy fills with the signed-in
+user's ID token, --pass-authorization-header) and an in-cluster job's projected service-account token.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from harness import ProgramRun, run_program
+from runtime.identity_provider import IdentityProvider, identity_provider
+from runtime.platform import Platform, RunningServer, local_platform
+from runtime.services import PostgresServer
+
+pytestmark = pytest.mark.runtime
+
+PROGRAMS = "mlflow-ci"
+ADMIN = "admin@example.com"
+TRAINER = "system:serviceaccount:training:trainer"
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[dict[str, IdentityProvider]]:
+    with identity_provider() as sso, identity_provider() as cluster, identity_provider() as stranger, \
+            identity_provider(token_lifetime=timedelta(minutes=-5)) as expiring:
+        yield {"sso": sso, "cluster": cluster, "stranger": stranger, "expiring": expiring}
+
+
+@pytest.fixture(scope="module")
+def auth_run(providers: dict[str, IdentityProvider]) -> ProgramRun:
+    return run_program("dev", {
+        "authEnabled": True,
+        "authTrustedIssuers": [f"{providers['sso'].issuer}={PROGRAMS}", f"{providers['expiring'].issuer}={PROGRAMS}"],
+        "authServiceAccountAudience": "mlflow",
+        "oidcIssuerUrl": providers["cluster"].issuer,
+        "authAdminUsers": [ADMIN],
+        "authAdminGroups": ["mlflow-admins"],
+    })
+
+
+@pytest.fixture(scope="module")
+def auth_server(auth_run: ProgramRun, postgres_server: PostgresServer,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, RunningServer]]:
+    with local_platform(auth_run, postgres_server, Path(tmp_path_factory.mktemp("identity"))) as platform:
+        migrated = platform.migrate()
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        server = platform.start_server("auth")
+        try:
+            yield platform, server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def server(auth_server: tuple[Platform, RunningServer]) -> RunningServer:
+    return auth_server[1]
+
+
+def call(server: RunningServer, method: str, path: str, token: str | None = None, header: str = "Authorization",
+         **kwargs: Any) -> requests.Response:
+    headers = {header: f"Bearer {token}" if header == "Authorization" else token} if token else {}
+    return requests.request(method, f"{server.url}{path}", headers=headers, timeout=30, **kwargs)
+
+
+def person(providers: dict[str, IdentityProvider], name: str, *groups: str) -> str:
+    return providers["sso"].token(name, PROGRAMS, email=f"{name}@example.com", groups=list(groups))
+
+
+def admin(providers: dict[str, IdentityProvider]) -> str:
+    return providers["sso"].token("admin", PROGRAMS, email=ADMIN)
+
+
+def create_experiment(server: RunningServer, token: str, name: str) -> str:
+    created = call(server, "POST", "/api/2.0/mlflow/experiments/create", token, json={"name": name})
+    assert created.status_code == 200, created.text
+    return str(created.json()["experiment_id"])
+
+
+def grant(server: RunningServer, token: str, username: str, experiment_id: str, permission: str) -> requests.Response:
+    """MLflow's own permission API (mlflow/server/auth/routes.py): revoke any grant, then grant."""
+    body = {"username": username, "resource_type": "experiment", "resource_id": experiment_id}
+    call(server, "POST", "/api/3.0/mlflow/users/permissions/revoke", token, json=body)
+    return call(server, "POST", "/api/3.0/mlflow/users/permissions/grant", token, json={**body, "permission": permission})
+
+
+SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+class TestWhoIsLetIn:
+    @pytest.mark.parametrize(("method", "path"), [("GET", SEARCH), ("POST", "/api/2.0/mlflow/experiments/create"),
+                                                  ("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=1")])
+    def test_a_request_without_an_identity_is_refused(self, server: RunningServer, method: str, path: str) -> None:
+        response = call(server, method, path, json={"name": "anonymous"} if method == "POST" else None)
+        assert response.status_code == 401
+        assert response.json()["error_code"] == "UNAUTHENTICATED"
+
+    def test_the_kubelets_probe_needs_no_identity(self, server: RunningServer) -> None:
+        assert call(server, "GET", "/health").status_code == 200
+
+    def test_a_valid_token_is_accepted_and_its_user_created(self, server: RunningServer,
+                                                            providers: dict[str, IdentityProvider]) -> None:
+        assert call(server, "GET", SEARCH, person(providers, "dana")).status_code == 200
+        user = call(server, "GET", "/api/2.0/mlflow/users/get?username=dana@example.com", admin(providers))
+        assert user.status_code == 200, user.text
+        assert user.json()["user"]["is_admin"] is False
+
+    def test_the_real_mlflow_client_signs_in_with_mlflow_tracking_token(
+            self, server: RunningServer, providers: dict[str, IdentityProvider], monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", person(providers, "erin"))
+        client = MlflowClient(server.url)
+        experiment_id = client.create_experiment("erin-experiment")
+        run = client.create_run(experiment_id)
+        client.log_metric(run.info.run_id, "loss", 0.5)
+        assert client.get_run(run.info.run_id).data.metrics == {"loss": 0.5}
+        monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+        with pytest.raises(mlflow.exceptions.MlflowException):
+            MlflowClient(server.url).get_experiment(experiment_id)
+
+    def test_a_token_from_another_issuer_is_refused(self, server: RunningServer,
+                                                    providers: dict[str, IdentityProvider]) -> None:
+        token = providers["stranger"].token("mallory", PROGRAMS, email="mallory@example.com")
+        assert call(server, "GET", SEARCH, token).status_code == 401
+
+    def test_a_token_for_another_audience_is_refused(self, server: RunningServer,
+                                                     providers: dict[str, IdentityProvider]) -> None:
+        token = providers["sso"].token("mallory", "another-application", email="mallory@example.com")
+        assert call(server, "GET", SEARCH, token).status_code == 401
+
+    def test_an_expired_token_is_refused(self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        token = providers["expiring"].token("frank", PROGRAMS, email="frank@example.com")
+        assert call(server, "GET", SEARCH, token).status_code == 401
+
+    def test_a_token_whose_claims_were_changed_is_refused(self, server: RunningServer,
+                                                          providers: dict[str, IdentityProvider]) -> None:
+        header, _, signature = person(providers, "gina").split(".")
+        import base64
+        import json
+        forged = base64.urlsafe_b64encode(json.dumps({
+            "iss": providers["sso"].issuer, "aud": [PROGRAMS], "email": ADMIN, "exp": 4102444800}).encode()).decode()
+        assert call(server, "GET", SEARCH, f"{header}.{forged.rstrip('=')}.{signature}").status_code == 401
+
+    def test_mlflows_own_passwords_are_refused_when_basic_auth_is_off(self, server: RunningServer,
+                                                                      auth_server: tuple[Platform, RunningServer]) -> None:
+        platform = auth_server[0]
+        password = platform.cluster.secrets[("mlflow-auth", "admin-password")]
+        response = requests.get(f"{server.url}{SEARCH}", auth=("mlflow-platform-admin", password), timeout=30)
+        assert response.status_code == 401
+
+    def test_an_in_cluster_jobs_service_account_token_names_the_service_account(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        token = providers["cluster"].token(TRAINER, "mlflow")
+        assert call(server, "GET", SEARCH, token).status_code == 200
+        user = call(server, "GET", f"/api/2.0/mlflow/users/get?username={TRAINER}", admin(providers))
+        assert user.status_code == 200, user.text
+        wrong_audience = providers["cluster"].token(TRAINER, "kubernetes")
+        assert call(server, "GET", SEARCH, wrong_audience).status_code == 401
+
+
+class TestPermissionsInsideMlflow:
+    def test_a_read_user_can_read_but_cannot_write(self, server: RunningServer,
+                                                   providers: dict[str, IdentityProvider]) -> None:
+        bob, alice = person(providers, "bob"), person(providers, "alice")
+        experiment_id = create_experiment(server, bob, "bob-reads")
+        assert call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}", alice).status_code == 200
+        write = call(server, "POST", "/api/2.0/mlflow/runs/create", alice, json={"experiment_id": experiment_id})
+        assert write.status_code == 403
+
+    def test_once_the_owner_revokes_read_another_user_can_neither_see_nor_change(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        """Everyone reads by default (authDefaultPermission READ): the owner revokes it for one user with DENY,
+        the only resource-level grant below READ MLflow 3.17 accepts (NO_PERMISSIONS is refused there)."""
+        bob, alice = person(providers, "bob"), person(providers, "alice")
+        experiment_id = create_experiment(server, bob, "bob-private")
+        revoked = grant(server, bob, "alice@example.com", experiment_id, "DENY")
+        assert revoked.status_code == 200, revoked.text
+        assert call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}", alice).status_code == 403
+        rename = call(server, "POST", "/api/2.0/mlflow/experiments/update", alice,
+                      json={"experiment_id": experiment_id, "new_name": "taken-over"})
+        assert rename.status_code == 403
+        assert call(server, "GET", f"/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}", bob).status_code == 200
+
+    @pytest.mark.parametrize("granter", ["admin-by-email", "admin-by-group"])
+    def test_an_admin_from_the_config_can_grant(self, server: RunningServer, providers: dict[str, IdentityProvider],
+                                                granter: str) -> None:
+        bob, alice = person(providers, "bob"), person(providers, "alice")
+        token = admin(providers) if granter == "admin-by-email" else person(providers, "carol", "mlflow-admins")
+        experiment_id = create_experiment(server, bob, f"bob-shared-{granter}")
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 403
+        granted = grant(server, token, "alice@example.com", experiment_id, "EDIT")
+        assert granted.status_code == 200, granted.text
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 200
+
+    def test_a_user_who_is_no_admin_cannot_grant(self, server: RunningServer,
+                                                 providers: dict[str, IdentityProvider]) -> None:
+        bob, mallory = person(providers, "bob"), person(providers, "mallory")
+        experiment_id = create_experiment(server, bob, "bob-guarded")
+        assert grant(server, mallory, "mallory@example.com", experiment_id, "MANAGE").status_code == 403
+
+
+def test_no_secret_of_the_auth_app_is_on_the_command_line(auth_server: tuple[Platform, RunningServer]) -> None:
+    platform, server = auth_server
+    argv = " ".join(server.argv)
+    for (name, _), value in platform.cluster.secrets.items():
+        if name == "mlflow-auth":
+            assert value not in argv
+    assert "--app-name" in server.argv and os.path.basename(server.argv[0]) == "mlflow"
