@@ -6,6 +6,7 @@ and what is allowed, so `pulumi preview` fails before anything is created. Clust
 (kubeconfig, OIDC provider, network) come from explicit config or from the cluster stack's outputs.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     artifacts = read_artifacts(read, cluster, aws_region)
     server = read_server(read)
     front_door = read_front_door(read, None if dns_label_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
-                                 server.tmp_size_limit if server else None)
+                                 server.tmp_size_limit if server else None, data_protection)
     monitoring = read_monitoring(read)
     network = read_network(read)
     sso = front_door.sso if front_door else None
@@ -113,10 +114,17 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         artifacts=_artifact_args(artifacts, database, namespace, data_protection, storage_class, aws_region),
         server=server.behind(front_door),
         identity=identity,
-        ingress=front_door,
+        ingress=_with_program_issuers(front_door, identity),
         monitoring=monitoring,
         network=network,
     )
+
+
+def _with_program_issuers(front_door: IngressSsoArgs | None, identity: IdentitySettings | None) -> IngressSsoArgs | None:
+    """Programs' tokens must pass oauth2-proxy as well as MLflow: the proxy trusts the same issuers."""
+    if not (front_door and front_door.sso and identity and identity.program_issuers):
+        return front_door
+    return dataclasses.replace(front_door, sso=dataclasses.replace(front_door.sso, program_issuers=identity.program_issuers))
 
 
 def _postgres_args(database: DatabaseSettings, namespace: str, data_protection: bool, storage_class: str | None,

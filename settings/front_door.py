@@ -8,7 +8,7 @@ from settings.reader import ConfigReader
 
 
 def read_front_door(read: ConfigReader, namespace: str | None, service_name: str,
-                    tmp_size: str | None) -> IngressSsoArgs | None:
+                    tmp_size: str | None, data_protection: bool = False) -> IngressSsoArgs | None:
     """None without an ingress host, or when a key of this area is wrong (the problems are recorded).
 
     `tmp_size` is the server's /tmp size: the largest body the Ingress lets through. Either it or the
@@ -20,6 +20,11 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     if not host:
         return None
     sso = _sso(read) if sso_enabled else None
+    any_account = read.boolean("ssoAllowAnyAccount")
+    if sso and "*" in sso.email_domains and not sso.allowed_groups and data_protection and not any_account:
+        read.fail("ssoEmailDomains", '["*"] lets in every account your provider has (for Google: every Gmail user); '
+                                     "name your domains or set ssoAllowedGroups, or set "
+                                     f"{read.key('ssoAllowAnyAccount')} to true to accept that")
     if not sso_enabled and not unauthenticated:
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")

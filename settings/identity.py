@@ -17,6 +17,8 @@ class IdentitySettings:
     admin_users: tuple[str, ...]
     admin_groups: tuple[str, ...]
     allow_basic_auth: bool
+    program_issuers: tuple[str, ...] = ()
+    """authTrustedIssuers as given (issuer=audience): oauth2-proxy lets their tokens through too."""
 
     def server_auth(self, database_uri: pulumi.Input[str]) -> ServerAuth:
         return ServerAuth(database_uri=database_uri, issuers=self.issuers, default_permission=self.default_permission,
@@ -69,4 +71,4 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, sso_issuer: tuple[s
     if read.problems_since(mark):
         return None
     return IdentitySettings(issuers=tuple(issuers), default_permission=default_permission, admin_users=admin_users,
-                            admin_groups=admin_groups, allow_basic_auth=allow_basic_auth)
+                            admin_groups=admin_groups, allow_basic_auth=allow_basic_auth, program_issuers=trusted)

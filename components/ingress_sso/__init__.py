@@ -43,7 +43,8 @@ class IngressSSO(pulumi.ComponentResource):
                 "http://{0}.{1}.svc.cluster.local:{2}/oauth2/auth", proxy_service.metadata.name, args.namespace,
                 OAUTH2_PROXY_PORT)
             annotations[f"{NGINX}/auth-signin"] = f"{args.url}/oauth2/start?rd=$escaped_request_uri"
-            annotations[f"{NGINX}/auth-response-headers"] = "X-Auth-Request-User,X-Auth-Request-Email"
+            # Authorization carries the verified identity to MLflow's auth app (the ID token, or the program's JWT).
+            annotations[f"{NGINX}/auth-response-headers"] = "X-Auth-Request-User,X-Auth-Request-Email,Authorization"
 
         k8s.networking.v1.Ingress(
             name,

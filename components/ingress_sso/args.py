@@ -20,6 +20,11 @@ class OidcSso:
     email_domains: tuple[str, ...] = ()
     allowed_groups: tuple[str, ...] = ()
     image: str = OAUTH2_PROXY_IMAGE
+    program_issuers: tuple[str, ...] = ()
+    """issuer=audience pairs whose bearer JWTs (CI, laptops) pass without a browser session."""
+    cookie_refresh: str = "30m"
+    """Re-check the session with the provider this often: a deprovisioned user loses access within it."""
+    replicas: int = 2
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,16 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         "--set-xauthrequest=true",
         "--skip-provider-button=true",
         "--upstream=static://202",
+        # The signed-in user's ID token, or a program's bearer JWT, goes on to MLflow as `Authorization:
+        # Bearer` (nginx copies it from this response: auth-response-headers): MLflow's auth app verifies
+        # it and never trusts a plain header (components/mlflow_server/mlflow_platform_auth.py).
+        "--set-authorization-header=true",
+        "--skip-jwt-bearer-tokens=true",
+        *(f"--extra-jwt-issuers={issuer}" for issuer in sso.program_issuers),
+        # Sessions are re-validated with the provider (a deprovisioned user is out within the refresh), and
+        # the authorization code is bound to this proxy with PKCE.
+        f"--cookie-refresh={sso.cookie_refresh}",
+        "--code-challenge-method=S256",
         *(f"--email-domain={domain}" for domain in sso.email_domains),
         *(f"--allowed-group={group}" for group in sso.allowed_groups),
     ]
@@ -55,7 +65,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         proxy,
         metadata={**metadata, "name": proxy},
         spec={
-            "replicas": 2,
+            "replicas": sso.replicas,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": labels},
@@ -83,6 +93,13 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         },
         opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
             OAUTH2_PROXY_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
+    )
+    # Both replicas are never drained at once: without the proxy nobody reaches MLflow.
+    k8s.policy.v1.PodDisruptionBudget(
+        proxy,
+        metadata={**metadata, "name": proxy},
+        spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+        opts=child,
     )
     service = k8s.core.v1.Service(
         proxy,

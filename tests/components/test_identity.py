@@ -1,0 +1,132 @@
+"""MLflow's auth app in the prod stack (authEnabled): what the server, the migration Job and the front door get.
+
+The behaviour (who is let in, permissions) runs for real in tests/runtime/test_identity.py; these check
+the wiring both stacks declare and that no secret of it is anywhere but in a Secret.
+"""
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
+from harness import CLUSTER_OUTPUTS, ProgramRun, is_secret, run_program
+from settings import ConfigError
+
+CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+
+
+def server(run: ProgramRun) -> dict[str, Any]:
+    return container(run.one(DEPLOYMENT, "mlflow"))
+
+
+def identity_config(run: ProgramRun) -> dict[str, Any]:
+    data = run.one(CONFIGMAP, "mlflow-auth-module").plain_inputs["data"]
+    config: dict[str, Any] = json.loads(data["identity.json"])
+    return config
+
+
+def preview_error(overrides: dict[str, Any], stack: str = "prod") -> str:
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, {**(PROD_SECRETS if stack == "prod" else {}), **overrides}, preview=True)
+    return str(caught.value)
+
+
+class TestTheServerRunsTheAuthApp:
+    def test_basic_auth_app_with_the_identity_module_on_its_path(self, prod: ProgramRun) -> None:
+        spec = server(prod)
+        assert spec["args"][spec["args"].index("--app-name") + 1] == "basic-auth"
+        env = env_of(spec)
+        assert env["PYTHONPATH"]["value"] == "/opt/mlflow-platform"
+        assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"] == "/etc/mlflow-platform/auth/basic_auth.ini"
+        mounts = {m["mountPath"]: m["name"] for m in spec["volumeMounts"]}
+        assert mounts["/opt/mlflow-platform"] == "auth-module" and mounts["/etc/mlflow-platform/auth"] == "auth-ini"
+
+    def test_the_admin_password_and_flask_key_come_from_the_secret_never_from_arguments(self, prod: ProgramRun) -> None:
+        env = env_of(server(prod))
+        for variable, key in (("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password"),
+                              ("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask-secret-key")):
+            assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": key}
+        assert is_secret(prod.one(SECRET, "mlflow-auth").inputs["stringData"])
+
+    def test_the_ini_names_the_auth_database_and_the_identity_function(self, prod: ProgramRun) -> None:
+        ini = prod.one(SECRET, "mlflow-auth").plain_inputs["stringData"]["basic_auth.ini"]
+        assert "authorization_function = mlflow_platform_auth:authenticate" in ini
+        assert "default_permission = READ" in ini
+        assert "/mlflow_auth?sslmode=require" in ini  # its own database on the RDS server, over TLS
+
+    def test_the_pods_roll_when_the_identity_config_changes(self, prod: ProgramRun) -> None:
+        before = prod.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["metadata"]["annotations"]
+        changed = run_program("prod", {**PROD_SECRETS, "authAdminUsers": ["root@example.com"]})
+        after = changed.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["metadata"]["annotations"]
+        assert before["mlflow-platform/identity-config"] != after["mlflow-platform/identity-config"]
+
+    def test_dev_keeps_mlflow_without_the_auth_app(self, dev: ProgramRun) -> None:
+        assert "--app-name" not in server(dev)["args"]
+        assert not [r for r in dev.of_type(CONFIGMAP) if r.k8s_name == "mlflow-auth-module"]
+
+
+class TestWhoseTokensNameTheCaller:
+    def test_people_through_sso_and_jobs_with_projected_tokens(self, prod: ProgramRun) -> None:
+        issuers = {i["issuer"]: i for i in identity_config(prod)["issuers"]}
+        sso = issuers["https://accounts.google.com"]
+        assert sso["audiences"] == ["mlflow-platform"] and sso["username_claims"] == ["email"]
+        cluster = issuers[CLUSTER_OUTPUTS["oidcIssuerUrl"]]
+        assert cluster["audiences"] == ["mlflow"] and cluster["username_claims"] == ["sub"]
+        assert identity_config(prod)["admin_groups"] == ["mlflow-admins"]
+        assert identity_config(prod)["allow_basic_auth"] is False
+
+    def test_program_issuers_are_trusted_by_mlflow_and_by_oauth2_proxy(self) -> None:
+        run = run_program("prod", {**PROD_SECRETS, "authTrustedIssuers": ["https://login.example.com=mlflow-ci"]})
+        program = next(i for i in identity_config(run)["issuers"] if i["issuer"] == "https://login.example.com")
+        assert program["audiences"] == ["mlflow-ci"] and program["username_claims"] == ["email", "sub"]
+        flags = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
+        assert "--extra-jwt-issuers=https://login.example.com=mlflow-ci" in flags
+
+
+class TestTheMigrationJobPreparesTheAuthDatabase:
+    def test_tracking_schema_first_then_the_auth_database(self, prod: ProgramRun) -> None:
+        pod = pod_spec(prod.one(JOB, "mlflow-migrate"))
+        assert [c["name"] for c in pod["initContainers"]] == ["migrate"]
+        auth = pod["containers"][0]
+        assert auth["command"] == ["python", "/opt/mlflow-platform/mlflow_platform_auth_db.py"]
+        env = env_of(auth)
+        assert env["MLFLOW_AUTH_DATABASE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": "database-uri"}
+        assert "valueFrom" in env["MLFLOW_BACKEND_STORE_URI"]
+
+
+class TestTheFrontDoorPassesAVerifiableIdentity:
+    def test_oauth2_proxy_hands_the_token_to_nginx_which_hands_it_to_mlflow(self, prod: ProgramRun) -> None:
+        flags = container(prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
+        for flag in ("--set-authorization-header=true", "--skip-jwt-bearer-tokens=true", "--cookie-refresh=30m",
+                     "--code-challenge-method=S256"):
+            assert flag in flags
+        ingress = prod.one("kubernetes:networking.k8s.io/v1:Ingress", "mlflow-ingress")
+        annotations = ingress.plain_inputs["metadata"]["annotations"]
+        assert "Authorization" in annotations["nginx.ingress.kubernetes.io/auth-response-headers"].split(",")
+
+    def test_two_proxies_never_drained_together(self, prod: ProgramRun) -> None:
+        assert prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy").plain_inputs["spec"]["replicas"] == 2
+        assert prod.one(PDB, "mlflow-ingress-oauth2-proxy").plain_inputs["spec"]["maxUnavailable"] == 1
+
+
+class TestBadIdentityConfigIsRefusedAtPreview:
+    def test_every_account_of_the_provider_needs_an_explicit_opt_in(self) -> None:
+        message = preview_error({"ssoEmailDomains": ["*"]})
+        assert "mlflow-platform:ssoEmailDomains: [\"*\"] lets in every account" in message
+        run_program("prod", {**PROD_SECRETS, "ssoEmailDomains": ["*"], "ssoAllowAnyAccount": True})
+
+    def test_an_auth_app_without_an_admin(self) -> None:
+        assert "mlflow-platform:authAdminUsers: name at least one admin" in preview_error({"authAdminGroups": []})
+
+    def test_mlflows_own_passwords_only_on_throwaway_stacks(self) -> None:
+        assert "mlflow-platform:authAllowBasicAuth:" in preview_error({"authAllowBasicAuth": True})
+        run_program("dev", {"authEnabled": True, "authAllowBasicAuth": True})
+
+    def test_a_trusted_issuer_is_issuer_equals_audience(self) -> None:
+        message = preview_error({"authTrustedIssuers": ["https://login.example.com"]})
+        assert "mlflow-platform:authTrustedIssuers: 'https://login.example.com' is not issuer=audience" in message
+
+    def test_an_unknown_default_permission(self) -> None:
+        assert "mlflow-platform:authDefaultPermission: 'WRITE' is not allowed" in preview_error(
+            {"authDefaultPermission": "WRITE"})
