@@ -1,7 +1,9 @@
-"""The front door: an Ingress with TLS for MLflow, authenticated by oauth2-proxy (OIDC) at the controller.
+"""The front door: an Ingress with TLS, and oauth2-proxy (OIDC) in front of MLflow as its reverse proxy.
 
-ingress-nginx asks oauth2-proxy (`auth-url`) about every request and sends the unauthenticated to its
-sign-in page (`auth-signin`); oauth2-proxy's own Ingress serves /oauth2 on the same host.
+With SSO the Ingress routes every path to oauth2-proxy, which signs people in (/oauth2/*), lets
+programs' bearer JWTs through, and proxies to the MLflow Service with the verified token as
+`Authorization: Bearer`. Authentication does not depend on one controller's annotations: any
+Ingress class works, and the server admits no one else on its port (NetworkPolicies).
 """
 
 
@@ -37,20 +39,16 @@ class IngressSSO(pulumi.ComponentResource):
             annotations["cert-manager.io/cluster-issuer"] = args.tls_cluster_issuer
         if args.tls:
             annotations[f"{NGINX}/ssl-redirect"] = "true"
+        backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
         if args.sso:
-            proxy_service = oauth2_proxy(self, name, args, args.sso, tls_secret)
-            annotations[f"{NGINX}/auth-url"] = pulumi.Output.format(
-                "http://{0}.{1}.svc.cluster.local:{2}/oauth2/auth", proxy_service.metadata.name, args.namespace,
-                OAUTH2_PROXY_PORT)
-            annotations[f"{NGINX}/auth-signin"] = f"{args.url}/oauth2/start?rd=$escaped_request_uri"
-            # Authorization carries the verified identity to MLflow's auth app (the ID token, or the program's JWT).
-            annotations[f"{NGINX}/auth-response-headers"] = "X-Auth-Request-User,X-Auth-Request-Email,Authorization"
+            proxy_service = oauth2_proxy(self, name, args, args.sso)
+            backend = (proxy_service.metadata.name, OAUTH2_PROXY_PORT)
 
         k8s.networking.v1.Ingress(
             name,
             metadata={"name": name, "namespace": args.namespace, "annotations": annotations,
                       "labels": standard_labels("mlflow", name, "ingress")},
-            spec=ingress_spec(args, tls_secret, "/", args.service_name, args.service_port),
+            spec=ingress_spec(args, tls_secret, "/", *backend),
             opts=child,
         )
         self.tracking_url = pulumi.Output.from_input(args.url)

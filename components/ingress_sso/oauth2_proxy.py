@@ -1,11 +1,10 @@
-"""oauth2-proxy: signs people in with the OIDC provider; ingress-nginx asks it about every request."""
+"""oauth2-proxy: MLflow's reverse proxy, which signs people in with the OIDC provider and checks programs' tokens."""
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.ingress_sso.args import OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
-from components.ingress_sso.ingress import ingress_spec
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
@@ -14,9 +13,8 @@ from components.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout
 from components.versions import OAUTH2_PROXY_UID
 
 
-def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: OidcSso,
-                 tls_secret: str) -> k8s.core.v1.Service:
-    """oauth2-proxy (OIDC) with its Secret, Service and the Ingress that serves /oauth2 on the host."""
+def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: OidcSso) -> k8s.core.v1.Service:
+    """oauth2-proxy (OIDC) with its Secret, PDB and Service; the Ingress routes every path to it."""
     child = pulumi.ResourceOptions(parent=parent)
     proxy = f"{name}-oauth2-proxy"
     labels = standard_labels("oauth2-proxy", proxy, "sso")
@@ -41,14 +39,19 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         f"--cookie-domain={args.host}",
         f"--cookie-secure={'true' if args.tls else 'false'}",
         "--reverse-proxy=true",
-        "--set-xauthrequest=true",
         "--skip-provider-button=true",
-        "--upstream=static://202",
+        pulumi.Output.format("--upstream=http://{0}.{1}.svc.cluster.local:{2}/", args.service_name, args.namespace,
+                             args.service_port),
         # The signed-in user's ID token, or a program's bearer JWT, goes on to MLflow as `Authorization:
-        # Bearer` (nginx copies it from this response: auth-response-headers): MLflow's auth app verifies
-        # it and never trusts a plain header (components/mlflow_server/mlflow_platform_auth.py).
-        "--set-authorization-header=true",
+        # Bearer`; a client's own Authorization header is stripped first (pkg/middleware/headers.go,
+        # newStripHeaders). MLflow's auth app verifies the token and never trusts a plain header
+        # (components/mlflow_server/mlflow_platform_auth.py).
+        "--pass-authorization-header=true",
         "--skip-jwt-bearer-tokens=true",
+        # API calls without a session get 401, not a redirect to the sign-in page a program cannot follow.
+        "--api-route=^/(api|ajax-api)/",
+        # The default (30 s) counts from the end of the request body: MLflow answers large uploads later.
+        f"--upstream-timeout={args.timeout_seconds}s",
         *(f"--extra-jwt-issuers={issuer}" for issuer in sso.program_issuers),
         # Sessions are re-validated with the provider (a deprovisioned user is out within the refresh), and
         # the authorization code is bound to this proxy with PKCE.
@@ -106,12 +109,6 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         metadata={**metadata, "name": proxy},
         spec={"type": "ClusterIP", "selector": selector,
               "ports": [{"name": "http", "port": OAUTH2_PROXY_PORT, "targetPort": "http"}]},
-        opts=child,
-    )
-    k8s.networking.v1.Ingress(
-        proxy,
-        metadata={**metadata, "name": proxy},
-        spec=ingress_spec(args, tls_secret, "/oauth2", service.metadata.name, OAUTH2_PROXY_PORT),
         opts=child,
     )
     return service

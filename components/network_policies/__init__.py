@@ -22,6 +22,11 @@ def namespaces(names: list[str]) -> dict[str, Any]:
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": names}]}}
 
 
+def pods_in(names: list[str], selector: dict[str, str]) -> dict[str, Any]:
+    """Pods with these labels in these namespaces (both selectors in one peer: AND)."""
+    return {**namespaces(names), **pods(selector)}
+
+
 def tcp(*numbers: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": n} for n in numbers]
 
@@ -43,8 +48,14 @@ class NetworkPolicies(pulumi.ComponentResource):
         database_peers = [pods(args.database)] if args.database else ANYWHERE
         store_peers = [pods(args.object_store)] if args.object_store else ANYWHERE
         store_port = args.object_store_port if args.object_store else 443
-        callers = [namespaces([args.ingress_namespace, args.monitoring_namespace, *args.client_namespaces]),
-                   pods({CLIENT_LABEL: "true"})]
+        prometheus = pods_in([args.monitoring_namespace], args.prometheus)
+        clients = [pods({CLIENT_LABEL: "true"})]
+        clients += [pods_in(list(args.client_namespaces), {CLIENT_LABEL: "true"})] if args.client_namespaces else []
+        # Behind oauth2-proxy every person comes through it: nobody else reaches the server but Prometheus and
+        # the labelled clients, which sign in with their own tokens. Without it (dev) the ingress controller
+        # proxies to the server itself.
+        front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
+        callers = [*front, prometheus, *clients]
         self._policy("server", args.server,
                      ingress=[{"from": callers, "ports": tcp(args.server_port)}],
                      egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
@@ -57,7 +68,7 @@ class NetworkPolicies(pulumi.ComponentResource):
             clients = [pods(args.server), pods(args.migration), *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
                 {"from": clients, "ports": tcp(args.database_port)},
-                {"from": [namespaces([args.monitoring_namespace])], "ports": tcp(9187)},
+                {"from": [prometheus], "ports": tcp(9187)},
             ])
         if args.object_store:
             clients = [pods(args.server), *(pods(c) for c in args.object_store_clients)]

@@ -1,6 +1,6 @@
 """What NetworkPolicies takes: the selectors and ports of every workload, and who may call the server."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,10 @@ class NetworkPoliciesArgs:
     object_store_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the setup job: e.g. the backup job."""
     oauth2_proxy: dict[str, str] | None = None
+    """Selector of oauth2-proxy, the front door: with it the server admits no namespace wholesale."""
     oauth2_proxy_port: int = 4180
+    prometheus: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
+    """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
     ingress_namespace: str = "ingress-nginx"
     monitoring_namespace: str = "monitoring"
     client_namespaces: tuple[str, ...] = ()

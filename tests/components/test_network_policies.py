@@ -1,4 +1,4 @@
-"""NetworkPolicies: each data store admits only its clients; the server only the ingress, monitoring and clients."""
+"""NetworkPolicies: each data store admits only its clients; the server only its front door, Prometheus and clients."""
 
 from typing import Any
 
@@ -67,13 +67,35 @@ def test_minio_admits_only_the_server_its_setup_job_and_the_backup(dev: ProgramR
     assert len(clients) == 3
 
 
-def test_server_admits_ingress_monitoring_and_labelled_clients(dev: ProgramRun) -> None:
+def in_namespaces(peer: dict[str, Any]) -> list[str]:
+    (expression,) = peer["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
+    return list(expression["values"])
+
+
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+CLIENT = {"mlflow-platform/client": "true"}
+
+
+def test_dev_server_admits_the_ingress_controller_prometheus_and_labelled_clients(dev: ProgramRun) -> None:
+    """Dev has no front door of its own: the ingress controller proxies to the server."""
     (rule,) = policy(dev, "server")["ingress"]
-    namespace_peer, client_peer = peers(rule)
-    (expression,) = namespace_peer["namespaceSelector"]["matchExpressions"]
-    assert expression == {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ingress-nginx", "monitoring"]}
-    assert client_peer == {"podSelector": {"matchLabels": {"mlflow-platform/client": "true"}}}
+    ingress, prometheus, client = peers(rule)
+    assert in_namespaces(ingress) == ["ingress-nginx"] and "podSelector" not in ingress
+    assert in_namespaces(prometheus) == ["monitoring"] and prometheus["podSelector"] == {"matchLabels": PROMETHEUS}
+    assert client == {"podSelector": {"matchLabels": CLIENT}}
     assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+
+
+def test_prod_server_admits_exactly_oauth2_proxy_prometheus_and_labelled_clients(prod: ProgramRun) -> None:
+    """Behind oauth2-proxy no namespace is admitted wholesale: every peer names its pods."""
+    (rule,) = policy(prod, "server")["ingress"]
+    proxy, prometheus, client = peers(rule)
+    assert selects(proxy["podSelector"], prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+    assert "namespaceSelector" not in proxy
+    assert in_namespaces(prometheus) == ["monitoring"] and prometheus["podSelector"] == {"matchLabels": PROMETHEUS}
+    assert client == {"podSelector": {"matchLabels": CLIENT}}
+    assert all("podSelector" in peer for peer in peers(rule))
 
 
 def test_server_reaches_only_dns_its_database_and_its_object_store(dev: ProgramRun) -> None:
@@ -86,10 +108,18 @@ def test_server_reaches_only_dns_its_database_and_its_object_store(dev: ProgramR
     assert store["ports"] == [{"protocol": "TCP", "port": 9000}] and https["ports"] == [{"protocol": "TCP", "port": 443}]
 
 
-def test_client_namespaces_from_config() -> None:
+def test_client_namespaces_admit_only_their_labelled_pods() -> None:
     run = run_program("dev", {"networkClientNamespaces": ["training"]})
     (rule,) = policy(run, "server")["ingress"]
-    assert "training" in rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+    other_namespaces = peers(rule)[-1]
+    assert in_namespaces(other_namespaces) == ["training"]
+    assert other_namespaces["podSelector"] == {"matchLabels": CLIENT}
+
+
+def test_the_exporter_admits_only_prometheus(dev: ProgramRun) -> None:
+    _, exporter_rule = policy(dev, "postgres")["ingress"]
+    (peer,) = peers(exporter_rule)
+    assert in_namespaces(peer) == ["monitoring"] and peer["podSelector"] == {"matchLabels": PROMETHEUS}
 
 
 def test_prod_reaches_rds_and_s3_outside_the_cluster_and_guards_oauth2_proxy(prod: ProgramRun) -> None:
