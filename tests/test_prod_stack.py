@@ -177,7 +177,7 @@ class TestIrsa:
         assert "UNKNOWN_CONDITION_FOR_ACTION" in lint(bad)
 
     def test_server_gets_no_static_keys_and_no_s3_endpoint(self, prod: ProgramRun) -> None:
-        env = env_of(container(prod.one(DEPLOYMENT, "mlflow")))
+        env = env_of(container(prod.one(DEPLOYMENT, "mlflow"), "mlflow"))
         assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL"} & env.keys()
         assert env["AWS_REGION"]["value"] == "us-east-1"
 

@@ -8,18 +8,21 @@ import pulumi_kubernetes as k8s
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
+from components.kube.resources import ResourceSpec
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_server.args import MlflowServerArgs
-from components.mlflow_server.auth import auth_wiring
+from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
 from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_container, migration_job
 
 SERVER_PORT = 5000
+# With the auth app, Prometheus scrapes a sidecar here instead of the server's /metrics (mlflow_platform_metrics.py).
+METRICS_PORT = 9090
 METRICS_DIR = "/var/run/mlflow/metrics"
 # Readiness must prove the API and the database answer; /health is static and never touches the DB.
 READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
-__all__ = ["SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
+__all__ = ["METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
 
 
 def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi.Input[str]]:
@@ -93,7 +96,9 @@ class MlflowServer(pulumi.ComponentResource):
             spec={
                 "type": "ClusterIP",
                 "selector": selector,
-                "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http"}],
+                "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http"},
+                          *([{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}] if args.auth and args.metrics
+                            else [])],
             },
             opts=child,
         )
@@ -136,6 +141,9 @@ class MlflowServer(pulumi.ComponentResource):
             "readinessProbe": http_probe(READINESS_PATH, period=10, timeout=5, failures=3),
             "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
         }
+        metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
+        self.metrics_port_name = "metrics" if metrics_sidecar else "http"
+        """The port Prometheus scrapes: the server's own, or the sidecar's when the auth app guards /metrics."""
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,
@@ -176,7 +184,8 @@ class MlflowServer(pulumi.ComponentResource):
                                 # Let endpoints drop this pod before mlflow stops accepting connections.
                                 "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
                                 "volumeMounts": volume_mounts,
-                            }
+                            },
+                            *([metrics_sidecar] if metrics_sidecar else []),
                         ],
                         "volumes": volumes,
                     },
@@ -225,3 +234,21 @@ class MlflowServer(pulumi.ComponentResource):
             "serviceAccountName": self.service_account_name,
             "trackingUri": self.tracking_uri,
         })
+
+    @staticmethod
+    def _metrics_sidecar(args: MlflowServerArgs, auth: AuthWiring) -> dict[str, Any]:
+        """Serves the workers' metrics files on METRICS_PORT (the auth app answers 401 on /metrics)."""
+        return {
+            "name": "metrics",
+            "image": args.image,
+            "command": ["python", f"{MODULE_DIR}/mlflow_platform_metrics.py"],
+            "env": [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": METRICS_DIR},
+                    {"name": "METRICS_PORT", "value": str(METRICS_PORT)},
+                    {"name": "PYTHONUNBUFFERED", "value": "1"}],
+            "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+            "resources": ResourceSpec("20m", "64Mi", "200m", "128Mi").to_kubernetes(),
+            "securityContext": container_security_context(),
+            "readinessProbe": {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 10},
+            "volumeMounts": [{"name": "metrics", "mountPath": METRICS_DIR, "readOnly": True}, auth.module_mount],
+        }
+

@@ -22,6 +22,7 @@ from components.kube.env import secret_env
 HERE = Path(__file__).parent
 IDENTITY_MODULE = (HERE / "mlflow_platform_auth.py").read_text()
 AUTH_DB_SCRIPT = (HERE / "mlflow_platform_auth_db.py").read_text()
+METRICS_SCRIPT = (HERE / "mlflow_platform_metrics.py").read_text()
 MODULE_DIR = "/opt/mlflow-platform"
 INI_DIR = "/etc/mlflow-platform/auth"
 INI_KEY = "basic_auth.ini"
@@ -86,6 +87,7 @@ class AuthWiring:
     env: list[dict[str, Any]]
     volumes: list[dict[str, Any]]
     volume_mounts: list[dict[str, Any]]
+    module_mount: dict[str, Any]
     migration_container: dict[str, Any]
     """Runs mlflow_platform_auth_db.py after the tracking migration; needs BACKEND_URI_ENV as well."""
     config_checksum: pulumi.Output[str]
@@ -124,7 +126,7 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
         f"{name}-auth-module",
         metadata={**metadata, "name": f"{name}-auth-module"},
         data={"mlflow_platform_auth.py": IDENTITY_MODULE, "mlflow_platform_auth_db.py": AUTH_DB_SCRIPT,
-              "identity.json": identity},
+              "mlflow_platform_metrics.py": METRICS_SCRIPT, "identity.json": identity},
         opts=child,
     )
     module_mount = {"name": "auth-module", "mountPath": MODULE_DIR, "readOnly": True}
@@ -142,6 +144,7 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
                  {"name": "auth-ini",
                   "secret": {"secretName": secret.metadata.name, "items": [{"key": INI_KEY, "path": INI_KEY}]}}],
         volume_mounts=[module_mount, {"name": "auth-ini", "mountPath": INI_DIR, "readOnly": True}],
+        module_mount=module_mount,
         migration_container={
             **container_base,
             "name": "migrate-auth",

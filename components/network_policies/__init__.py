@@ -57,7 +57,9 @@ class NetworkPolicies(pulumi.ComponentResource):
         front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
         callers = [*front, prometheus, *clients]
         self._policy("server", args.server,
-                     ingress=[{"from": callers, "ports": tcp(args.server_port)}],
+                     ingress=[{"from": callers, "ports": tcp(args.server_port)},
+                              *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
+                                if args.server_metrics_port else [])],
                      egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
                              # S3 and STS (IRSA) on 443, or MinIO in the namespace.
                              {"to": store_peers, "ports": tcp(store_port)},

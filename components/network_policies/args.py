@@ -21,6 +21,8 @@ class NetworkPoliciesArgs:
     object_store_setup: dict[str, str] | None = None
     object_store_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the setup job: e.g. the backup job."""
+    server_metrics_port: int | None = None
+    """A port on the server pods that only Prometheus may reach (the metrics sidecar)."""
     oauth2_proxy: dict[str, str] | None = None
     """Selector of oauth2-proxy, the front door: with it the server admits no namespace wholesale."""
     oauth2_proxy_port: int = 4180

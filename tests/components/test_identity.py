@@ -17,7 +17,7 @@ CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 
 
 def server(run: ProgramRun) -> dict[str, Any]:
-    return container(run.one(DEPLOYMENT, "mlflow"))
+    return container(run.one(DEPLOYMENT, "mlflow"), "mlflow")
 
 
 def identity_config(run: ProgramRun) -> dict[str, Any]:

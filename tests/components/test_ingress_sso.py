@@ -18,7 +18,7 @@ def annotations(run: ProgramRun, name: str) -> dict[str, str]:
 
 
 def server_option(run: ProgramRun, flag: str) -> str:
-    args = container(run.one(DEPLOYMENT, "mlflow"))["args"]
+    args = container(run.one(DEPLOYMENT, "mlflow"), "mlflow")["args"]
     return str(args[args.index(flag) + 1])
 
 

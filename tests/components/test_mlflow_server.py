@@ -12,7 +12,7 @@ from harness import ProgramRun, Registration
 
 
 def server_container(run: ProgramRun) -> dict[str, Any]:
-    return container(run.one(DEPLOYMENT, "mlflow"))
+    return container(run.one(DEPLOYMENT, "mlflow"), "mlflow")
 
 
 def option(args: list[str], flag: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import PROD_SECRETS, SERVICE, STATEFULSET, container, pod_spec
+from conftest import DEPLOYMENT, PROD_SECRETS, SERVICE, STATEFULSET, container, pod_spec
 from harness import ProgramRun, run_program
 from runtime.fixtures import skip_or_fail
 
@@ -49,7 +49,13 @@ class TestServiceMonitor:
         service_labels = prod.one(SERVICE, "mlflow").plain_inputs["metadata"]["labels"]
         assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels.items()
         assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["mlflow"]}
-        assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+        # With the auth app /metrics needs a token: Prometheus scrapes the server pods' metrics sidecar.
+        assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+        ports = {p["name"]: p["port"] for p in prod.one(SERVICE, "mlflow").plain_inputs["spec"]["ports"]}
+        assert ports == {"http": 5000, "metrics": 9090}
+        sidecar = container(prod.one(DEPLOYMENT, "mlflow"), "metrics")
+        assert sidecar["command"] == ["python", "/opt/mlflow-platform/mlflow_platform_metrics.py"]
+        assert {"name": "metrics", "mountPath": "/var/run/mlflow/metrics", "readOnly": True} in sidecar["volumeMounts"]
 
     def test_in_cluster_postgres_is_scraped_through_an_exporter_sidecar(self, in_cluster_monitored: ProgramRun) -> None:
         monitors = {m["metadata"]["name"]: m for m in custom(in_cluster_monitored, "ServiceMonitor")}

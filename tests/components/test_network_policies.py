@@ -89,8 +89,9 @@ def test_dev_server_admits_the_ingress_controller_prometheus_and_labelled_client
 
 def test_prod_server_admits_exactly_oauth2_proxy_prometheus_and_labelled_clients(prod: ProgramRun) -> None:
     """Behind oauth2-proxy no namespace is admitted wholesale: every peer names its pods."""
-    (rule,) = policy(prod, "server")["ingress"]
+    rule, metrics_rule = policy(prod, "server")["ingress"]
     proxy, prometheus, client = peers(rule)
+    assert peers(metrics_rule) == [prometheus] and metrics_rule["ports"] == [{"protocol": "TCP", "port": 9090}]
     assert selects(proxy["podSelector"], prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
     assert "namespaceSelector" not in proxy
     assert in_namespaces(prometheus) == ["monitoring"] and prometheus["podSelector"] == {"matchLabels": PROMETHEUS}

@@ -17,9 +17,11 @@ import requests
 from mlflow.tracking import MlflowClient
 
 from harness import ProgramRun, run_program
+from runtime.clients import PROMETHEUS_HEADERS
+from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, identity_provider
 from runtime.platform import Platform, RunningServer, local_platform
-from runtime.services import PostgresServer
+from runtime.services import ManagedProcess, PostgresServer, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.runtime
 
@@ -206,6 +208,28 @@ class TestPermissionsInsideMlflow:
         bob, mallory = person(providers, "bob"), person(providers, "mallory")
         experiment_id = create_experiment(server, bob, "bob-guarded")
         assert grant(server, mallory, "mallory@example.com", experiment_id, "MANAGE").status_code == 403
+
+
+def test_prometheus_scrapes_the_metrics_sidecar_since_the_auth_app_guards_metrics(
+        auth_server: tuple[Platform, RunningServer], providers: dict[str, IdentityProvider]) -> None:
+    """MLflow's auth app answers /metrics only with a token (fail-closed); the sidecar serves the same
+    metrics files, as declared in the server's pod, to Prometheus without one."""
+    platform, server = auth_server
+    assert call(server, "GET", "/metrics").status_code == 401
+    assert call(server, "GET", SEARCH, person(providers, "dana")).status_code == 200  # some traffic to count
+    pod = platform.run.one("kubernetes:apps/v1:Deployment", "mlflow").plain_inputs["spec"]["template"]["spec"]
+    spec = next(c for c in pod["containers"] if c["name"] == "metrics")
+    sidecar = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+    env = {"PATH": os.environ["PATH"], **platform.cluster.environment(sidecar), "METRICS_PORT": str(free_port())}
+    process = ManagedProcess(platform.cluster.argv(sidecar, env), env, platform.workdir / "metrics-sidecar.log")
+    try:
+        url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
+        wait_until_healthy(url, process, timeout=60)
+        scraped = requests.get(url, headers={"Host": f"{POD_IP}:9090", **PROMETHEUS_HEADERS}, timeout=10)
+        assert scraped.status_code == 200
+        assert 'mlflow_http_request_total{method="GET",status="200"}' in scraped.text
+    finally:
+        process.stop()
 
 
 def test_no_secret_of_the_auth_app_is_on_the_command_line(auth_server: tuple[Platform, RunningServer]) -> None:

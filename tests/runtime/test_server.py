@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ROOT, ProgramRun
+from runtime.clients import PROMETHEUS_HEADERS
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 
@@ -179,14 +180,7 @@ class TestEveryClientOfTheCluster:
     """
 
     API = "/api/2.0/mlflow/experiments/search?max_results=1"
-    # What Prometheus 3 sends on a scrape (prometheus/scrape/scrape.go, acceptHeader and the request it builds).
-    PROMETHEUS_HEADERS = {
-        "Accept": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
-                  "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
-                  "text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
-        "User-Agent": "Prometheus/3.7.3",
-        "X-Prometheus-Scrape-Timeout-Seconds": "10",
-    }
+    PROMETHEUS_HEADERS = PROMETHEUS_HEADERS
 
     @staticmethod
     def port(server: RunningServer) -> int:
