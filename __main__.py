@@ -94,6 +94,7 @@ pulumi.export("artifactsDestination", artifacts.artifacts_destination)
 pulumi.export("databaseEndpoint", pulumi.Output.format("{0}:{1}", database.host, database.port))
 for output, value in (("artifactBucketArn", artifacts.outputs.get("bucketArn")),
                       ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn")),
-                      ("trackingUrl", front_door.tracking_url if front_door else None)):
+                      ("trackingUrl", front_door.tracking_url if front_door else None),
+                      ("authTokenAudience", settings.identity.service_account_audience if settings.identity else None)):
     if value is not None:
         pulumi.export(output, value)

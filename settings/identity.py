@@ -18,6 +18,8 @@ class IdentitySettings:
     admin_groups: tuple[str, ...]
     allow_basic_auth: bool
     program_issuers: tuple[str, ...] = ()
+    service_account_audience: str | None = None
+    """The audience in-cluster jobs request for their projected tokens (None: not accepted)."""
     """authTrustedIssuers as given (issuer=audience): oauth2-proxy lets their tokens through too."""
 
     def server_auth(self, database_uri: pulumi.Input[str]) -> ServerAuth:
@@ -71,4 +73,5 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, sso_issuer: tuple[s
     if read.problems_since(mark):
         return None
     return IdentitySettings(issuers=tuple(issuers), default_permission=default_permission, admin_users=admin_users,
-                            admin_groups=admin_groups, allow_basic_auth=allow_basic_auth, program_issuers=trusted)
+                            admin_groups=admin_groups, allow_basic_auth=allow_basic_auth, program_issuers=trusted,
+                            service_account_audience=audience)

@@ -42,6 +42,24 @@ def test_prod_outputs_give_the_job_the_irsa_role(prod: ProgramRun) -> None:
         "eks.amazonaws.com/role-arn": prod.stack_outputs["irsaRoleArn"]}
 
 
+def test_with_the_auth_app_the_job_signs_in_with_a_projected_service_account_token(prod: ProgramRun) -> None:
+    """No password anywhere: the kubelet mounts a token for the audience the platform accepts, and rotates it."""
+    run = consume(prod.stack_outputs)
+    pod = run.one(JOB).plain_inputs["spec"]["template"]["spec"]
+    (token,) = [v for v in pod["volumes"] if v["name"] == "mlflow-token"]
+    source = token["projected"]["sources"][0]["serviceAccountToken"]
+    assert source == {"audience": prod.stack_outputs["authTokenAudience"], "expirationSeconds": 3600, "path": "token"}
+    assert job_env(run)["MLFLOW_TOKEN_FILE"] == "/var/run/secrets/mlflow/token"
+    assert {"name": "mlflow-token", "mountPath": "/var/run/secrets/mlflow", "readOnly": True} in \
+        pod["containers"][0]["volumeMounts"]
+
+
+def test_without_the_auth_app_no_token_is_mounted(dev: ProgramRun) -> None:
+    assert "authTokenAudience" not in dev.stack_outputs
+    run = consume(dev.stack_outputs)
+    assert [v["name"] for v in run.one(JOB).plain_inputs["spec"]["template"]["spec"]["volumes"]] == ["tmp"]
+
+
 def test_the_job_is_an_allowed_client_of_the_server(dev: ProgramRun) -> None:
     labels = consume(dev.stack_outputs).one(JOB).plain_inputs["spec"]["template"]["metadata"]["labels"]
     assert labels["mlflow-platform/client"] == "true"

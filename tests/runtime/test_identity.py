@@ -6,6 +6,8 @@ user's ID token, --pass-authorization-header) and an in-cluster job's projected 
 """
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from harness import ProgramRun, run_program
+from harness import ROOT, ProgramRun, run_program
 from runtime.clients import PROMETHEUS_HEADERS
 from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, identity_provider
@@ -230,6 +232,36 @@ def test_prometheus_scrapes_the_metrics_sidecar_since_the_auth_app_guards_metric
         assert 'mlflow_http_request_total{method="GET",status="200"}' in scraped.text
     finally:
         process.stop()
+
+
+def test_the_example_training_job_signs_in_as_its_service_account(
+        auth_server: tuple[Platform, RunningServer], providers: dict[str, IdentityProvider], tmp_path: Path) -> None:
+    """examples/training-job as it declares its Job, with the token file the kubelet would mount."""
+    _, server = auth_server
+    example = run_program("dev", stack_references={"organization/mlflow-platform/dev": {
+        "trackingUri": server.url, "namespace": "training", "authTokenAudience": "mlflow"}},
+        program_dir=ROOT / "examples" / "training-job")
+    job = example.one("kubernetes:batch/v1:Job").plain_inputs["spec"]["template"]["spec"]["containers"][0]
+    token_file = tmp_path / "token"
+    token_file.write_text(providers["cluster"].token(TRAINER, "mlflow"))
+    env = {entry["name"]: entry["value"] for entry in job["env"]} | {"MLFLOW_TOKEN_FILE": str(token_file),
+                                                                       "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    result = subprocess.run([sys.executable, *job["command"][1:]], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    admin_client = call(server, "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=training-example",
+                        admin(providers))
+    experiment_id = admin_client.json()["experiment"]["experiment_id"]
+    runs = call(server, "POST", "/api/2.0/mlflow/runs/search", admin(providers), json={"experiment_ids": [experiment_id]})
+    (run,) = runs.json()["runs"]
+    assert run["data"]["metrics"][0]["key"] == "rmse"
+    # The experiment it created is the service account's to manage (MLflow grants MANAGE to a creator).
+    granted = call(server, "GET", "/api/3.0/mlflow/users/permissions/get", admin(providers), params={
+        "username": TRAINER, "resource_type": "experiment", "resource_id": experiment_id})
+    assert granted.status_code == 200, granted.text
+    assert "MANAGE" in granted.text
+    without = subprocess.run([sys.executable, *job["command"][1:]], env={**env, "MLFLOW_TOKEN_FILE": ""},
+                             capture_output=True, text=True, timeout=120)
+    assert without.returncode != 0 and "UNAUTHENTICATED" in without.stderr
 
 
 def test_no_secret_of_the_auth_app_is_on_the_command_line(auth_server: tuple[Platform, RunningServer]) -> None:
