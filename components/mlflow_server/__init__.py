@@ -21,6 +21,10 @@ METRICS_PORT = 9090
 METRICS_DIR = "/var/run/mlflow/metrics"
 # Readiness must prove the API and the database answer; /health is static and never touches the DB.
 READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+# The auth app answers every API call without a token with 401, which the kubelet counts as a failure;
+# server-info is its one public API route (mlflow/server/auth/__init__.py): it proves the app and the
+# auth layer answer, not the database (the MlflowDatabaseErrors alert covers that).
+AUTH_READINESS_PATH = "/api/3.0/mlflow/server-info"
 
 __all__ = ["METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
 
@@ -138,7 +142,7 @@ class MlflowServer(pulumi.ComponentResource):
 
         probes = {
             "startupProbe": http_probe("/health", period=2, timeout=2, failures=90),
-            "readinessProbe": http_probe(READINESS_PATH, period=10, timeout=5, failures=3),
+            "readinessProbe": http_probe(AUTH_READINESS_PATH if auth else READINESS_PATH, period=10, timeout=5, failures=3),
             "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
         }
         metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None

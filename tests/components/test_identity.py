@@ -55,6 +55,11 @@ class TestTheServerRunsTheAuthApp:
         assert "default_permission = READ" in ini
         assert "/mlflow_auth?sslmode=require" in ini  # its own database on the RDS server, over TLS
 
+    def test_readiness_asks_the_one_api_route_the_auth_app_leaves_public(self, prod: ProgramRun, dev: ProgramRun) -> None:
+        """A 401 counts as a failed probe: without a token the search call would keep every pod unready."""
+        assert server(prod)["readinessProbe"]["httpGet"]["path"] == "/api/3.0/mlflow/server-info"
+        assert server(dev)["readinessProbe"]["httpGet"]["path"].startswith("/api/2.0/mlflow/experiments/search")
+
     def test_the_pods_roll_when_the_identity_config_changes(self, prod: ProgramRun) -> None:
         before = prod.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["metadata"]["annotations"]
         changed = run_program("prod", {**PROD_SECRETS, "authAdminUsers": ["root@example.com"]})

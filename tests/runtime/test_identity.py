@@ -107,8 +107,13 @@ class TestWhoIsLetIn:
         assert response.status_code == 401
         assert response.json()["error_code"] == "UNAUTHENTICATED"
 
-    def test_the_kubelets_probe_needs_no_identity(self, server: RunningServer) -> None:
-        assert call(server, "GET", "/health").status_code == 200
+    @pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
+    def test_the_kubelets_probes_pass_without_an_identity(self, server: RunningServer, probe: str) -> None:
+        """As the kubelet sends them: the declared path, `Host: <pod IP>:<port>`, no token. A 401 would keep
+        every pod unready."""
+        action = server.declared.probes[probe]["httpGet"]
+        headers = {"Host": f"{POD_IP}:5000", "User-Agent": "kube-probe/1.35", "Accept": "*/*"}
+        assert requests.get(f"{server.url}{action['path']}", headers=headers, timeout=10).status_code == 200
 
     def test_a_valid_token_is_accepted_and_its_user_created(self, server: RunningServer,
                                                             providers: dict[str, IdentityProvider]) -> None:
