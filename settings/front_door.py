@@ -1,10 +1,12 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
-from components.ingress_sso import IngressSsoArgs, OidcSso
+from components.ingress_sso import GatewayRef, IngressSsoArgs, OidcSso
 from components.validation import dns_label_problem, parse_quantity
 from components.versions import OAUTH2_PROXY_IMAGE
 from settings.checks import dns_name_problem, https_url_problem
 from settings.reader import ConfigReader
+
+FRONT_DOORS = ("ingress", "gateway")
 
 
 def read_front_door(read: ConfigReader, namespace: str | None, service_name: str,
@@ -31,6 +33,11 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     ingress_class = read.string("ingressClass", check=dns_label_problem)
     tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_label_problem)
     tls_secret = read.optional("ingressTlsSecret", check=dns_label_problem)
+    through_gateway = read.string("frontDoor", allowed=FRONT_DOORS) == "gateway"
+    gateway = _gateway(read, required=through_gateway)
+    if through_gateway and (tls_cluster_issuer or tls_secret):
+        read.fail("ingressTlsClusterIssuer" if tls_cluster_issuer else "ingressTlsSecret",
+                  "TLS is the Gateway's (its listener's certificateRefs) with frontDoor gateway: leave it empty")
     if read.problems_since(mark) or namespace is None or tmp_size is None:
         return None
     return IngressSsoArgs(
@@ -42,7 +49,17 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
         tls_secret=tls_secret,
         sso=sso,
         max_body_size=f"{int(parse_quantity(tmp_size) / 2**20)}m",
+        gateway=gateway if through_gateway else None,
     )
+
+
+def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:
+    name = read.optional("gatewayName", check=dns_label_problem)
+    namespace = read.optional("gatewayNamespace", check=dns_label_problem)
+    section = read.optional("gatewaySectionName", check=dns_label_problem)
+    if required and not name:
+        read.fail("gatewayName", "is required with frontDoor gateway: the Gateway the HTTPRoute attaches to")
+    return GatewayRef(name=name, namespace=namespace, section_name=section) if name else None
 
 
 def _sso(read: ConfigReader) -> OidcSso:

@@ -10,12 +10,12 @@ Ingress class works, and the server admits no one else on its port (NetworkPolic
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
-from components.ingress_sso.ingress import ingress_spec
+from components.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, GatewayRef, IngressSsoArgs, OidcSso
+from components.ingress_sso.ingress import http_route_spec, ingress_spec
 from components.ingress_sso.oauth2_proxy import oauth2_proxy
 from components.kube.labels import selector_labels, standard_labels
 
-__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
+__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
 
 
 class IngressSSO(pulumi.ComponentResource):
@@ -44,12 +44,24 @@ class IngressSSO(pulumi.ComponentResource):
             proxy_service = oauth2_proxy(self, name, args, args.sso)
             backend = (proxy_service.metadata.name, OAUTH2_PROXY_PORT)
 
-        k8s.networking.v1.Ingress(
-            name,
-            metadata={"name": name, "namespace": args.namespace, "annotations": annotations,
-                      "labels": standard_labels("mlflow", name, "ingress")},
-            spec=ingress_spec(args, tls_secret, "/", *backend),
-            opts=child,
-        )
+        labels = standard_labels("mlflow", name, "ingress")
+        if args.gateway:
+            # pulumi-kubernetes waits for nothing on a custom resource (provider/pkg/await/awaiters.go has no
+            # Gateway API kind): the route is created once the API server accepts it.
+            k8s.apiextensions.CustomResource(
+                name,
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata={"name": name, "namespace": args.namespace, "labels": labels},
+                spec=http_route_spec(args, args.gateway, *backend),
+                opts=child,
+            )
+        else:
+            k8s.networking.v1.Ingress(
+                name,
+                metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
+                spec=ingress_spec(args, tls_secret, "/", *backend),
+                opts=child,
+            )
         self.tracking_url = pulumi.Output.from_input(args.url)
         self.register_outputs({"trackingUrl": self.tracking_url})

@@ -28,6 +28,17 @@ class OidcSso:
 
 
 @dataclass(frozen=True)
+class GatewayRef:
+    """A Gateway API Gateway someone else runs; its listener terminates TLS (listeners[].tls)."""
+
+    name: str
+    namespace: str | None = None
+    """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it."""
+    section_name: str | None = None
+    """A listener of the Gateway; None attaches to every listener that admits the route."""
+
+
+@dataclass(frozen=True)
 class IngressSsoArgs:
     namespace: str
     host: str
@@ -44,6 +55,8 @@ class IngressSsoArgs:
     max_body_size: str = "4096m"
     """nginx client_max_body_size: the largest artifact the server's /tmp can buffer."""
     timeout_seconds: int = 900
+    gateway: GatewayRef | None = None
+    """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
 
     def __post_init__(self) -> None:
         problems = [p for p in (dns_label_problem(self.namespace),
@@ -56,7 +69,7 @@ class IngressSsoArgs:
 
     @property
     def tls(self) -> bool:
-        return bool(self.tls_cluster_issuer or self.tls_secret)
+        return bool(self.gateway or self.tls_cluster_issuer or self.tls_secret)
 
     @property
     def url(self) -> str:

@@ -1,10 +1,10 @@
-"""The Ingress spec both Ingresses of the front door share (MLflow at /, oauth2-proxy at /oauth2)."""
+"""The route into the cluster: an Ingress, or a Gateway API HTTPRoute attached to a Gateway."""
 
 from typing import Any
 
 import pulumi
 
-from components.ingress_sso.args import IngressSsoArgs
+from components.ingress_sso.args import GatewayRef, IngressSsoArgs
 
 
 def ingress_spec(args: IngressSsoArgs, tls_secret: str, path: str, service: pulumi.Input[str], port: int) -> dict[str, Any]:
@@ -18,3 +18,24 @@ def ingress_spec(args: IngressSsoArgs, tls_secret: str, path: str, service: pulu
     if args.tls:
         spec["tls"] = [{"hosts": [args.host], "secretName": tls_secret}]
     return spec
+
+
+def http_route_spec(args: IngressSsoArgs, gateway: GatewayRef, service: pulumi.Input[str], port: int) -> dict[str, Any]:
+    """gateway.networking.k8s.io/v1 HTTPRoute (Gateway API v1.6 standard channel): every path of the host to
+    `service`. A route in another namespace than its Gateway needs no ReferenceGrant; the Gateway's
+    listener must admit it (allowedRoutes.namespaces)."""
+    parent: dict[str, Any] = {"name": gateway.name}
+    if gateway.namespace:
+        parent["namespace"] = gateway.namespace
+    if gateway.section_name:
+        parent["sectionName"] = gateway.section_name
+    return {
+        "parentRefs": [parent],
+        "hostnames": [args.host],
+        "rules": [{
+            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+            "backendRefs": [{"name": service, "port": port}],
+            # Large artifacts stream through: the request timeout (standard since v1.2, Extended support).
+            "timeouts": {"request": f"{args.timeout_seconds}s"},
+        }],
+    }

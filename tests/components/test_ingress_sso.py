@@ -126,3 +126,32 @@ class TestRefusals:
 
     def test_issuer_must_be_https(self) -> None:
         assert "is not an https:// URL" in prod_error({"ssoIssuerUrl": "http://idp.example.com"})
+
+
+class TestGatewayApiFrontDoor:
+    """frontDoor gateway: an HTTPRoute on a Gateway someone else runs, instead of an Ingress."""
+
+    OVERRIDES = {**PROD_SECRETS, "frontDoor": "gateway", "gatewayName": "public", "gatewayNamespace": "gateways",
+                 "gatewaySectionName": "https", "ingressTlsClusterIssuer": None}
+
+    def test_the_route_sends_every_path_to_oauth2_proxy(self) -> None:
+        run = run_program("prod", self.OVERRIDES)
+        assert not run.of_type(INGRESS)
+        (route,) = [r for r in run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
+        spec = route.plain_inputs["spec"]
+        assert spec["parentRefs"] == [{"name": "public", "namespace": "gateways", "sectionName": "https"}]
+        assert spec["hostnames"] == ["mlflow.example.com"]
+        (rule,) = spec["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+        assert rule["backendRefs"] == [{"name": "mlflow-ingress-oauth2-proxy", "port": 4180}]
+        assert rule["timeouts"] == {"request": "900s"}
+        assert run.stack_outputs["trackingUrl"] == "https://mlflow.example.com"  # TLS on the Gateway's listener
+
+    def test_a_gateway_needs_a_name_and_keeps_tls_to_itself(self) -> None:
+        message = prod_error({"frontDoor": "gateway"})
+        assert "mlflow-platform:gatewayName: is required with frontDoor gateway" in message
+        assert "mlflow-platform:ingressTlsClusterIssuer: TLS is the Gateway's" in message
+
+    def test_an_unknown_front_door_is_refused(self) -> None:
+        assert "mlflow-platform:frontDoor: 'traefik' is not allowed; use one of: ingress, gateway" in prod_error(
+            {"frontDoor": "traefik"})
