@@ -80,7 +80,9 @@ if settings.network:
         object_store_setup=artifacts.store.setup_selector,
         object_store_port=artifacts.store.port,
         oauth2_proxy=front_door.proxy_selector if front_door else None,
-        oauth2_proxy_port=OAUTH2_PROXY_PORT,
+        # cloudflared only connects out: its pods admit nobody.
+        oauth2_proxy_port=None if settings.ingress and settings.ingress.cloudflare else OAUTH2_PROXY_PORT,
+        front_door_name="cloudflared" if settings.ingress and settings.ingress.cloudflare else "oauth2-proxy",
         ingress_namespace=settings.network.ingress_namespace,
         monitoring_namespace=settings.network.monitoring_namespace,
         client_namespaces=settings.network.client_namespaces,

@@ -22,3 +22,6 @@ OAUTH2_PROXY_IMAGE: Final = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.2"
 # The distroless oauth2-proxy image runs as uid 65532 ("nonroot").
 OAUTH2_PROXY_UID: Final = 65532
 POSTGRES_EXPORTER_IMAGE: Final = "quay.io/prometheuscommunity/postgres-exporter:v0.18.1"
+# Cloudflare's tunnel connector (distroless, uid 65532), for frontDoor cloudflare.
+CLOUDFLARED_IMAGE: Final = "docker.io/cloudflare/cloudflared:2026.8.2"
+CLOUDFLARED_UID: Final = 65532

@@ -20,7 +20,7 @@ from components.validation import dns_label_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
 from settings.database import DatabaseSettings, read_database
-from settings.front_door import read_front_door
+from settings.front_door import people_issuer, read_front_door
 from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
 from settings.network import NetworkSettings, read_network
@@ -36,6 +36,8 @@ BACKUP_PREFIX = "backups/"
 # Keys read with `pulumi config set --secret` only. Pulumi.yaml cannot declare them (see its comment):
 # the secrets table in docs/configuration.md comes from here.
 SECRET_KEYS = {
+    "cloudflareTunnelToken": "Token of the Cloudflare tunnel (frontDoor cloudflare) whose public hostname routes to "
+                             "the MLflow Service.",
     "clusterKubeconfig": "Kubeconfig of the target cluster. Unset uses clusterStack's kubeconfig, else your default "
                          "kubeconfig and kubeContext.",
     "externalDatabasePassword": "Password of the mlflow user on your server (databaseMode external). The database and "
@@ -84,8 +86,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                                  server.tmp_size_limit if server else None, data_protection)
     monitoring = read_monitoring(read)
     network = read_network(read)
-    sso = front_door.sso if front_door else None
-    identity = read_identity(read, cluster, (sso.issuer_url, sso.client_id) if sso else None, data_protection)
+    identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
 
     if database and artifacts and database.backups and artifacts.backend != "minio":
         read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "

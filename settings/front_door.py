@@ -1,12 +1,13 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
-from components.ingress_sso import GatewayRef, IngressSsoArgs, OidcSso
+from components.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from components.mlflow_server.auth import TrustedIssuer
 from components.validation import dns_label_problem, parse_quantity
-from components.versions import OAUTH2_PROXY_IMAGE
-from settings.checks import dns_name_problem, https_url_problem
+from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
+from settings.checks import dns_name_problem, https_url_problem, issuer_url_problem
 from settings.reader import ConfigReader
 
-FRONT_DOORS = ("ingress", "gateway")
+FRONT_DOORS = ("ingress", "gateway", "cloudflare")
 
 
 def read_front_door(read: ConfigReader, namespace: str | None, service_name: str,
@@ -21,23 +22,28 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     unauthenticated = read.boolean("allowUnauthenticatedIngress")
     if not host:
         return None
-    sso = _sso(read) if sso_enabled else None
+    front_door = read.string("frontDoor", allowed=FRONT_DOORS)
+    cloudflare = _cloudflare(read, required=front_door == "cloudflare")
+    if front_door == "cloudflare" and sso_enabled:
+        read.fail("ssoEnabled", "Cloudflare Access signs people in with frontDoor cloudflare: set ssoEnabled false")
+    sso = _sso(read) if sso_enabled and front_door != "cloudflare" else None
     any_account = read.boolean("ssoAllowAnyAccount")
     if sso and "*" in sso.email_domains and not sso.allowed_groups and data_protection and not any_account:
         read.fail("ssoEmailDomains", '["*"] lets in every account your provider has (for Google: every Gmail user); '
                                      "name your domains or set ssoAllowedGroups, or set "
                                      f"{read.key('ssoAllowAnyAccount')} to true to accept that")
-    if not sso_enabled and not unauthenticated:
+    if not sso_enabled and not unauthenticated and front_door != "cloudflare":
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
     ingress_class = read.string("ingressClass", check=dns_label_problem)
     tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_label_problem)
     tls_secret = read.optional("ingressTlsSecret", check=dns_label_problem)
-    through_gateway = read.string("frontDoor", allowed=FRONT_DOORS) == "gateway"
+    through_gateway = front_door == "gateway"
     gateway = _gateway(read, required=through_gateway)
-    if through_gateway and (tls_cluster_issuer or tls_secret):
+    if front_door != "ingress" and (tls_cluster_issuer or tls_secret):
+        whose = "the Gateway's (its listener's certificateRefs)" if through_gateway else "Cloudflare's"
         read.fail("ingressTlsClusterIssuer" if tls_cluster_issuer else "ingressTlsSecret",
-                  "TLS is the Gateway's (its listener's certificateRefs) with frontDoor gateway: leave it empty")
+                  f"TLS is {whose} with frontDoor {front_door}: leave it empty")
     if read.problems_since(mark) or namespace is None or tmp_size is None:
         return None
     return IngressSsoArgs(
@@ -50,7 +56,44 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
         sso=sso,
         max_body_size=f"{int(parse_quantity(tmp_size) / 2**20)}m",
         gateway=gateway if through_gateway else None,
+        cloudflare=cloudflare if front_door == "cloudflare" else None,
     )
+
+
+def people_issuer(front_door: IngressSsoArgs | None) -> TrustedIssuer | None:
+    """Whose tokens name the people the front door signed in: the SSO provider's ID tokens (oauth2-proxy passes
+    them as Authorization: Bearer), or Cloudflare Access's JWTs (Cf-Access-Jwt-Assertion; a service token's
+    has no email, only its client id as common_name)."""
+    if front_door and front_door.cloudflare:
+        access = front_door.cloudflare
+        return TrustedIssuer(issuer=access.access_issuer, audiences=(access.access_audience,),
+                             header="Cf-Access-Jwt-Assertion", username_claims=("email", "common_name"),
+                             jwks_uri=f"{access.access_issuer}/cdn-cgi/access/certs")
+    if front_door and front_door.sso:
+        return TrustedIssuer(issuer=front_door.sso.issuer_url, audiences=(front_door.sso.client_id,))
+    return None
+
+
+def _cloudflare(read: ConfigReader, required: bool) -> CloudflareTunnel | None:
+    team = read.optional("cloudflareTeamDomain", check=_team_problem)
+    audience = read.optional("cloudflareAudienceTag")
+    token = read.secret("cloudflareTunnelToken")
+    image = read.image("cloudflaredImage", CLOUDFLARED_IMAGE)
+    if required:
+        for key, value in (("cloudflareTeamDomain", team), ("cloudflareAudienceTag", audience),
+                           ("cloudflareTunnelToken", token)):
+            if not value:
+                read.fail(key, "is required with frontDoor cloudflare"
+                          + (" (set it with --secret)" if key == "cloudflareTunnelToken" else ""))
+    if not (team and audience and token):
+        return None
+    issuer = team if "://" in team else f"https://{team}"
+    return CloudflareTunnel(tunnel_token=token, access_issuer=issuer.rstrip("/"), access_audience=audience, image=image)
+
+
+def _team_problem(value: str) -> str | None:
+    """<team>.cloudflareaccess.com, or its URL (http only for a local test issuer)."""
+    return issuer_url_problem(value) if "://" in value else dns_name_problem(value)
 
 
 def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:

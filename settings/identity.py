@@ -35,11 +35,11 @@ def trusted_issuer_problem(value: str) -> str | None:
     return None
 
 
-def read_identity(read: ConfigReader, cluster: ClusterFacts, sso_issuer: tuple[str, str] | None,
+def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssuer | None,
                   data_protection: bool) -> IdentitySettings | None:
     """None when the auth app is off, or when a key of this area is wrong (the problems are recorded).
 
-    `sso_issuer` is the front door's (issuer URL, client id): its ID tokens identify people."""
+    `people` is the issuer whose tokens name the people the front door signed in."""
     mark = len(read.problems)
     enabled = read.boolean("authEnabled")
     default_permission = read.string("authDefaultPermission", allowed=PERMISSIONS)
@@ -51,8 +51,8 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, sso_issuer: tuple[s
     if not enabled:
         return None
     issuers: list[TrustedIssuer] = []
-    if sso_issuer:
-        issuers.append(TrustedIssuer(issuer=sso_issuer[0], audiences=(sso_issuer[1],)))
+    if people:
+        issuers.append(people)
     for entry in trusted:
         issuer, _, program_audience = entry.partition("=")
         # Programs' tokens (client credentials) name a client, not a person: `sub` when there is no e-mail.

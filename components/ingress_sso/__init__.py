@@ -10,24 +10,30 @@ Ingress class works, and the server admits no one else on its port (NetworkPolic
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, GatewayRef, IngressSsoArgs, OidcSso
+from components.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from components.ingress_sso.cloudflared import cloudflared
 from components.ingress_sso.ingress import http_route_spec, ingress_spec
 from components.ingress_sso.oauth2_proxy import oauth2_proxy
 from components.kube.labels import selector_labels, standard_labels
 
-__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
+__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'CloudflareTunnel', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
 
 
 class IngressSSO(pulumi.ComponentResource):
     tracking_url: pulumi.Output[str]
     proxy_selector: dict[str, str] | None
-    """Labels of the oauth2-proxy pods (None without SSO)."""
+    """Labels of the pods that carry people's requests to the server: oauth2-proxy, or cloudflared."""
 
     def __init__(self, name: str, args: IngressSsoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:IngressSSO", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tls_secret = args.tls_secret or f"{name}-tls"
         self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso") if args.sso else None
+        if args.cloudflare:
+            self.proxy_selector = cloudflared(self, name, args, args.cloudflare)
+            self.tracking_url = pulumi.Output.from_input(args.url)
+            self.register_outputs({"trackingUrl": self.tracking_url})
+            return
         annotations: dict[str, pulumi.Input[str]] = {
             # Artifacts stream through the server: no buffering at nginx, a body as large as /tmp, long timeouts.
             f"{NGINX}/proxy-body-size": args.max_body_size,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.validation import dns_label_problem, image_problem
-from components.versions import OAUTH2_PROXY_IMAGE
+from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
 OAUTH2_PROXY_PORT = 4180
 NGINX = "nginx.ingress.kubernetes.io"
@@ -39,6 +39,21 @@ class GatewayRef:
 
 
 @dataclass(frozen=True)
+class CloudflareTunnel:
+    """Cloudflare Access in front, reached through a remotely managed tunnel: no public Ingress at all."""
+
+    tunnel_token: pulumi.Input[str]
+    """A Pulumi secret: the token of the tunnel whose public hostname routes to the MLflow Service."""
+    access_issuer: str
+    """https://<team>.cloudflareaccess.com: the `iss` of Access's JWTs; its keys are at /cdn-cgi/access/certs."""
+    access_audience: str
+    """The Access application's AUD tag (the JWTs' `aud`)."""
+    image: str = CLOUDFLARED_IMAGE
+    replicas: int = 2
+    """Cloudflare's Kubernetes guide: replicas for availability only (no autoscaling)."""
+
+
+@dataclass(frozen=True)
 class IngressSsoArgs:
     namespace: str
     host: str
@@ -57,6 +72,8 @@ class IngressSsoArgs:
     timeout_seconds: int = 900
     gateway: GatewayRef | None = None
     """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
+    cloudflare: CloudflareTunnel | None = None
+    """A cloudflared tunnel instead of any route into the cluster (Cloudflare Access signs people in)."""
 
     def __post_init__(self) -> None:
         problems = [p for p in (dns_label_problem(self.namespace),
@@ -69,7 +86,7 @@ class IngressSsoArgs:
 
     @property
     def tls(self) -> bool:
-        return bool(self.gateway or self.tls_cluster_issuer or self.tls_secret)
+        return bool(self.gateway or self.cloudflare or self.tls_cluster_issuer or self.tls_secret)
 
     @property
     def url(self) -> str:

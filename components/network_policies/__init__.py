@@ -77,8 +77,9 @@ class NetworkPolicies(pulumi.ComponentResource):
             clients += [pods(args.object_store_setup)] if args.object_store_setup else []
             self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}])
         if args.oauth2_proxy:
-            self._policy("oauth2-proxy", args.oauth2_proxy, ingress=[
-                {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}])
+            self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
+                {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}
+            ] if args.oauth2_proxy_port else [])
         self.register_outputs({})
 
     def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],

@@ -24,8 +24,11 @@ class NetworkPoliciesArgs:
     server_metrics_port: int | None = None
     """A port on the server pods that only Prometheus may reach (the metrics sidecar)."""
     oauth2_proxy: dict[str, str] | None = None
-    """Selector of oauth2-proxy, the front door: with it the server admits no namespace wholesale."""
-    oauth2_proxy_port: int = 4180
+    """Selector of the front door's pods (oauth2-proxy, or cloudflared): with it the server admits no namespace
+    wholesale."""
+    oauth2_proxy_port: int | None = 4180
+    """The front door's own port, open to the ingress controller; None (cloudflared) admits nobody."""
+    front_door_name: str = "oauth2-proxy"
     prometheus: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
     ingress_namespace: str = "ingress-nginx"

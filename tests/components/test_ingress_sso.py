@@ -1,5 +1,6 @@
 """IngressSSO: TLS, oauth2-proxy in front of every request, and no 403 from MLflow's host check behind it."""
 
+import json
 from typing import Any
 
 import pytest
@@ -155,3 +156,50 @@ class TestGatewayApiFrontDoor:
     def test_an_unknown_front_door_is_refused(self) -> None:
         assert "mlflow-platform:frontDoor: 'traefik' is not allowed; use one of: ingress, gateway" in prod_error(
             {"frontDoor": "traefik"})
+
+
+class TestCloudflareFrontDoor:
+    """frontDoor cloudflare: a cloudflared tunnel, no Ingress and no oauth2-proxy; Access signs people in."""
+
+    OVERRIDES = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
+                 "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
+                 "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
+
+    def test_connectors_read_the_tunnel_token_from_a_secret_and_nothing_is_public(self) -> None:
+        run = run_program("prod", self.OVERRIDES)
+        assert not run.of_type(INGRESS)
+        assert not [r for r in run.resources if "oauth2-proxy" in r.name]
+        tunnel = run.one(DEPLOYMENT, "mlflow-ingress-cloudflared")
+        assert tunnel.plain_inputs["spec"]["replicas"] == 2
+        connector = container(tunnel)
+        assert connector["image"] == "docker.io/cloudflare/cloudflared:2026.8.2"
+        assert connector["args"] == ["tunnel", "--no-autoupdate", "--metrics", "0.0.0.0:2000", "run"]
+        assert env_of(connector)["TUNNEL_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+            "name": "mlflow-ingress-cloudflared", "key": "tunnel-token"}
+        assert is_secret(run.one(SECRET, "mlflow-ingress-cloudflared").inputs["stringData"])
+        assert connector["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
+        assert run.stack_outputs["trackingUrl"] == "https://mlflow.example.com"
+
+    def test_mlflow_trusts_access_jwts_only_in_their_header(self) -> None:
+        run = run_program("prod", self.OVERRIDES)
+        data = run.one("kubernetes:core/v1:ConfigMap", "mlflow-auth-module").plain_inputs["data"]
+        (access,) = [i for i in json.loads(data["identity.json"])["issuers"]
+                     if i["issuer"] == "https://acme.cloudflareaccess.com"]
+        assert access == {"issuer": "https://acme.cloudflareaccess.com", "audiences": ["aud-tag"],
+                          "header": "Cf-Access-Jwt-Assertion", "username_claims": ["email", "common_name"],
+                          "groups_claim": "groups", "jwks_uri": "https://acme.cloudflareaccess.com/cdn-cgi/access/certs"}
+
+    def test_the_server_admits_the_connectors_and_the_connectors_admit_nobody(self) -> None:
+        run = run_program("prod", self.OVERRIDES)
+        policies = {r.name: r.plain_inputs["spec"] for r in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+        front = policies["mlflow-network-server"]["ingress"][0]["from"][0]
+        labels = run.one(DEPLOYMENT, "mlflow-ingress-cloudflared").plain_inputs["spec"]["template"]["metadata"]["labels"]
+        assert front["podSelector"]["matchLabels"].items() <= labels.items()
+        assert policies["mlflow-network-cloudflared"]["ingress"] == []
+
+    def test_what_cloudflare_needs_is_asked_for_at_preview(self) -> None:
+        message = prod_error({"frontDoor": "cloudflare"})
+        for key in ("cloudflareTeamDomain", "cloudflareAudienceTag", "cloudflareTunnelToken"):
+            assert f"mlflow-platform:{key}: is required with frontDoor cloudflare" in message
+        assert "mlflow-platform:ssoEnabled: Cloudflare Access signs people in" in message
+        assert "mlflow-platform:ingressTlsClusterIssuer: TLS is Cloudflare's" in message

@@ -4,6 +4,7 @@ Tokens come out of the authorization-code flow (/oauth2/authorize, then /oauth2/
 the provider's key, discoverable through /.well-known/openid-configuration: nothing is forged here.
 """
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import oidc_provider_mock
 import requests
+import werkzeug.serving
 from oidc_provider_mock import run_server_in_thread
 
 REDIRECT_URI = "http://localhost/callback"
@@ -40,3 +43,19 @@ class IdentityProvider:
 def identity_provider(token_lifetime: timedelta = timedelta(hours=1)) -> Iterator[IdentityProvider]:
     with run_server_in_thread(access_token_max_age=token_lifetime) as server:
         yield IdentityProvider(f"http://localhost:{server.server_port}")
+
+
+@contextmanager
+def cloudflare_access_like_provider() -> Iterator[IdentityProvider]:
+    """The same provider, publishing its keys where Cloudflare Access publishes a team's:
+    <issuer>/cdn-cgi/access/certs (developers.cloudflare.com, "Validate JWTs"), not at a discovered jwks_uri."""
+    app = oidc_provider_mock.app()
+    app.add_url_rule("/cdn-cgi/access/certs", "cloudflare-certs", app.view_functions["oidc-provider-mock.jwks"])
+    server = werkzeug.serving.make_server("localhost", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield IdentityProvider(f"http://localhost:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from harness import ROOT, ProgramRun, run_program
 from runtime.clients import PROMETHEUS_HEADERS
 from runtime.generated import POD_IP, DeclaredContainer
-from runtime.identity_provider import IdentityProvider, identity_provider
+from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
 from runtime.platform import Platform, RunningServer, local_platform
 from runtime.services import ManagedProcess, PostgresServer, free_port, wait_until_healthy
 
@@ -276,3 +276,61 @@ def test_no_secret_of_the_auth_app_is_on_the_command_line(auth_server: tuple[Pla
         if name == "mlflow-auth":
             assert value not in argv
     assert "--app-name" in server.argv and os.path.basename(server.argv[0]) == "mlflow"
+
+
+class TestCloudflareAccessFrontDoor:
+    """frontDoor cloudflare: Cloudflare Access signs people in at the edge and sends its JWT in
+    `Cf-Access-Jwt-Assertion`; MLflow verifies it against the team's certificates and the AUD tag."""
+
+    AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2"
+
+    @pytest.fixture(scope="class")
+    def access_server(self, postgres_server: PostgresServer,
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IdentityProvider, RunningServer]]:
+        with cloudflare_access_like_provider() as access:
+            run = run_program("dev", {
+                "frontDoor": "cloudflare", "ssoEnabled": False, "cloudflareTeamDomain": access.issuer,
+                "cloudflareAudienceTag": self.AUD, "cloudflareTunnelToken": {"secure": "v1:tunnel-token"},
+                "authEnabled": True, "authAdminUsers": [ADMIN],
+            })
+            with local_platform(run, postgres_server, Path(tmp_path_factory.mktemp("cloudflare"))) as platform:
+                migrated = platform.migrate()
+                assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+                server = platform.start_server("cloudflare")
+                try:
+                    yield access, server
+                finally:
+                    server.stop()
+
+    def test_a_person_signed_in_by_access_is_named_by_the_email_claim(
+            self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        access, server = access_server
+        token = access.token("uuid-of-ivy", self.AUD, email="ivy@example.com")
+        assert call(server, "GET", SEARCH, token, header="Cf-Access-Jwt-Assertion").status_code == 200
+        admin_token = access.token("uuid-of-admin", self.AUD, email=ADMIN)
+        user = call(server, "GET", "/api/2.0/mlflow/users/get?username=ivy@example.com", admin_token,
+                    header="Cf-Access-Jwt-Assertion")
+        assert user.status_code == 200, user.text
+
+    def test_a_service_token_is_named_by_its_client_id(self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        """Access's JWT for a service token has no email, only common_name (the CF-Access-Client-Id)."""
+        access, server = access_server
+        token = access.token("service-token", self.AUD, common_name="88bf3b6d86161464f6509f7219099e57.access")
+        assert call(server, "GET", SEARCH, token, header="Cf-Access-Jwt-Assertion").status_code == 200
+        admin_token = access.token("uuid-of-admin", self.AUD, email=ADMIN)
+        user = call(server, "GET", "/api/2.0/mlflow/users/get?username=88bf3b6d86161464f6509f7219099e57.access",
+                    admin_token, header="Cf-Access-Jwt-Assertion")
+        assert user.status_code == 200, user.text
+
+    def test_the_jwt_counts_only_in_the_header_access_sends_it_in(
+            self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        access, server = access_server
+        token = access.token("uuid-of-ivy", self.AUD, email="ivy@example.com")
+        assert call(server, "GET", SEARCH, token).status_code == 401  # as Authorization: Bearer
+        assert call(server, "GET", SEARCH).status_code == 401
+
+    def test_a_jwt_for_another_access_application_is_refused(
+            self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        access, server = access_server
+        token = access.token("uuid-of-ivy", "another-application-aud", email="ivy@example.com")
+        assert call(server, "GET", SEARCH, token, header="Cf-Access-Jwt-Assertion").status_code == 401

@@ -1,0 +1,81 @@
+"""Cloudflare Access as the front door: cloudflared connects out to Cloudflare, and nothing in the cluster is public.
+
+Cloudflare Access signs people in (and service tokens for programs) at Cloudflare's edge, then the
+tunnel carries the request to the MLflow Service with a `Cf-Access-Jwt-Assertion` JWT that MLflow's
+auth app verifies against the team's certificates and the application's AUD tag. The tunnel token is
+read from the environment (TUNNEL_TOKEN, cloudflared cmd/cloudflared/tunnel/subcommands.go), never
+from arguments; the tunnel's public hostname and its service (http://<server>.<ns>.svc.cluster.local:5000)
+are configured at Cloudflare.
+"""
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.ingress_sso.args import CloudflareTunnel, IngressSsoArgs
+from components.kube.env import secret_env
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.labels import selector_labels, standard_labels
+from components.kube.resources import ResourceSpec
+from components.kube.timeouts import CLOUDFLARED_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.versions import CLOUDFLARED_UID
+
+METRICS_PORT = 2000
+
+
+def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel: CloudflareTunnel) -> dict[str, str]:
+    """The tunnel's connectors, their token Secret and PDB; returns the connectors' pod selector."""
+    child = pulumi.ResourceOptions(parent=parent)
+    connector = f"{name}-cloudflared"
+    labels = standard_labels("cloudflared", connector, "tunnel")
+    selector = selector_labels("cloudflared", connector, "tunnel")
+    metadata = {"namespace": args.namespace, "labels": labels}
+    secret = k8s.core.v1.Secret(
+        connector,
+        metadata={**metadata, "name": connector},
+        type="Opaque",
+        string_data={"tunnel-token": pulumi.Output.secret(tunnel.tunnel_token)},
+        opts=child,
+    )
+    # /ready answers 200 once the connector holds a connection to Cloudflare's edge (metrics/readiness.go).
+    probes: dict[str, Any] = {
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "metrics"}, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/ready", "port": "metrics"}, "periodSeconds": 20, "failureThreshold": 6},
+    }
+    k8s.apps.v1.Deployment(
+        connector,
+        metadata={**metadata, "name": connector},
+        spec={
+            "replicas": tunnel.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security_context(CLOUDFLARED_UID),
+                    "containers": [{
+                        "name": "cloudflared",
+                        "image": tunnel.image,
+                        "args": ["tunnel", "--no-autoupdate", "--metrics", f"0.0.0.0:{METRICS_PORT}", "run"],
+                        "env": [secret_env("TUNNEL_TOKEN", secret.metadata.name, "tunnel-token")],
+                        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                        "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                        "securityContext": container_security_context(),
+                        **probes,
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [empty_dir("tmp", "16Mi")],
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
+            CLOUDFLARED_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
+    )
+    k8s.policy.v1.PodDisruptionBudget(
+        connector,
+        metadata={**metadata, "name": connector},
+        spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+        opts=child,
+    )
+    return selector
