@@ -89,8 +89,10 @@ class Workload:
     counter: Any = field(default_factory=itertools.count)
 
 
-def prepare(url: str, search_runs: int, history_points: int) -> Workload:
+def prepare(url: str, search_runs: int, history_points: int, headers: dict[str, str] | None = None) -> Workload:
+    """`headers`: what every request carries (e.g. a bearer token, with the auth app)."""
     session = requests.Session()
+    session.headers.update(headers or {})
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = session.post(f"{url}{API}/{path}", json=body, timeout=60)
@@ -137,7 +139,8 @@ OPERATIONS: dict[str, tuple[Operation, int]] = {
 }
 
 
-def run_load(url: str, workload: Workload, operation: str, concurrency: int, seconds: float) -> dict[str, Any]:
+def run_load(url: str, workload: Workload, operation: str, concurrency: int, seconds: float,
+             headers: dict[str, str] | None = None) -> dict[str, Any]:
     """`concurrency` clients, each one request at a time, for `seconds`: throughput and latency percentiles."""
     call, metrics_per_call = OPERATIONS[operation]
     latencies: list[float] = []
@@ -148,6 +151,7 @@ def run_load(url: str, workload: Workload, operation: str, concurrency: int, sec
     def client() -> None:
         nonlocal errors
         session = requests.Session()
+        session.headers.update(headers or {})
         while time.monotonic() < deadline:
             began = time.perf_counter()
             ok = call(session, url, workload).status_code == 200
