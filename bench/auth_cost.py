@@ -22,7 +22,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from bench.measure import prepare, run_load  # noqa: E402
 from harness import run_program  # noqa: E402
 from runtime.identity_provider import identity_provider  # noqa: E402
-from runtime.platform import local_platform  # noqa: E402
+from runtime.platform import migrated_server  # noqa: E402
 from runtime.services import PostgresServer  # noqa: E402
 
 LOADS = {"log_metric, 1 client": ("log_metric", 1), "log_batch(1000), 8 clients": ("log_batch_1000", 8)}
@@ -30,16 +30,10 @@ LOADS = {"log_metric, 1 client": ("log_metric", 1), "log_batch(1000), 8 clients"
 
 def measure(overrides: dict[str, Any], headers: dict[str, str], postgres: PostgresServer, seconds: float,
             workdir: Path) -> dict[str, dict[str, Any]]:
-    with local_platform(run_program("dev", overrides), postgres, workdir) as platform:
-        migrated = platform.migrate()
-        assert migrated.returncode == 0, migrated.stderr
-        server = platform.start_server("auth-cost")
-        try:
-            workload = prepare(server.url, search_runs=8, history_points=10, headers=headers)
-            return {label: run_load(server.url, workload, operation, clients, seconds, headers)
-                    for label, (operation, clients) in LOADS.items()}
-        finally:
-            server.stop()
+    with migrated_server(run_program("dev", overrides), postgres, workdir, "auth-cost") as (_, server):
+        workload = prepare(server.url, search_runs=8, history_points=10, headers=headers)
+        return {label: run_load(server.url, workload, operation, clients, seconds, headers)
+                for label, (operation, clients) in LOADS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ingress_sso.args import CloudflareTunnel, IngressSsoArgs
+from components.kube.disruption import one_at_a_time
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
@@ -72,10 +73,6 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
         opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
             CLOUDFLARED_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
     )
-    k8s.policy.v1.PodDisruptionBudget(
-        connector,
-        metadata={**metadata, "name": connector},
-        spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
-        opts=child,
-    )
+    # Both replicas are never drained at once: without them nobody reaches MLflow.
+    one_at_a_time(connector, metadata, selector, parent)
     return selector

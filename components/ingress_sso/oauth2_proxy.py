@@ -5,6 +5,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.ingress_sso.args import OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
+from components.kube.disruption import one_at_a_time
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
@@ -97,13 +98,8 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
             OAUTH2_PROXY_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
     )
-    # Both replicas are never drained at once: without the proxy nobody reaches MLflow.
-    k8s.policy.v1.PodDisruptionBudget(
-        proxy,
-        metadata={**metadata, "name": proxy},
-        spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
-        opts=child,
-    )
+    # Both replicas are never drained at once: without them nobody reaches MLflow.
+    one_at_a_time(proxy, metadata, selector, parent)
     service = k8s.core.v1.Service(
         proxy,
         metadata={**metadata, "name": proxy},

@@ -5,6 +5,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube.disruption import one_at_a_time
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
@@ -201,12 +202,7 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
         if args.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                name,
-                metadata={**metadata, "name": name},
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
-                opts=child,
-            )
+            one_at_a_time(name, metadata, selector, self)
         if args.autoscaling:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 name,

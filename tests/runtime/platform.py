@@ -135,6 +135,20 @@ class RunningServer:
 
 
 @contextmanager
+def migrated_server(run: ProgramRun, postgres: PostgresServer, workdir: Path,
+                    name: str) -> Iterator[tuple[Platform, "RunningServer"]]:
+    """The declared migration Job run to completion, then the declared server started on it."""
+    with local_platform(run, postgres, workdir) as platform:
+        migrated = platform.migrate()
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        server = platform.start_server(name)
+        try:
+            yield platform, server
+        finally:
+            server.stop()
+
+
+@contextmanager
 def local_platform(run: ProgramRun, postgres: PostgresServer, workdir: Path) -> Iterator[Platform]:
     """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards."""
     database = postgres.create_database()

@@ -22,7 +22,7 @@ from harness import ROOT, ProgramRun, run_program
 from runtime.clients import PROMETHEUS_HEADERS
 from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
-from runtime.platform import Platform, RunningServer, local_platform
+from runtime.platform import Platform, RunningServer, migrated_server
 from runtime.services import ManagedProcess, PostgresServer, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.runtime
@@ -54,14 +54,8 @@ def auth_run(providers: dict[str, IdentityProvider]) -> ProgramRun:
 @pytest.fixture(scope="module")
 def auth_server(auth_run: ProgramRun, postgres_server: PostgresServer,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, RunningServer]]:
-    with local_platform(auth_run, postgres_server, Path(tmp_path_factory.mktemp("identity"))) as platform:
-        migrated = platform.migrate()
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        server = platform.start_server("auth")
-        try:
-            yield platform, server
-        finally:
-            server.stop()
+    with migrated_server(auth_run, postgres_server, Path(tmp_path_factory.mktemp("identity")), "auth") as running:
+        yield running
 
 
 @pytest.fixture
@@ -293,14 +287,8 @@ class TestCloudflareAccessFrontDoor:
                 "cloudflareAudienceTag": self.AUD, "cloudflareTunnelToken": {"secure": "v1:tunnel-token"},
                 "authEnabled": True, "authAdminUsers": [ADMIN],
             })
-            with local_platform(run, postgres_server, Path(tmp_path_factory.mktemp("cloudflare"))) as platform:
-                migrated = platform.migrate()
-                assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-                server = platform.start_server("cloudflare")
-                try:
-                    yield access, server
-                finally:
-                    server.stop()
+            with migrated_server(run, postgres_server, Path(tmp_path_factory.mktemp("cloudflare")), "cloudflare") as (_, server):
+                yield access, server
 
     def test_a_person_signed_in_by_access_is_named_by_the_email_claim(
             self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
