@@ -166,6 +166,8 @@ class TestWhoIsLetIn:
         assert user.status_code == 200, user.text
         wrong_audience = providers["cluster"].token(TRAINER, "kubernetes")
         assert call(server, "GET", SEARCH, wrong_audience).status_code == 401
+        wrong_issuer = providers["stranger"].token(TRAINER, "mlflow")
+        assert call(server, "GET", SEARCH, wrong_issuer).status_code == 401
 
 
 class TestPermissionsInsideMlflow:
@@ -203,6 +205,21 @@ class TestPermissionsInsideMlflow:
         assert granted.status_code == 200, granted.text
         assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
                     json={"experiment_id": experiment_id}).status_code == 200
+
+    def test_a_service_accounts_experiment_is_read_only_to_people_until_an_admin_grants(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        """The same permission model when the identity is a projected service-account token."""
+        trainer, alice = providers["cluster"].token(TRAINER, "mlflow"), person(providers, "alice")
+        experiment_id = create_experiment(server, trainer, "trainer-owned")
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 403
+        assert grant(server, admin(providers), "alice@example.com", experiment_id, "EDIT").status_code == 200
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 200
+        # And the other way round: the service account cannot write to a person's experiment.
+        person_owned = create_experiment(server, alice, "alice-owned")
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", trainer,
+                    json={"experiment_id": person_owned}).status_code == 403
 
     def test_a_user_who_is_no_admin_cannot_grant(self, server: RunningServer,
                                                  providers: dict[str, IdentityProvider]) -> None:
@@ -316,6 +333,32 @@ class TestCloudflareAccessFrontDoor:
         token = access.token("uuid-of-ivy", self.AUD, email="ivy@example.com")
         assert call(server, "GET", SEARCH, token).status_code == 401  # as Authorization: Bearer
         assert call(server, "GET", SEARCH).status_code == 401
+
+    def test_a_jwt_from_another_issuer_is_refused(self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        _, server = access_server
+        with identity_provider() as stranger:
+            token = stranger.token("uuid-of-ivy", self.AUD, email="ivy@example.com")
+            assert call(server, "GET", SEARCH, token, header="Cf-Access-Jwt-Assertion").status_code == 401
+
+    def test_permissions_hold_for_people_signed_in_by_access(
+            self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
+        access, server = access_server
+
+        def signed_in(name: str) -> dict[str, str]:
+            return {"Cf-Access-Jwt-Assertion": access.token(f"uuid-of-{name}", self.AUD, email=f"{name}@example.com")}
+
+        def post(path: str, who: dict[str, str], body: dict[str, Any]) -> requests.Response:
+            return requests.post(f"{server.url}{path}", json=body, headers=who, timeout=30)
+
+        owner, reader, admin_ = signed_in("judy"), signed_in("kim"), {
+            "Cf-Access-Jwt-Assertion": access.token("uuid-of-admin", self.AUD, email=ADMIN)}
+        created = post("/api/2.0/mlflow/experiments/create", owner, {"name": "judy-through-access"})
+        experiment_id = created.json()["experiment_id"]
+        assert post("/api/2.0/mlflow/runs/create", reader, {"experiment_id": experiment_id}).status_code == 403
+        grant_body = {"username": "kim@example.com", "resource_type": "experiment", "resource_id": experiment_id,
+                      "permission": "EDIT"}
+        assert post("/api/3.0/mlflow/users/permissions/grant", admin_, grant_body).status_code == 200
+        assert post("/api/2.0/mlflow/runs/create", reader, {"experiment_id": experiment_id}).status_code == 200
 
     def test_a_jwt_for_another_access_application_is_refused(
             self, access_server: tuple[IdentityProvider, RunningServer]) -> None:
