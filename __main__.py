@@ -11,7 +11,7 @@ from components.artifact_bucket import ArtifactBucket
 from components.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
 from components.kube.labels import PART_OF
 from components.mlflow_postgres import MlflowPostgres
-from components.mlflow_server import METRICS_PORT, SERVER_PORT, MlflowServer, MlflowServerArgs
+from components.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
 from components.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from settings import SERVER_SERVICE_ACCOUNT, load_settings
@@ -71,7 +71,7 @@ if settings.network:
         server=server.selector,
         migration=server.migration_selector,
         server_port=SERVER_PORT,
-        server_metrics_port=METRICS_PORT if server.metrics_port_name == "metrics" else None,
+        server_metrics_port=server.metrics_port,
         database_port=5432,
         database=database.pod_selector,
         database_clients=(database.backup_selector,) if database.backup_selector else (),

@@ -26,13 +26,34 @@ class IngressSSO(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: IngressSsoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:IngressSSO", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tls_secret = args.tls_secret or f"{name}-tls"
-        self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso") if args.sso else None
+        self.proxy_selector = None
         if args.cloudflare:
+            # Nothing routes into the cluster: the connectors dial out to Cloudflare.
             self.proxy_selector = cloudflared(self, name, args, args.cloudflare)
-            self.tracking_url = pulumi.Output.from_input(args.url)
-            self.register_outputs({"trackingUrl": self.tracking_url})
+        else:
+            backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
+            if args.sso:
+                self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso")
+                backend = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT)
+            self._route(name, args, *backend)
+        self.tracking_url = pulumi.Output.from_input(args.url)
+        self.register_outputs({"trackingUrl": self.tracking_url})
+
+    def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int) -> None:
+        """Traffic for the host into the cluster: an HTTPRoute on a Gateway, or an Ingress."""
+        labels = standard_labels("mlflow", name, "ingress")
+        child = pulumi.ResourceOptions(parent=self)
+        if args.gateway:
+            # pulumi-kubernetes waits for nothing on a custom resource (provider/pkg/await/awaiters.go has no
+            # Gateway API kind): the route is created once the API server accepts it.
+            k8s.apiextensions.CustomResource(
+                name,
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata={"name": name, "namespace": args.namespace, "labels": labels},
+                spec=http_route_spec(args, args.gateway, service, port),
+                opts=child,
+            )
             return
         annotations: dict[str, pulumi.Input[str]] = {
             # Artifacts stream through the server: no buffering at nginx, a body as large as /tmp, long timeouts.
@@ -45,29 +66,9 @@ class IngressSSO(pulumi.ComponentResource):
             annotations["cert-manager.io/cluster-issuer"] = args.tls_cluster_issuer
         if args.tls:
             annotations[f"{NGINX}/ssl-redirect"] = "true"
-        backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
-        if args.sso:
-            proxy_service = oauth2_proxy(self, name, args, args.sso)
-            backend = (proxy_service.metadata.name, OAUTH2_PROXY_PORT)
-
-        labels = standard_labels("mlflow", name, "ingress")
-        if args.gateway:
-            # pulumi-kubernetes waits for nothing on a custom resource (provider/pkg/await/awaiters.go has no
-            # Gateway API kind): the route is created once the API server accepts it.
-            k8s.apiextensions.CustomResource(
-                name,
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata={"name": name, "namespace": args.namespace, "labels": labels},
-                spec=http_route_spec(args, args.gateway, *backend),
-                opts=child,
-            )
-        else:
-            k8s.networking.v1.Ingress(
-                name,
-                metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
-                spec=ingress_spec(args, tls_secret, "/", *backend),
-                opts=child,
-            )
-        self.tracking_url = pulumi.Output.from_input(args.url)
-        self.register_outputs({"trackingUrl": self.tracking_url})
+        k8s.networking.v1.Ingress(
+            name,
+            metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
+            spec=ingress_spec(args, args.tls_secret or f"{name}-tls", service, port),
+            opts=child,
+        )

@@ -7,11 +7,12 @@ import pulumi
 from components.ingress_sso.args import GatewayRef, IngressSsoArgs
 
 
-def ingress_spec(args: IngressSsoArgs, tls_secret: str, path: str, service: pulumi.Input[str], port: int) -> dict[str, Any]:
+def ingress_spec(args: IngressSsoArgs, tls_secret: str, service: pulumi.Input[str], port: int) -> dict[str, Any]:
+    """Every path of the host to `service`."""
     spec: dict[str, Any] = {
         "ingressClassName": args.ingress_class,
         "rules": [{"host": args.host, "http": {"paths": [{
-            "path": path, "pathType": "Prefix",
+            "path": "/", "pathType": "Prefix",
             "backend": {"service": {"name": service, "port": {"number": port}}},
         }]}}],
     }

@@ -93,7 +93,12 @@ class MlflowServer(pulumi.ComponentResource):
                 if args.auth else None)
         migration = migration_job(self, name, args, service_account.metadata.name, tracking_migration,
                                   then=auth.migration_container if auth else None,
-                                  volumes=tuple(v for v in (auth.volumes if auth else []) if v["name"] == "auth-module"))
+                                  volumes=(auth.module_volume,) if auth else ())
+        # With the auth app /metrics needs a token: Prometheus scrapes a sidecar instead.
+        metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
+        self.metrics_port = METRICS_PORT if metrics_sidecar else None
+        """The sidecar's port, which only Prometheus may reach; None when Prometheus scrapes the server itself."""
+        self.metrics_port_name = "metrics" if metrics_sidecar else "http"
 
         service = k8s.core.v1.Service(
             name,
@@ -102,7 +107,7 @@ class MlflowServer(pulumi.ComponentResource):
                 "type": "ClusterIP",
                 "selector": selector,
                 "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http"},
-                          *([{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}] if args.auth and args.metrics
+                          *([{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}] if metrics_sidecar
                             else [])],
             },
             opts=child,
@@ -146,9 +151,6 @@ class MlflowServer(pulumi.ComponentResource):
             "readinessProbe": http_probe(AUTH_READINESS_PATH if auth else READINESS_PATH, period=10, timeout=5, failures=3),
             "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
         }
-        metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
-        self.metrics_port_name = "metrics" if metrics_sidecar else "http"
-        """The port Prometheus scrapes: the server's own, or the sidecar's when the auth app guards /metrics."""
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,

@@ -88,6 +88,8 @@ class AuthWiring:
     volumes: list[dict[str, Any]]
     volume_mounts: list[dict[str, Any]]
     module_mount: dict[str, Any]
+    module_volume: dict[str, Any]
+    """The ConfigMap with the identity module and the scripts (the migration Job mounts it too)."""
     migration_container: dict[str, Any]
     """Runs mlflow_platform_auth_db.py after the tracking migration; needs BACKEND_URI_ENV as well."""
     config_checksum: pulumi.Output[str]
@@ -130,6 +132,7 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
         opts=child,
     )
     module_mount = {"name": "auth-module", "mountPath": MODULE_DIR, "readOnly": True}
+    module_volume = {"name": "auth-module", "configMap": {"name": config_map.metadata.name}}
     env = [
         {"name": "PYTHONPATH", "value": MODULE_DIR},
         {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{INI_DIR}/{INI_KEY}"},
@@ -140,11 +143,12 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
     ]
     return AuthWiring(
         env=env,
-        volumes=[{"name": "auth-module", "configMap": {"name": config_map.metadata.name}},
+        volumes=[module_volume,
                  {"name": "auth-ini",
                   "secret": {"secretName": secret.metadata.name, "items": [{"key": INI_KEY, "path": INI_KEY}]}}],
         volume_mounts=[module_mount, {"name": "auth-ini", "mountPath": INI_DIR, "readOnly": True}],
         module_mount=module_mount,
+        module_volume=module_volume,
         migration_container={
             **container_base,
             "name": "migrate-auth",
