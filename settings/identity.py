@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.mlflow_server.auth import PERMISSIONS, ServerAuth, TrustedIssuer
+from components.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer
 from settings.checks import issuer_url_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
@@ -18,14 +18,15 @@ class IdentitySettings:
     admin_groups: tuple[str, ...]
     allow_basic_auth: bool
     program_issuers: tuple[str, ...] = ()
+    """authTrustedIssuers as given (issuer=audience): oauth2-proxy lets their tokens through too."""
     service_account_audience: str | None = None
     """The audience in-cluster jobs request for their projected tokens (None: not accepted)."""
-    """authTrustedIssuers as given (issuer=audience): oauth2-proxy lets their tokens through too."""
+    teams: tuple[Team, ...] = ()
 
     def server_auth(self, database_uri: pulumi.Input[str]) -> ServerAuth:
         return ServerAuth(database_uri=database_uri, issuers=self.issuers, default_permission=self.default_permission,
                           admin_users=self.admin_users, admin_groups=self.admin_groups,
-                          allow_basic_auth=self.allow_basic_auth)
+                          allow_basic_auth=self.allow_basic_auth, teams=self.teams)
 
 
 def trusted_issuer_problem(value: str) -> str | None:
@@ -33,6 +34,27 @@ def trusted_issuer_problem(value: str) -> str | None:
     if not separator or not audience or issuer_url_problem(issuer):
         return f"{value!r} is not issuer=audience, e.g. https://login.example.com=mlflow-ci"
     return None
+
+
+def read_teams(read: ConfigReader) -> tuple[Team, ...]:
+    """authWorkspaces: {"<workspace>": {"members": [...], "managers": [...]}}, every team's problems at once."""
+    teams = []
+    for workspace, raw in sorted(read.mapping("authWorkspaces").items()):
+        lists = raw if isinstance(raw, dict) else {}
+        unknown = sorted(set(lists) - {"members", "managers"})
+        if not isinstance(raw, dict) or unknown:
+            read.fail("authWorkspaces", f"team {workspace!r} must be an object with members and managers"
+                                        + (f" (not {', '.join(unknown)})" if unknown else ""))
+            continue
+        if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in lists.values()):
+            read.fail("authWorkspaces", f"team {workspace!r}: members and managers are lists of usernames "
+                                        "or group:<name>")
+            continue
+        team = read.build("authWorkspaces", Team, workspace=workspace, members=tuple(lists.get("members", [])),
+                          managers=tuple(lists.get("managers", [])))
+        if team:
+            teams.append(team)
+    return tuple(teams)
 
 
 def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssuer | None,
@@ -48,6 +70,9 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
     trusted = read.string_list("authTrustedIssuers", check=trusted_issuer_problem)
     audience = read.optional("authServiceAccountAudience")
     allow_basic_auth = read.boolean("authAllowBasicAuth")
+    teams = read_teams(read)
+    if teams and not enabled:
+        read.fail("authWorkspaces", f"teams need MLflow's auth app: set {read.key('authEnabled')} true")
     if not enabled:
         return None
     issuers: list[TrustedIssuer] = []
@@ -74,4 +99,4 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
         return None
     return IdentitySettings(issuers=tuple(issuers), default_permission=default_permission, admin_users=admin_users,
                             admin_groups=admin_groups, allow_basic_auth=allow_basic_auth, program_issuers=trusted,
-                            service_account_audience=audience)
+                            service_account_audience=audience, teams=teams)

@@ -104,6 +104,20 @@ class ConfigReader:
                 self.fail(name, problem)
         return tuple(items)
 
+    def mapping(self, name: str) -> dict[str, Any]:
+        """A value declared `type: object` in Pulumi.yaml (the program receives it as JSON)."""
+        value = self._raw(name)
+        if not value:
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            self.fail(name, f"{value!r} is not an object")
+            return {}
+        return parsed
+
     def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
         """Build a validated value object; its own checks become problems on `name`."""
         try:

@@ -19,7 +19,7 @@ def _default(declaration: dict[str, Any]) -> str:
         return f"`{str(value).lower()}`"
     if value == "":
         return '`""`'
-    return f"`{json.dumps(value) if isinstance(value, list) else value}`"
+    return f"`{json.dumps(value) if isinstance(value, (list, dict)) else value}`"
 
 
 def config_table() -> str:

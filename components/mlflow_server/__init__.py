@@ -47,6 +47,8 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
         command += ["--expose-prometheus", METRICS_DIR]
     if args.auth:
         command += ["--app-name", "basic-auth"]
+        if args.auth.teams:
+            command += ["--enable-workspaces"]
     return command
 
 

@@ -9,6 +9,7 @@ never from arguments; the identity module and its config in a ConfigMap on PYTHO
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ ADMIN_USERNAME = "mlflow-platform-admin"
 AUTH_DATABASE_ENV = "MLFLOW_AUTH_DATABASE_URI"
 # mlflow/server/auth/permissions.py: the values default_permission may take.
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
+# mlflow/store/workspace/abstract_store.py WorkspaceNameValidator; "default" is MLflow's own workspace.
+WORKSPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])")
+RESERVED_WORKSPACES = ("default", "workspaces", "api", "ajax-api", "static-files")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,28 @@ class TrustedIssuer:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team as an MLflow workspace (mlflow_platform_auth.Team): members get USE on it, managers MANAGE."""
+
+    workspace: str
+    members: tuple[str, ...] = ()
+    """Usernames, or group:<name> for everyone whose token lists that group."""
+    managers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not WORKSPACE_NAME.fullmatch(self.workspace) or self.workspace in RESERVED_WORKSPACES:
+            problems.append(f"{self.workspace!r} is not a workspace name MLflow accepts: 2 to 63 characters of a-z, "
+                            f"0-9 and inner '-', not one of {', '.join(RESERVED_WORKSPACES)}")
+        if not (self.members or self.managers):
+            problems.append(f"team {self.workspace!r} has no members and no managers")
+        if any(not name.strip() or name != name.strip() or name == "group:" for name in self.members + self.managers):
+            problems.append(f"team {self.workspace!r}: a member is empty or has surrounding spaces")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
 class ServerAuth:
     database_uri: pulumi.Input[str]
     """The auth app's own database (a Pulumi secret); created and migrated by the migration Job."""
@@ -55,6 +81,8 @@ class ServerAuth:
     admin_groups: tuple[str, ...] = ()
     allow_basic_auth: bool = False
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
+    teams: tuple[Team, ...] = ()
+    """Non-empty: the server runs with --enable-workspaces, one workspace per team."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,6 +106,9 @@ class ServerAuth:
                 "admin_users": sorted(self.admin_users),
                 "admin_groups": sorted(self.admin_groups),
                 "allow_basic_auth": self.allow_basic_auth,
+                "default_permission": self.default_permission,
+                **({"workspaces": {t.workspace: {"members": sorted(t.members), "managers": sorted(t.managers)}
+                                   for t in self.teams}} if self.teams else {}),
             }, indent=2, sort_keys=True)
         return pulumi.Output.all(*(i.issuer for i in self.issuers)).apply(render)
 
@@ -98,9 +129,12 @@ class AuthWiring:
 
 def ini(auth: ServerAuth, database_uri: str) -> str:
     # configparser interpolates '%': a URI with percent-escapes needs '%%' (mlflow/server/auth/config.py).
+    # With teams, the default workspace keeps the model without workspaces: what nobody granted is
+    # read at the default permission there (grant_default_workspace_access; off, it would be denied).
     return (f"[mlflow]\ndefault_permission = {auth.default_permission}\n"
             f"database_uri = {database_uri.replace('%', '%%')}\n"
-            "authorization_function = mlflow_platform_auth:authenticate\n")
+            "authorization_function = mlflow_platform_auth:authenticate\n"
+            + ("grant_default_workspace_access = true\n" if auth.teams else ""))
 
 
 def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict[str, str], auth: ServerAuth,
@@ -133,10 +167,11 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
     )
     module_mount = {"name": "auth-module", "mountPath": MODULE_DIR, "readOnly": True}
     module_volume = {"name": "auth-module", "configMap": {"name": config_map.metadata.name}}
+    identity_config_env = {"name": "MLFLOW_PLATFORM_AUTH_CONFIG", "value": f"{MODULE_DIR}/identity.json"}
     env = [
         {"name": "PYTHONPATH", "value": MODULE_DIR},
         {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{INI_DIR}/{INI_KEY}"},
-        {"name": "MLFLOW_PLATFORM_AUTH_CONFIG", "value": f"{MODULE_DIR}/identity.json"},
+        identity_config_env,
         {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
         secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secret.metadata.name, "admin-password"),
         secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", secret.metadata.name, "flask-secret-key"),
@@ -154,7 +189,8 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
             "name": "migrate-auth",
             "image": image,
             "command": ["python", f"{MODULE_DIR}/mlflow_platform_auth_db.py"],
-            "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri")],
+            "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri"),
+                    identity_config_env],
             "volumeMounts": [*container_base["volumeMounts"], module_mount],
         },
         config_checksum=identity.apply(lambda text: hashlib.sha256((text + auth.default_permission).encode()).hexdigest()[:16]),

@@ -10,7 +10,9 @@ The identity never comes from a plain header a client could forge: every token i
 signature, issuer, audience and expiry are checked against one of the configured issuers: the SSO
 provider (the ID token oauth2-proxy passes as `Authorization: Bearer`, or a program's own token),
 the cluster's service-account issuer (projected tokens of in-cluster jobs), Cloudflare Access
-(`Cf-Access-Jwt-Assertion`). A user is created on first sight; admins come from the config.
+(`Cf-Access-Jwt-Assertion`). A user is created on first sight; admins come from the config, and so
+do teams: membership of a workspace is one of two roles the migration Job creates in it, assigned
+or taken away here to match the config (MLflow resolves workspace-wide grants through roles).
 Stdlib, flask, werkzeug, PyJWT (in the image through mlflow[azure] -> azure-identity -> msal) and
 mlflow only: nothing of the Pulumi program.
 """
@@ -54,6 +56,28 @@ class Identity:
     groups: frozenset[str]
 
 
+DEFAULT_WORKSPACE = "default"
+# Workspace-wide levels (mlflow/server/auth/permissions.py WORKSPACE_GRANTABLE_PERMISSIONS) and the role
+# that carries each. Only these roles are managed here: grants an admin makes through MLflow's API stay.
+TEAM_ROLES = {"USE": "mlflow-platform-members", "MANAGE": "mlflow-platform-managers"}
+
+
+@dataclass(frozen=True)
+class Team:
+    """A workspace and who is in it: usernames, or `group:<name>` for a group of the token's groups claim."""
+
+    workspace: str
+    members: frozenset[str] = frozenset()
+    managers: frozenset[str] = frozenset()
+
+    def level(self, identity: "Identity") -> str | None:
+        """MANAGE for a manager, USE for a member, None for anyone else."""
+        for level, names in (("MANAGE", self.managers), ("USE", self.members)):
+            if identity.username in names or any(f"group:{group}" in names for group in identity.groups):
+                return level
+        return None
+
+
 @dataclass(frozen=True)
 class Config:
     issuers: tuple[Issuer, ...]
@@ -62,6 +86,10 @@ class Config:
     allow_basic_auth: bool = False
     """MLflow's own username/password as well (dev only: to try permissions without an SSO provider)."""
     leeway_seconds: int = 30
+    teams: tuple[Team, ...] = ()
+    """Non-empty: the server runs with --enable-workspaces; everyone is a member of the default workspace."""
+    default_permission: str = "READ"
+    """The ini's: members of a team read what nobody granted them in its workspace at this permission."""
 
     @staticmethod
     def from_json(text: str) -> "Config":
@@ -74,10 +102,25 @@ class Config:
         return Config(issuers=issuers, admin_users=frozenset(raw.get("admin_users", [])),
                       admin_groups=frozenset(raw.get("admin_groups", [])),
                       allow_basic_auth=bool(raw.get("allow_basic_auth", False)),
-                      leeway_seconds=int(raw.get("leeway_seconds", 30)))
+                      leeway_seconds=int(raw.get("leeway_seconds", 30)),
+                      default_permission=raw.get("default_permission", "READ"),
+                      teams=tuple(Team(name, frozenset(team.get("members", [])), frozenset(team.get("managers", [])))
+                                  for name, team in sorted(raw.get("workspaces", {}).items())))
 
     def is_admin(self, identity: Identity) -> bool:
         return identity.username in self.admin_users or bool(identity.groups & self.admin_groups)
+
+    def team_roles(self, identity: Identity) -> set[tuple[str, str]]:
+        """(workspace, role name) pairs the identity should hold; empty when workspaces are off."""
+        if not self.teams:
+            return set()
+        # The default workspace keeps MLflow's model without workspaces: anyone may create there, and
+        # reads what others created at the default permission (grant_default_workspace_access in the ini).
+        roles = {(DEFAULT_WORKSPACE, TEAM_ROLES["USE"])}
+        for team in self.teams:
+            if level := team.level(identity):
+                roles.add((team.workspace, TEAM_ROLES[level]))
+        return roles
 
 
 class InvalidTokenError(Exception):
@@ -168,7 +211,7 @@ def token_in(headers: Any, header: str) -> str | None:
 
 
 _verifier: Verifier | None = None
-_provisioned: dict[str, bool] = {}
+_provisioned: dict[str, tuple[bool, frozenset[tuple[str, str]]]] = {}
 _state_lock = threading.Lock()
 
 
@@ -187,9 +230,11 @@ def _unauthorized(message: str) -> Response:
                     headers={"WWW-Authenticate": 'Bearer realm="mlflow", error="invalid_token"'})
 
 
-def _ensure_user(identity: Identity, admin: bool) -> None:
-    """The user exists in MLflow's auth store, admin exactly when the config says so."""
-    if _provisioned.get(identity.username) == admin:
+def _ensure_user(identity: Identity, config: Config) -> None:
+    """The user exists in MLflow's auth store, admin exactly when the config says so, and holds exactly
+    the team roles the config gives them (checked once per process for each identity and groups)."""
+    admin, roles = config.is_admin(identity), frozenset(config.team_roles(identity))
+    if _provisioned.get(identity.username) == (admin, roles):
         return
     from mlflow.exceptions import MlflowException
     from mlflow.server.auth import store
@@ -201,10 +246,38 @@ def _ensure_user(identity: Identity, admin: bool) -> None:
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
                 raise
-    if store.get_user(identity.username).is_admin != admin:
+    user = store.get_user(identity.username)
+    if user.is_admin != admin:
         store.update_user(identity.username, is_admin=admin)
+    if config.teams and not _sync_team_roles(store, user.id, roles):
+        return  # a role is missing: try again on the next request
     with _state_lock:
-        _provisioned[identity.username] = admin
+        _provisioned[identity.username] = (admin, roles)
+
+
+def _sync_team_roles(store: Any, user_id: int, wanted: frozenset[tuple[str, str]]) -> bool:
+    """Assign the wanted team roles and take away the others; False when a role does not exist yet."""
+    from mlflow.exceptions import MlflowException
+
+    held = {(role.workspace, role.name): role.id for role in store.list_user_roles(user_id)
+            if role.name in TEAM_ROLES.values()}
+    complete = True
+    for workspace, name in wanted - held.keys():
+        try:
+            store.assign_role_to_user(user_id, store.get_role_by_name(workspace, name).id)
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                _logger.warning("role %s of workspace %s does not exist: has the migration Job run?", name, workspace)
+                complete = False
+            elif error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
+                raise
+    for key in held.keys() - wanted:
+        try:
+            store.unassign_role_from_user(user_id, held[key])
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+    return complete
 
 
 def authenticate() -> Authorization | Response:
@@ -222,7 +295,7 @@ def authenticate() -> Authorization | Response:
         except InvalidTokenError as error:
             _logger.warning("refused a token in %s: %s", header, error)
             return _unauthorized(f"invalid token in {header}")
-        _ensure_user(identity, verifier.config.is_admin(identity))
+        _ensure_user(identity, verifier.config)
         authorization = Authorization("bearer", {"username": identity.username})
         g.mlflow_platform_authorization = authorization
         return authorization

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
+from engine.project_config import ProjectConfigError
 from harness import CLUSTER_OUTPUTS, ProgramRun, is_secret, run_program
 from settings import ConfigError
 
@@ -136,3 +137,61 @@ class TestBadIdentityConfigIsRefusedAtPreview:
     def test_an_unknown_default_permission(self) -> None:
         assert "mlflow-platform:authDefaultPermission: 'WRITE' is not allowed" in preview_error(
             {"authDefaultPermission": "WRITE"})
+
+
+TEAMS = {"vision": {"members": ["vic@example.com", "group:vision-team"], "managers": ["mona@example.com"]}}
+
+
+class TestTeamsAsWorkspaces:
+    """authWorkspaces; what the roles let members do runs for real in tests/runtime/test_teams.py."""
+
+    @pytest.fixture(scope="class")
+    def teams(self) -> ProgramRun:
+        return run_program("prod", {**PROD_SECRETS, "authWorkspaces": TEAMS})
+
+    def test_the_server_runs_with_workspaces_and_the_default_workspace_stays_open(self, teams: ProgramRun) -> None:
+        assert "--enable-workspaces" in server(teams)["args"]
+        ini = teams.one(SECRET, "mlflow-auth").plain_inputs["stringData"]["basic_auth.ini"]
+        assert "grant_default_workspace_access = true" in ini
+
+    def test_the_identity_module_and_the_migration_job_get_the_teams(self, teams: ProgramRun) -> None:
+        config = identity_config(teams)
+        assert config["workspaces"] == {"vision": {"members": ["group:vision-team", "vic@example.com"],
+                                                   "managers": ["mona@example.com"]}}
+        assert config["default_permission"] == "READ"
+        job = teams.one(JOB, "mlflow-migrate").plain_inputs["spec"]["template"]["spec"]
+        auth_step = next(c for c in [*job.get("initContainers", []), *job["containers"]] if c["name"] == "migrate-auth")
+        assert env_of(auth_step)["MLFLOW_PLATFORM_AUTH_CONFIG"]["value"] == "/opt/mlflow-platform/identity.json"
+
+    def test_without_teams_mlflow_runs_without_workspaces(self, prod: ProgramRun) -> None:
+        assert "--enable-workspaces" not in server(prod)["args"]
+        assert "workspaces" not in identity_config(prod)
+        assert "grant_default_workspace_access" not in prod.one(SECRET, "mlflow-auth").plain_inputs["stringData"][
+            "basic_auth.ini"]
+
+    def test_every_bad_team_is_reported_at_once(self) -> None:
+        message = preview_error({"authWorkspaces": {
+            "Vision_Team": {"members": ["vic@example.com"]},
+            "default": {"members": ["vic@example.com"]},
+            "empty": {},
+            "typo": {"member": ["vic@example.com"]},
+            "notlists": {"members": "vic@example.com"},
+        }})
+        assert "'Vision_Team' is not a workspace name MLflow accepts" in message
+        assert "'default' is not a workspace name MLflow accepts" in message
+        assert "team 'empty' has no members and no managers" in message
+        assert "team 'typo' must be an object with members and managers (not member)" in message
+        assert "team 'notlists': members and managers are lists" in message
+
+    def test_teams_need_the_auth_app(self) -> None:
+        message = preview_error({"authWorkspaces": TEAMS}, stack="dev")
+        assert "mlflow-platform:authWorkspaces: teams need MLflow's auth app: set mlflow-platform:authEnabled true" \
+            in message
+
+    def test_a_value_that_is_not_an_object(self) -> None:
+        """The CLI refuses it (type: object); the program too, under --skip-config-validation."""
+        with pytest.raises(ProjectConfigError, match="'authWorkspaces' must be of type 'object'"):
+            run_program("prod", {**PROD_SECRETS, "authWorkspaces": ["vision"]}, preview=True)
+        with pytest.raises(ConfigError, match="mlflow-platform:authWorkspaces: '\\[\"vision\"\\]' is not an object"):
+            run_program("prod", {**PROD_SECRETS, "authWorkspaces": ["vision"]}, preview=True,
+                        skip_config_validation=True)

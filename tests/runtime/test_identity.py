@@ -19,6 +19,7 @@ import requests
 from mlflow.tracking import MlflowClient
 
 from harness import ROOT, ProgramRun, run_program
+from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, create_experiment, grant, person
 from runtime.clients import PROMETHEUS_HEADERS
 from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
@@ -27,8 +28,6 @@ from runtime.services import ManagedProcess, PostgresServer, free_port, wait_unt
 
 pytestmark = pytest.mark.runtime
 
-PROGRAMS = "mlflow-ci"
-ADMIN = "admin@example.com"
 TRAINER = "system:serviceaccount:training:trainer"
 
 
@@ -63,34 +62,6 @@ def server(auth_server: tuple[Platform, RunningServer]) -> RunningServer:
     return auth_server[1]
 
 
-def call(server: RunningServer, method: str, path: str, token: str | None = None, header: str = "Authorization",
-         **kwargs: Any) -> requests.Response:
-    headers = {header: f"Bearer {token}" if header == "Authorization" else token} if token else {}
-    return requests.request(method, f"{server.url}{path}", headers=headers, timeout=30, **kwargs)
-
-
-def person(providers: dict[str, IdentityProvider], name: str, *groups: str) -> str:
-    return providers["sso"].token(name, PROGRAMS, email=f"{name}@example.com", groups=list(groups))
-
-
-def admin(providers: dict[str, IdentityProvider]) -> str:
-    return providers["sso"].token("admin", PROGRAMS, email=ADMIN)
-
-
-def create_experiment(server: RunningServer, token: str, name: str) -> str:
-    created = call(server, "POST", "/api/2.0/mlflow/experiments/create", token, json={"name": name})
-    assert created.status_code == 200, created.text
-    return str(created.json()["experiment_id"])
-
-
-def grant(server: RunningServer, token: str, username: str, experiment_id: str, permission: str) -> requests.Response:
-    """MLflow's own permission API (mlflow/server/auth/routes.py): revoke any grant, then grant."""
-    body = {"username": username, "resource_type": "experiment", "resource_id": experiment_id}
-    call(server, "POST", "/api/3.0/mlflow/users/permissions/revoke", token, json=body)
-    return call(server, "POST", "/api/3.0/mlflow/users/permissions/grant", token, json={**body, "permission": permission})
-
-
-SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
 
 class TestWhoIsLetIn:
