@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from harness import ROOT, ProgramRun, run_program
 from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, create_experiment, grant, person
-from runtime.clients import PROMETHEUS_HEADERS
+from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
 from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
 from runtime.platform import Platform, RunningServer, migrated_server
@@ -76,9 +76,7 @@ class TestWhoIsLetIn:
     def test_the_kubelets_probes_pass_without_an_identity(self, server: RunningServer, probe: str) -> None:
         """As the kubelet sends them: the declared path, `Host: <pod IP>:<port>`, no token. A 401 would keep
         every pod unready."""
-        action = server.declared.probes[probe]["httpGet"]
-        headers = {"Host": f"{POD_IP}:5000", "User-Agent": "kube-probe/1.35", "Accept": "*/*"}
-        assert requests.get(f"{server.url}{action['path']}", headers=headers, timeout=10).status_code == 200
+        assert kubelet_probe(server, probe).status_code == 200
 
     def test_a_valid_token_is_accepted_and_its_user_created(self, server: RunningServer,
                                                             providers: dict[str, IdentityProvider]) -> None:

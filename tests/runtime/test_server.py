@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ROOT, ProgramRun
-from runtime.clients import PROMETHEUS_HEADERS
+from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 
@@ -196,12 +196,7 @@ class TestEveryClientOfTheCluster:
 
     @pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
     def test_kubelet_probes_pass_as_the_kubelet_sends_them(self, server: RunningServer, probe: str) -> None:
-        """The kubelet dials the pod IP and sends its declared headers, else `Host: <pod IP>:<port>`
-        (kubernetes pkg/probe/http/request.go, NewRequestForHTTPGetAction)."""
-        action = server.declared.probes[probe]["httpGet"]
-        headers = {"Host": f"{POD_IP}:{self.port(server)}", "User-Agent": "kube-probe/1.35", "Accept": "*/*"}
-        headers |= {h["name"]: h["value"] for h in action.get("httpHeaders", [])}
-        assert requests.get(f"{server.url}{action['path']}", headers=headers, timeout=10).status_code == 200
+        assert kubelet_probe(server, probe).status_code == 200
 
     @pytest.mark.parametrize("name", ["mlflow", "mlflow.mlflow", "mlflow.mlflow.svc", "mlflow.mlflow.svc.cluster.local"])
     def test_in_cluster_jobs_reach_it_by_every_service_name(self, server: RunningServer, name: str) -> None:

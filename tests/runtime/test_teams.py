@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from harness import ProgramRun, run_program
 from runtime.auth_calls import ADMIN, PROGRAMS, admin, call, create_experiment, person
+from runtime.clients import kubelet_probe
 from runtime.identity_provider import IdentityProvider, identity_provider
 from runtime.platform import Platform, RunningServer, migrated_server
 from runtime.services import PostgresServer
@@ -158,3 +159,8 @@ def test_a_teams_registered_models_are_the_teams(server: RunningServer, provider
     assert call(server, "GET", path, nia, workspace="vision").status_code == 403
     # Not in the default workspace: MLflow denies a resource whose workspace it cannot resolve there.
     assert call(server, "GET", path, vic).status_code == 403
+
+
+@pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
+def test_the_kubelets_probes_still_pass_with_workspaces_on(server: RunningServer, probe: str) -> None:
+    assert kubelet_probe(server, probe).status_code == 200
