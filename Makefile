@@ -3,7 +3,11 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install preview-dev preview-prod e2e clean
+.PHONY: test lint unit install image-env preview-dev preview-prod e2e clean
+
+# The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
+# so a clean checkout reuses it and a change to the file builds a new one.
+IMAGE_ENV ?= $(HOME)/.cache/mlflow-platform/image-env-$(shell sha256sum requirements-image.txt | cut -c1-16)
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +18,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed
+# No file prerequisite: the directory name is the file's hash (a fresh clone's newer mtime must not rebuild it).
+$(IMAGE_ENV)/.installed:
+	rm -rf $(IMAGE_ENV)
+	$(PYTHON) -m venv $(IMAGE_ENV)
+	$(IMAGE_ENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-image.txt
+	touch $@
+
+image-env: $(IMAGE_ENV)/.installed
+
+install: $(BIN)/.installed node_modules/.installed image-env
 
 lint: install
 	$(BIN)/ruff check .
@@ -23,7 +36,7 @@ lint: install
 	$(BIN)/mypy examples/training-job/__main__.py
 
 unit: install
-	$(BIN)/python -m pytest
+	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) $(BIN)/python -m pytest
 
 test: lint unit
 

@@ -5,16 +5,15 @@
 """
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench import ROOT
 from harness import run_program
+from runtime.image_env import required_image_bin
 from runtime.platform import Platform, RunningServer
 from runtime.services import ManagedProcess, free_port, wait_until_healthy
 
@@ -48,7 +47,7 @@ def _plain(extra_args: list[str]) -> Callable[[Platform, str, int | None], Runni
         store = {k: env[k] for k in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                       "AWS_DEFAULT_REGION")}
         uri = env["MLFLOW_BACKEND_STORE_URI"]
-        argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", uri,
+        argv = [str(required_image_bin() / "mlflow"), "server", "--backend-store-uri", uri,
                 "--artifacts-destination", f"s3://{platform.bucket}/{platform.prefix}",
                 "--host", "127.0.0.1", "--port", str(port), *extra_args]
         process_env = {"PATH": os.environ["PATH"], "HOME": str(platform.workdir), **store}

@@ -29,6 +29,7 @@ class ServerSettings:
     resources: ResourceSpec
     tmp_size_limit: str
     metrics: bool
+    reject_overlong_values: bool
     extra_allowed_hosts: tuple[str, ...]
     pool_size: int
     max_overflow: int
@@ -72,9 +73,15 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     if not read.problems_since(pools) and (problem := pool_problem(pool_size, max_overflow)):
         read.fail("dbMaxOverflow", f"dbPoolSize + dbMaxOverflow is too small: {problem}")
     image = read.image("mlflowImage", MLFLOW_IMAGE)
+    if workers > 1 and not image.endswith("-full"):
+        read.fail("serverWorkers", f"{workers} workers need uvloop, which only the -full images have ({image!r} is not "
+                                   "one): on asyncio's loop uvicorn leaves Nagle's algorithm on with several workers "
+                                   "(uvicorn#3149) and every kept-alive request waits ~40 ms; use a -full tag or 1 "
+                                   "worker")
     target_cpu_utilization = read.integer("serverTargetCpuUtilization", minimum=10, maximum=100)
     tmp_size_limit = read.quantity("serverTmpSize")
     metrics = read.boolean("serverMetrics")
+    reject_overlong_values = read.boolean("serverRejectOverlongValues")
     extra_allowed_hosts = read.string_list("serverExtraAllowedHosts", check=host_problem)
     pool_recycle_seconds = read.integer("dbPoolRecycleSeconds", minimum=30, maximum=86400)
     if read.problems_since(mark) or spec is None:
@@ -82,6 +89,7 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     return ServerSettings(
         image=image, replicas=replicas, workers=workers, job_execution=job_execution, autoscaling=autoscaling,
         max_replicas=max_replicas, target_cpu_utilization=target_cpu_utilization, resources=spec,
-        tmp_size_limit=tmp_size_limit, metrics=metrics, extra_allowed_hosts=extra_allowed_hosts, pool_size=pool_size,
+        tmp_size_limit=tmp_size_limit, metrics=metrics, reject_overlong_values=reject_overlong_values,
+        extra_allowed_hosts=extra_allowed_hosts, pool_size=pool_size,
         max_overflow=max_overflow, pool_recycle_seconds=pool_recycle_seconds,
     )

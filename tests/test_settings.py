@@ -62,6 +62,9 @@ def test_other_namespaces_are_not_ours_to_refuse() -> None:
         ({"minioImage": "localhost:5000/minio"}, "minioImage", "'localhost:5000/minio' has no tag"),
         ({"postgresStorageSize": "10 gigs"}, "postgresStorageSize", "'10 gigs' is not a Kubernetes quantity"),
         ({"serverTmpSize": "4GB"}, "serverTmpSize", "'4GB' is not a Kubernetes quantity"),
+        # Several workers need uvloop (TCP_NODELAY), which only the -full images have (uvicorn#3149).
+        ({"serverWorkers": 2, "mlflowImage": "ghcr.io/mlflow/mlflow:v3.17.2"}, "serverWorkers",
+         "2 workers need uvloop, which only the -full images have"),
         ({"namespace": "ML_flow"}, "namespace", "'ML_flow' must be lower-case letters"),
         ({"artifactBucket": "My_Bucket"}, "artifactBucket", "'My_Bucket' is not a valid S3 bucket name"),
         ({"dbMaxOverflow": 0}, "dbMaxOverflow", "0 is out of range; allowed: 1 to 100"),

@@ -121,8 +121,8 @@ class MlflowServer(pulumi.ComponentResource):
             {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             backend_env,
             {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
-            # MLflow 3 truncates over-long values and answers 200; refuse them (400) instead of losing data quietly.
-            {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": "false"},
+            # MLflow's default truncates an over-long param or tag and answers 200; refusing it (400) is a choice.
+            {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": str(not args.reject_overlong_values).lower()},
             *pool_env,
             *common_env,
             *args.artifact_store_env,

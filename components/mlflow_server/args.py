@@ -27,7 +27,10 @@ class MlflowServerArgs:
     image: str = MLFLOW_IMAGE
     replicas: int = 1
     workers: int = 1
-    """uvicorn workers per pod. One: with more, uvicorn leaves Nagle's algorithm on (uvicorn#3149), ~40 ms a request."""
+    """uvicorn workers per pod. Above one they need uvloop (the -full image): on asyncio's loop uvicorn leaves Nagle's
+    algorithm on with several workers (uvicorn#3149), ~40 ms a request."""
+    reject_overlong_values: bool = False
+    """Answer 400 to an over-long param or tag instead of MLflow's default, which truncates it and answers 200."""
     job_execution: bool = False
     """MLflow's job runner adds 7 Huey consumers (~1.5 GB) per pod; off unless needed."""
     pool_size: int = 5

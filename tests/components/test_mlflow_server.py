@@ -8,7 +8,7 @@ from components.mlflow_server import MlflowServerArgs
 from components.mlflow_server.hosts import address_patterns, allowed_hosts
 from components.versions import MLFLOW_IMAGE
 from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
-from harness import ProgramRun, Registration
+from harness import ProgramRun, Registration, run_program
 
 
 def server_container(run: ProgramRun) -> dict[str, Any]:
@@ -112,10 +112,14 @@ class TestServerCommand:
         hosts = allowed_hosts("mlflow", "ns", ("mlflow.example.com",))
         assert {"mlflow.example.com", "mlflow.example.com:*"} <= set(hosts)
 
+    def test_refusing_overlong_values_is_a_choice_of_the_stack(self) -> None:
+        strict = run_program("dev", {"serverRejectOverlongValues": True})
+        assert env_of(server_container(strict))["MLFLOW_TRUNCATE_LONG_VALUES"]["value"] == "false"
+
     def test_job_runner_off_and_pools_explicit(self, dev: ProgramRun) -> None:
         env = env_of(server_container(dev))
         assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
-        assert env["MLFLOW_TRUNCATE_LONG_VALUES"]["value"] == "false"
+        assert env["MLFLOW_TRUNCATE_LONG_VALUES"]["value"] == "true"  # MLflow's own default
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]["value"] == "5"
         assert env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]["value"] == "36"
         assert env["MLFLOW_SQLALCHEMYSTORE_POOL_RECYCLE"]["value"] == "300"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import ProgramRun
+from runtime import image_env
 from runtime.platform import Platform, RunningServer, local_platform
 from runtime.services import PostgresServer
 
@@ -23,7 +24,7 @@ def skip_or_fail(reason: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> PostgresServer:
     server = PostgresServer.from_environment()
-    if reason := server.unavailable_reason():
+    if reason := server.unavailable_reason() or image_env.unavailable_reason():
         skip_or_fail(reason)
     return server
 

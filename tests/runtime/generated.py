@@ -8,13 +8,13 @@ Deployment and Job. Only what Kubernetes itself would supply is substituted: Sec
 
 import re
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness import ProgramRun
+from runtime.image_env import required_image_bin
 
 # The pod IP the local stand-in pretends to have: an address in kind's default pod CIDR (10.244.0.0/16).
 POD_IP = "10.244.0.17"
@@ -90,7 +90,8 @@ class LocalCluster:
 
     def argv(self, container: DeclaredContainer, env: dict[str, str], port: int | None = None) -> list[str]:
         argv = [self.localise(expand(part, env)) for part in container.command + container.args]
-        executable = Path(sys.executable).parent / argv[0]
+        # `mlflow` and `python` are the image's: its environment, not the test suite's.
+        executable = required_image_bin() / argv[0]
         argv[0] = str(executable) if executable.exists() else shutil.which(argv[0]) or argv[0]
         for flag, value in (("--host", "127.0.0.1"), ("--port", str(port))):
             if flag in argv and port is not None:

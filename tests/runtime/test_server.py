@@ -24,10 +24,11 @@ from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
 from components.mlflow_server.connection_budget import ConnectionBudget
-from harness import ROOT, ProgramRun
+from harness import ROOT, ProgramRun, run_program
 from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
 from runtime.generated import POD_IP
-from runtime.platform import Platform, RunningServer
+from runtime.platform import Platform, RunningServer, migrated_server
+from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
 
@@ -389,3 +390,26 @@ class TestTheE2eWorkflowsScripts:
         assert run.data.metrics == {"rmse": 0.27}
         prefix = f"{platform.prefix}{experiment.experiment_id}/{run.info.run_id}/artifacts/"
         assert bucket_keys(platform, prefix) == [f"{prefix}notes.txt"]
+
+
+class TestOverlongValues:
+    """MLflow's behaviour by default (serverRejectOverlongValues false), the stricter one by choice."""
+
+    LIMIT = 6000  # mlflow/utils/validation.py MAX_PARAM_VAL_LENGTH
+
+    def test_an_overlong_param_is_truncated_and_the_script_goes_on(self, server: RunningServer) -> None:
+        client = MlflowClient(server.url)
+        run_id = client.create_run(client.create_experiment("overlong-default")).info.run_id
+        client.log_param(run_id, "prompt", "x" * 7000)
+        assert client.get_run(run_id).data.params["prompt"] == "x" * self.LIMIT
+
+    def test_when_the_stack_rejects_overlong_values_the_call_fails_with_400(
+            self, postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> None:
+        strict = run_program("dev", {"serverRejectOverlongValues": True})
+        with migrated_server(strict, postgres_server, Path(tmp_path_factory.mktemp("strict")), "strict") as (_, running):
+            client = MlflowClient(running.url)
+            run_id = client.create_run(client.create_experiment("overlong-strict")).info.run_id
+            with pytest.raises(mlflow.exceptions.MlflowException) as refused:
+                client.log_param(run_id, "prompt", "x" * 7000)
+            assert refused.value.get_http_status_code() == 400
+            assert "prompt" not in client.get_run(run_id).data.params

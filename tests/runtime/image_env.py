@@ -1,0 +1,60 @@
+"""The Python environment of the image the server runs in, for the processes the runtime layer starts.
+
+The declared server, migration and sidecars run from a virtualenv made from requirements-image.txt
+(`make image-env`, path in MLFLOW_PLATFORM_IMAGE_ENV), not from the test suite's: the image's
+uvicorn[standard] brings uvloop and httptools, which change the server's latency and throughput,
+and its google-cloud-storage needs a protobuf the Pulumi SDK refuses.
+"""
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+IMAGE_ENV = "MLFLOW_PLATFORM_IMAGE_ENV"
+# Packages whose absence changes how the server behaves or makes a feature fail, by import name:
+# uvicorn --loop/--http auto pick uvloop/httptools; psycopg2 is the declared driver; boto3 the S3
+# client; prometheus_flask_exporter serves --expose-prometheus; jwt the identity module; fastapi,
+# slowapi and tiktoken the AI gateway; pyarrow datasets and tracing exports.
+BEHAVIOUR_PACKAGES = ("uvloop", "httptools", "psycopg2", "boto3", "prometheus_flask_exporter", "jwt", "fastapi",
+                      "slowapi", "tiktoken", "pyarrow", "flask_wtf", "azure.identity", "google.cloud.storage")
+
+
+def default_location() -> Path:
+    """Where `make image-env` puts it: ~/.cache, keyed by requirements-image.txt's content (as the Makefile)."""
+    digest = hashlib.sha256((ROOT / "requirements-image.txt").read_bytes()).hexdigest()[:16]
+    return Path.home() / ".cache" / "mlflow-platform" / f"image-env-{digest}"
+
+
+def image_bin() -> Path | None:
+    """The image environment's bin directory; None when it is not there (the reason: unavailable_reason())."""
+    root = Path(os.environ.get(IMAGE_ENV) or default_location())
+    if not (root / ".installed").exists():
+        return None
+    return root / "bin"
+
+
+def required_image_bin() -> Path:
+    """The image environment's bin directory; an error naming the fix when it is missing."""
+    bin_dir = image_bin()
+    if bin_dir is None:
+        raise RuntimeError(unavailable_reason())
+    return bin_dir
+
+
+def unavailable_reason() -> str | None:
+    if image_bin() is None:
+        return (f"the image's Python environment is missing: run `make image-env` and set {IMAGE_ENV} to it "
+                "(make test does both)")
+    return None
+
+
+def missing_packages(bin_dir: Path) -> list[str]:
+    """The BEHAVIOUR_PACKAGES the environment cannot import."""
+    script = ("import importlib.util, sys\n"
+              "print('\\n'.join(n for n in sys.argv[1:] if importlib.util.find_spec(n) is None))")
+    result = subprocess.run([str(bin_dir / "python"), "-c", script, *BEHAVIOUR_PACKAGES], capture_output=True,
+                            text=True, check=True, timeout=120)
+    return result.stdout.split()
