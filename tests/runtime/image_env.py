@@ -54,7 +54,12 @@ def unavailable_reason() -> str | None:
 def missing_packages(bin_dir: Path) -> list[str]:
     """The BEHAVIOUR_PACKAGES the environment cannot import."""
     script = ("import importlib.util, sys\n"
-              "print('\\n'.join(n for n in sys.argv[1:] if importlib.util.find_spec(n) is None))")
+              "def missing(name):\n"
+              "    try:\n"
+              "        return importlib.util.find_spec(name) is None\n"
+              "    except ModuleNotFoundError:\n"  # a dotted name whose parent is missing
+              "        return True\n"
+              "print('\\n'.join(n for n in sys.argv[1:] if missing(n)))")
     result = subprocess.run([str(bin_dir / "python"), "-c", script, *BEHAVIOUR_PACKAGES], capture_output=True,
                             text=True, check=True, timeout=120)
     return result.stdout.split()
