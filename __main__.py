@@ -71,6 +71,7 @@ if settings.network:
         server=server.selector,
         migration=server.migration_selector,
         server_port=SERVER_PORT,
+        jobs=server.jobs_selector,
         server_metrics_port=server.metrics_port,
         database_port=5432,
         database=database.pod_selector,

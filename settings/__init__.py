@@ -16,6 +16,7 @@ import yaml
 from components.artifact_bucket import ArtifactBucketArgs
 from components.ingress_sso import IngressSsoArgs
 from components.mlflow_postgres import MlflowPostgresArgs
+from components.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
 from components.validation import dns_label_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
@@ -87,6 +88,14 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     monitoring = read_monitoring(read)
     network = read_network(read)
     identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
+    if server and server.job_execution and front_door:
+        if front_door.cloudflare:
+            read.fail("serverJobExecution", "the jobs pod takes the requests that submit jobs, routed by path, and a "
+                                            "Cloudflare tunnel routes by its remote configuration, which this program "
+                                            "does not manage: use frontDoor ingress or gateway")
+        else:
+            front_door = dataclasses.replace(front_door, jobs_service_name=jobs_service_name(SERVER_SERVICE_ACCOUNT),
+                                             job_routes=JOB_ROUTES)
 
     if database and artifacts and database.backups and artifacts.backend != "minio":
         read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "

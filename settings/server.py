@@ -66,13 +66,6 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     spec = resources(read, "server")
     workers = read.integer("serverWorkers", minimum=1, maximum=32)
     job_execution = read.boolean("serverJobExecution")
-    if job_execution and (replicas > 1 or autoscaling):
-        # mlflow/environment_variables.py MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS: "In a multi-replica deployment,
-        # enable this on only one instance to avoid duplicate scheduling"; and Huey's queue is a file in each pod.
-        read.fail("serverJobExecution", "MLflow's job runner works in one server pod only: with several, each pod "
-                                        "runs the periodic scheduler (online scoring would run once per pod) and a "
-                                        "job runs only in the pod that took its request; set serverReplicas 1 and "
-                                        "serverAutoscaling false, or leave serverJobExecution off")
     pools = len(read.problems)
     pool_size = read.integer("dbPoolSize", minimum=1, maximum=100)
     # MLflow reads 0 as "unset" and SQLAlchemy then allows 10 overflow connections.

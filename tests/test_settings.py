@@ -62,9 +62,6 @@ def test_other_namespaces_are_not_ours_to_refuse() -> None:
         ({"minioImage": "localhost:5000/minio"}, "minioImage", "'localhost:5000/minio' has no tag"),
         ({"postgresStorageSize": "10 gigs"}, "postgresStorageSize", "'10 gigs' is not a Kubernetes quantity"),
         ({"serverTmpSize": "4GB"}, "serverTmpSize", "'4GB' is not a Kubernetes quantity"),
-        # Each pod would run MLflow's periodic scheduler (MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS: one instance only).
-        ({"serverJobExecution": True, "serverReplicas": 2}, "serverJobExecution",
-         "MLflow's job runner works in one server pod only"),
         # Several workers need uvloop (TCP_NODELAY), which only the -full images have (uvicorn#3149).
         ({"serverWorkers": 2, "mlflowImage": "ghcr.io/mlflow/mlflow:v3.17.2"}, "serverWorkers",
          "2 workers need uvloop, which only the -full images have"),

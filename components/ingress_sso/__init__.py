@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
 from components.ingress_sso.cloudflared import cloudflared
-from components.ingress_sso.ingress import http_route_spec, ingress_spec
+from components.ingress_sso.ingress import Routes, http_route_spec, ingress_spec
 from components.ingress_sso.oauth2_proxy import oauth2_proxy
 from components.kube.labels import selector_labels, standard_labels
 
@@ -32,14 +32,17 @@ class IngressSSO(pulumi.ComponentResource):
             self.proxy_selector = cloudflared(self, name, args, args.cloudflare)
         else:
             backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
+            # Straight to MLflow, the route sends job submissions to the jobs Service; oauth2-proxy does it itself.
+            routes: Routes = ([(route, args.jobs_service_name) for route in args.job_routes]
+                              if args.jobs_service_name is not None else [])
             if args.sso:
                 self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso")
-                backend = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT)
-            self._route(name, args, *backend)
+                backend, routes = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT), []
+            self._route(name, args, *backend, routes)
         self.tracking_url = pulumi.Output.from_input(args.url)
         self.register_outputs({"trackingUrl": self.tracking_url})
 
-    def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int) -> None:
+    def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int, routes: Routes) -> None:
         """Traffic for the host into the cluster: an HTTPRoute on a Gateway, or an Ingress."""
         labels = standard_labels("mlflow", name, "ingress")
         child = pulumi.ResourceOptions(parent=self)
@@ -51,7 +54,7 @@ class IngressSSO(pulumi.ComponentResource):
                 api_version="gateway.networking.k8s.io/v1",
                 kind="HTTPRoute",
                 metadata={"name": name, "namespace": args.namespace, "labels": labels},
-                spec=http_route_spec(args, args.gateway, service, port),
+                spec=http_route_spec(args, args.gateway, service, port, routes),
                 opts=child,
             )
             return
@@ -69,6 +72,6 @@ class IngressSSO(pulumi.ComponentResource):
         k8s.networking.v1.Ingress(
             name,
             metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
-            spec=ingress_spec(args, args.tls_secret or f"{name}-tls", service, port),
+            spec=ingress_spec(args, args.tls_secret or f"{name}-tls", service, port, routes),
             opts=child,
         )

@@ -60,6 +60,9 @@ class IngressSsoArgs:
     service_name: pulumi.Input[str]
     """The MLflow Service behind the Ingress."""
     service_port: int = 5000
+    jobs_service_name: pulumi.Input[str] | None = None
+    """The MLflow jobs Service, which takes `job_routes` (the requests that submit server-side jobs)."""
+    job_routes: tuple[str, ...] = ()
     ingress_class: str = "nginx"
     tls_cluster_issuer: str | None = None
     """cert-manager ClusterIssuer that issues the certificate."""
@@ -79,6 +82,9 @@ class IngressSsoArgs:
         problems = [p for p in (dns_label_problem(self.namespace),
                                 None if "." in self.host and " " not in self.host else f"host {self.host!r} is not a DNS name",
                                 image_problem(self.sso.image) if self.sso else None) if p]
+        if self.cloudflare and self.jobs_service_name:
+            problems.append("a Cloudflare tunnel routes by its remote configuration, which this program does not "
+                            "manage: job submissions cannot be routed to the jobs Service")
         if self.sso and not (self.sso.email_domains or self.sso.allowed_groups):
             problems.append("sso needs email_domains or allowed_groups (['*'] admits every account of the provider)")
         if problems:

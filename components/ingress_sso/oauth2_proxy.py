@@ -43,6 +43,12 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         "--skip-provider-button=true",
         pulumi.Output.format("--upstream=http://{0}.{1}.svc.cluster.local:{2}/", args.service_name, args.namespace,
                              args.service_port),
+        # The requests that submit server-side jobs go to the jobs Service. An upstream's path is the prefix it
+        # takes; the request path is passed on whole (pkg/upstream/http.go newHTTPUpstreamProxy clears the
+        # upstream's path) and the longest prefix wins (pkg/upstream/proxy.go sortByPathLongest).
+        *(pulumi.Output.format("--upstream=http://{0}.{1}.svc.cluster.local:{2}{3}", args.jobs_service_name,
+                               args.namespace, args.service_port, route)
+          for route in (args.job_routes if args.jobs_service_name is not None else ())),
         # The signed-in user's ID token, or a program's bearer JWT, goes on to MLflow as `Authorization:
         # Bearer`; a client's own Authorization header is stripped first (pkg/middleware/headers.go,
         # newStripHeaders). MLflow's auth app verifies the token and never trusts a plain header

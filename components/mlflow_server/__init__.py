@@ -14,6 +14,7 @@ from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout,
 from components.mlflow_server.args import MlflowServerArgs
 from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
+from components.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
 from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_container, migration_job
 
 SERVER_PORT = 5000
@@ -27,7 +28,7 @@ READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 # auth layer answer, not the database (the MlflowDatabaseErrors alert covers that).
 AUTH_READINESS_PATH = "/api/3.0/mlflow/server-info"
 
-__all__ = ["METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
+__all__ = ["JOB_ROUTES", "METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
 
 
 def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi.Input[str]]:
@@ -115,19 +116,6 @@ class MlflowServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        hosts = with_address(allowed_hosts(name, args.namespace, args.extra_allowed_hosts), service.spec.cluster_ip)
-        env = [
-            # Declared first: $(POD_IP) in the arguments expands from it.
-            {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            backend_env,
-            {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(args.job_execution).lower()},
-            # MLflow's default truncates an over-long param or tag and answers 200; refusing it (400) is a choice.
-            {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": str(not args.reject_overlong_values).lower()},
-            *pool_env,
-            *common_env,
-            *args.artifact_store_env,
-            *(auth.env if auth else []),
-        ]
         # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
         # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.
         volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
@@ -153,6 +141,59 @@ class MlflowServer(pulumi.ComponentResource):
             "readinessProbe": http_probe(AUTH_READINESS_PATH if auth else READINESS_PATH, period=10, timeout=5, failures=3),
             "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
         }
+
+        def container_for(service_name: str, cluster_ip: pulumi.Output[str], job_execution: bool) -> dict[str, Any]:
+            hosts = with_address(allowed_hosts(service_name, args.namespace, args.extra_allowed_hosts), cluster_ip)
+            env = [
+                # Declared first: $(POD_IP) in the arguments expands from it.
+                {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                backend_env,
+                *job_execution_env(job_execution),
+                # MLflow's default truncates an over-long param or tag and answers 200; refusing it (400) is a choice.
+                {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": str(not args.reject_overlong_values).lower()},
+                *pool_env,
+                *common_env,
+                *args.artifact_store_env,
+                *(auth.env if auth else []),
+            ]
+            return {
+                "name": "mlflow",
+                "image": args.image,
+                # Exec form, no shell: SIGTERM reaches mlflow, which forwards it to uvicorn.
+                "command": ["mlflow"],
+                "args": server_args(args, hosts),
+                "env": env,
+                "ports": [{"name": "http", "containerPort": SERVER_PORT}],
+                "resources": args.resources.to_kubernetes(),
+                "securityContext": container_security_context(),
+                **probes,
+                # Let endpoints drop this pod before mlflow stops accepting connections.
+                "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
+                "volumeMounts": volume_mounts,
+            }
+
+        pod_template = {
+            "metadata": {"labels": labels, **({"annotations": {
+                "mlflow-platform/identity-config": auth.config_checksum}} if auth else {})},
+            "spec": {
+                "serviceAccountName": service_account.metadata.name,
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security_context(SERVER_UID),
+                "terminationGracePeriodSeconds": 45,
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": selector},
+                    }
+                ],
+                # Job execution is off in every API pod: jobs run in the jobs pod (jobs.py) or nowhere.
+                "containers": [container_for(name, service.spec.cluster_ip, False),
+                               *([metrics_sidecar] if metrics_sidecar else [])],
+                "volumes": volumes,
+            },
+        }
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,
@@ -162,48 +203,17 @@ class MlflowServer(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 # Never drop below the desired count during a rollout.
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {
-                    "metadata": {"labels": labels, **({"annotations": {
-                        "mlflow-platform/identity-config": auth.config_checksum}} if auth else {})},
-                    "spec": {
-                        "serviceAccountName": service_account.metadata.name,
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(SERVER_UID),
-                        "terminationGracePeriodSeconds": 45,
-                        "topologySpreadConstraints": [
-                            {
-                                "maxSkew": 1,
-                                "topologyKey": "kubernetes.io/hostname",
-                                "whenUnsatisfiable": "ScheduleAnyway",
-                                "labelSelector": {"matchLabels": selector},
-                            }
-                        ],
-                        "containers": [
-                            {
-                                "name": "mlflow",
-                                "image": args.image,
-                                # Exec form, no shell: SIGTERM reaches mlflow, which forwards it to uvicorn.
-                                "command": ["mlflow"],
-                                "args": server_args(args, hosts),
-                                "env": env,
-                                "ports": [{"name": "http", "containerPort": SERVER_PORT}],
-                                "resources": args.resources.to_kubernetes(),
-                                "securityContext": container_security_context(),
-                                **probes,
-                                # Let endpoints drop this pod before mlflow stops accepting connections.
-                                "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
-                                "volumeMounts": volume_mounts,
-                            },
-                            *([metrics_sidecar] if metrics_sidecar else []),
-                        ],
-                        "volumes": volumes,
-                    },
-                },
+                "template": pod_template,
             },
             # A rollout replaces pods one at a time (maxSurge 1), each may pull the image and start.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[migration], custom_timeouts=await_timeout(
                 MLFLOW_FULL_IMAGE_MEGABYTES, args.peak_replicas * probe_budget_seconds(probes))),
         )
+        jobs_service = (jobs_workload(self, name, args.namespace, pod_template, container_for, SERVER_PORT,
+                                      depends_on=[migration]) if args.job_execution else None)
+        self.jobs_selector = selector_labels("mlflow", name, "jobs") if jobs_service else None
+        """Labels of the jobs pod; None when job execution is off."""
+        self.jobs_service_name = jobs_service.metadata.name if jobs_service else None
 
         if args.replicas > 1:
             one_at_a_time(name, metadata, selector, self)
@@ -235,6 +245,7 @@ class MlflowServer(pulumi.ComponentResource):
         )
         self.register_outputs({
             "serviceName": self.service_name,
+            "jobsServiceName": self.jobs_service_name,
             "serviceAccountName": self.service_account_name,
             "trackingUri": self.tracking_uri,
         })

@@ -21,8 +21,10 @@ SUPERUSER_RESERVED_CONNECTIONS = 3
 RDS_RESERVED_CONNECTIONS = SUPERUSER_RESERVED_CONNECTIONS + 2
 # The migration Job opens one connection at a time.
 MIGRATION_CONNECTIONS = 1
-# Huey consumers that `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true` starts per pod.
+# Huey consumers that `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true` starts in the jobs pod.
 JOB_RUNNER_PROCESSES = 7
+# The jobs pod runs one uvicorn worker (jobs.py).
+JOBS_POD_WORKERS = 1
 
 
 @dataclass(frozen=True)
@@ -32,28 +34,33 @@ class ConnectionBudget:
     pool_size: int
     max_overflow: int
     job_execution: bool
+    """One jobs pod besides the API pods (jobs.py)."""
     reserved: int = SUPERUSER_RESERVED_CONNECTIONS
 
-    @property
-    def serving_processes(self) -> int:
-        return self.workers + (JOB_RUNNER_PROCESSES if self.job_execution else 0)
+    def _pod(self, processes: int) -> int:
+        return processes * ENGINES_PER_PROCESS * (self.pool_size + self.max_overflow) + WRAPPER_CONNECTIONS
 
     @property
     def per_pod(self) -> int:
-        return self.serving_processes * ENGINES_PER_PROCESS * (self.pool_size + self.max_overflow) + WRAPPER_CONNECTIONS
+        return self._pod(self.workers)
+
+    @property
+    def jobs_pod(self) -> int:
+        return self._pod(JOBS_POD_WORKERS + JOB_RUNNER_PROCESSES) if self.job_execution else 0
 
     @property
     def total(self) -> int:
-        return self.max_replicas * self.per_pod + MIGRATION_CONNECTIONS
+        return self.max_replicas * self.per_pod + self.jobs_pod + MIGRATION_CONNECTIONS
 
     def fits(self, max_connections: int) -> bool:
         return self.total <= max_connections - self.reserved
 
     def explain(self, max_connections: int) -> str:
+        jobs = (f"{self.jobs_pod} jobs pod ({JOBS_POD_WORKERS} worker + {JOB_RUNNER_PROCESSES} job runner "
+                "processes, the same pools) + " if self.job_execution else "")
         return (
-            f"{self.max_replicas} pod(s) x ({self.serving_processes} processes (workers"
-            f"{' + job runner' if self.job_execution else ''}) x {ENGINES_PER_PROCESS} engines x "
-            f"(pool {self.pool_size} + overflow {self.max_overflow}) + {WRAPPER_CONNECTIONS} wrapper) + "
+            f"{self.max_replicas} pod(s) x ({self.workers} workers x {ENGINES_PER_PROCESS} engines x "
+            f"(pool {self.pool_size} + overflow {self.max_overflow}) + {WRAPPER_CONNECTIONS} wrapper) + {jobs}"
             f"{MIGRATION_CONNECTIONS} migration "
             f"= {self.total} connections, but max_connections {max_connections} leaves "
             f"{max_connections - self.reserved} after {self.reserved} reserved superuser slots"

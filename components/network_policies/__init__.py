@@ -56,24 +56,29 @@ class NetworkPolicies(pulumi.ComponentResource):
         # proxies to the server itself.
         front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
         callers = [*front, prometheus, *clients]
-        self._policy("server", args.server,
-                     ingress=[{"from": callers, "ports": tcp(args.server_port)},
-                              *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
-                                if args.server_metrics_port else [])],
-                     egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
-                             # S3 and STS (IRSA) on 443, or MinIO in the namespace.
-                             {"to": store_peers, "ports": tcp(store_port)},
-                             {"to": ANYWHERE, "ports": tcp(443)}])
+        servers = [("server", args.server), *([("jobs", args.jobs)] if args.jobs else [])]
+        for suffix, selector in servers:
+            # The jobs pod is the server with job execution on: the same callers (the front door routes job
+            # submissions to it), the same stores, and 443 for the LLM providers its judges call.
+            self._policy(suffix, selector,
+                         ingress=[{"from": callers, "ports": tcp(args.server_port)},
+                                  *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
+                                    if args.server_metrics_port and suffix == "server" else [])],
+                         egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
+                                 # S3 and STS (IRSA) on 443, or MinIO in the namespace.
+                                 {"to": store_peers, "ports": tcp(store_port)},
+                                 {"to": ANYWHERE, "ports": tcp(443)}])
         self._policy("migration", args.migration, ingress=[],
                      egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)}])
         if args.database:
-            clients = [pods(args.server), pods(args.migration), *(pods(c) for c in args.database_clients)]
+            clients = [*(pods(selector) for _, selector in servers), pods(args.migration),
+                       *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
                 {"from": clients, "ports": tcp(args.database_port)},
                 {"from": [prometheus], "ports": tcp(9187)},
             ])
         if args.object_store:
-            clients = [pods(args.server), *(pods(c) for c in args.object_store_clients)]
+            clients = [*(pods(selector) for _, selector in servers), *(pods(c) for c in args.object_store_clients)]
             clients += [pods(args.object_store_setup)] if args.object_store_setup else []
             self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}])
         if args.oauth2_proxy:

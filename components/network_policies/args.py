@@ -12,6 +12,8 @@ class NetworkPoliciesArgs:
     server_port: int
     database_port: int
     object_store_port: int
+    jobs: dict[str, str] | None = None
+    """Selector of the jobs pod (the server with job execution on); None when there is none."""
     database: dict[str, str] | None = None
     """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
     database_clients: tuple[dict[str, str], ...] = ()

@@ -203,3 +203,44 @@ class TestCloudflareFrontDoor:
             assert f"mlflow-platform:{key}: is required with frontDoor cloudflare" in message
         assert "mlflow-platform:ssoEnabled: Cloudflare Access signs people in" in message
         assert "mlflow-platform:ingressTlsClusterIssuer: TLS is Cloudflare's" in message
+
+
+JOBS = {"serverJobExecution": True, "postgresMaxConnections": 900}
+JOB_ROUTE = "/ajax-api/3.0/mlflow/scorer/invoke"
+
+
+class TestJobSubmissionsReachTheJobsPod:
+    """serverJobExecution: every front door sends the routes that submit jobs (JOB_ROUTES) to the jobs Service."""
+
+    def test_dev_ingress_routes_them_by_path(self) -> None:
+        from components.mlflow_server import JOB_ROUTES
+
+        run = run_program("dev", JOBS)
+        (rule,) = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]["rules"]
+        backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        assert backends == {"/": "mlflow", **{route: "mlflow-jobs" for route in JOB_ROUTES}}
+        assert {p["pathType"] for p in rule["http"]["paths"]} == {"Prefix"}
+
+    def test_oauth2_proxy_routes_them_by_upstream_path(self) -> None:
+        """An upstream's path is its route prefix; the request path goes on whole (oauth2-proxy
+        pkg/upstream/http.go newHTTPUpstreamProxy; longest prefix first: proxy.go sortByPathLongest)."""
+        run = run_program("prod", {**PROD_SECRETS, **JOBS, "postgresMaxConnections": 2000})
+        args = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
+        upstreams = [a.removeprefix("--upstream=") for a in args if a.startswith("--upstream=")]
+        assert "http://mlflow.mlflow.svc.cluster.local:5000/" in upstreams
+        assert f"http://mlflow-jobs.mlflow.svc.cluster.local:5000{JOB_ROUTE}" in upstreams
+        # The Ingress still sends everything to oauth2-proxy, which does the routing.
+        (rule,) = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]["rules"]
+        assert [p["path"] for p in rule["http"]["paths"]] == ["/"]
+
+    def test_an_httproute_straight_to_mlflow_routes_them_by_path_prefix(self) -> None:
+        run = run_program("dev", {**JOBS, "frontDoor": "gateway", "gatewayName": "public"})
+        (route,) = [r for r in run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
+        everything, jobs = route.plain_inputs["spec"]["rules"]
+        assert everything["backendRefs"] == [{"name": "mlflow", "port": 5000}]
+        assert jobs["backendRefs"] == [{"name": "mlflow-jobs", "port": 5000}]
+        assert {"path": {"type": "PathPrefix", "value": JOB_ROUTE}} in jobs["matches"]
+
+    def test_a_cloudflare_tunnel_cannot_route_them(self) -> None:
+        message = prod_error({**JOBS, **TestCloudflareFrontDoor.OVERRIDES})
+        assert "mlflow-platform:serverJobExecution: the jobs pod takes the requests that submit jobs" in message

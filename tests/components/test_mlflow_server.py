@@ -135,11 +135,6 @@ class TestServerCommand:
         metrics_dir = option(spec["args"], "--expose-prometheus")
         assert metrics_dir in {m["mountPath"] for m in spec["volumeMounts"]}
 
-    def test_job_runner_can_be_enabled(self) -> None:
-        from harness import run_program
-
-        run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 700})  # 659 needed
-        assert env_of(server_container(run))["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "true"
 
 
 class TestPodSpec:
@@ -237,3 +232,49 @@ def test_args_refuse_invalid_values(field: str, value: object, message: str) -> 
     with pytest.raises(ValueError, match=message):
         MlflowServerArgs(namespace="mlflow", backend_uri_secret_name="s", artifacts_destination="s3://b/",
                          **{field: value})  # type: ignore[arg-type]
+
+
+JOBS = {"serverJobExecution": True, "postgresMaxConnections": 900}  # 2 x 84 + 658 jobs pod + 1 = 827 needed
+
+
+class TestTheJobsPod:
+    """serverJobExecution: MLflow's job runner in one dedicated pod; the API pods never run one."""
+
+    @pytest.fixture(scope="class")
+    def jobs(self) -> ProgramRun:
+        return run_program("dev", {**JOBS, "serverReplicas": 2})
+
+    def test_api_pods_never_run_jobs(self, jobs: ProgramRun, dev: ProgramRun) -> None:
+        for run in (jobs, dev):
+            assert env_of(server_container(run))["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
+        assert not [r for r in dev.of_type(DEPLOYMENT) if r.name == "mlflow-jobs"]
+
+    def test_one_pod_replaced_never_surged_runs_them(self, jobs: ProgramRun) -> None:
+        """Two runners would each schedule online scoring (MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS: one instance)."""
+        workload = jobs.one(DEPLOYMENT, "mlflow-jobs")
+        spec = workload.plain_inputs["spec"]
+        assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+        assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == "jobs"
+        env = env_of(container(workload, "mlflow"))
+        assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "true"
+        assert env["MLFLOW_GATEWAY_URI"]["value"] == "http://localhost:5000"
+        shm = next(v for v in pod_spec(workload)["volumes"] if v["name"] == "shm")
+        assert shm["emptyDir"] == {"sizeLimit": "256Mi", "medium": "Memory"}
+        assert {"name": "shm", "mountPath": "/dev/shm"} in container(workload, "mlflow")["volumeMounts"]
+        assert container(workload, "mlflow")["resources"]["limits"]["memory"] == "4Gi"
+
+    def test_its_service_and_host_names(self, jobs: ProgramRun) -> None:
+        service = jobs.one(SERVICE, "mlflow-jobs").plain_inputs["spec"]
+        assert service["selector"]["app.kubernetes.io/component"] == "jobs"
+        hosts = option(container(jobs.one(DEPLOYMENT, "mlflow-jobs"), "mlflow")["args"], "--allowed-hosts")
+        assert "mlflow-jobs.mlflow.svc.cluster.local" in hosts.split(",")
+        # The API Service never selects the jobs pod.
+        assert jobs.one(SERVICE, "mlflow").plain_inputs["spec"]["selector"]["app.kubernetes.io/component"] == \
+            "tracking-server"
+
+    def test_the_connection_budget_counts_the_jobs_pod(self) -> None:
+        with pytest.raises(Exception, match="658 jobs pod") as refused:
+            run_program("dev", {**JOBS, "postgresMaxConnections": 700}, preview=True)
+        assert "1 pod(s) x (1 workers x 2 engines x (pool 5 + overflow 36) + 2 wrapper) + 658 jobs pod" in str(
+            refused.value)
+        assert "= 743 connections" in str(refused.value)

@@ -136,3 +136,14 @@ def test_prod_reaches_rds_and_s3_outside_the_cluster_and_guards_oauth2_proxy(pro
 
 def test_can_be_turned_off() -> None:
     assert not run_program("prod", {**PROD_SECRETS, "networkPolicies": False}).of_type(POLICY)
+
+
+def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
+    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 900})
+    jobs = run.one(DEPLOYMENT, "mlflow-jobs")
+    assert selects(policy(run, "jobs")["podSelector"], jobs)
+    assert not selects(policy(run, "server")["podSelector"], jobs)
+    assert policy(run, "jobs")["ingress"] == policy(run, "server")["ingress"]
+    assert policy(run, "jobs")["egress"] == policy(run, "server")["egress"]
+    for store in ("postgres", "minio"):
+        assert any(selects(peer["podSelector"], jobs) for peer in peers(policy(run, store)["ingress"][0]))

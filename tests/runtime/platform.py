@@ -96,8 +96,10 @@ class Platform:
         return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
                               capture_output=True, text=True, timeout=600)
 
-    def start_server(self, name: str = "server", port: int | None = None, wait: bool = True) -> "RunningServer":
-        declared = self.container(DEPLOYMENT, "mlflow")
+    def start_server(self, name: str = "server", port: int | None = None, wait: bool = True,
+                     deployment: str = "mlflow") -> "RunningServer":
+        """The server container of `deployment` as declared (the jobs Deployment runs one too)."""
+        declared = self.container(DEPLOYMENT, deployment)
         port = port or free_port()
         env = {"PATH": os.environ["PATH"], **self.cluster.environment(declared)}
         # The container's /tmp is a volume; point Python's temp files at its local stand-in.

@@ -242,3 +242,16 @@ class PrivatePostgres:
         with suppress(subprocess.CalledProcessError):
             self._ctl("stop", "-m", "immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def session_pids(leader: int) -> list[int]:
+    """Every process of the server's session (the wrapper, uvicorn's workers, anything they spawned)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == leader:  # the process group; ManagedProcess starts a new session
+            pids.append(int(stat.parent.name))
+    return pids

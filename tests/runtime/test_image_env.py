@@ -12,21 +12,9 @@ import pytest
 
 from runtime.image_env import image_bin, missing_packages
 from runtime.platform import RunningServer
+from runtime.services import session_pids
 
 pytestmark = pytest.mark.runtime
-
-
-def session_pids(leader: int) -> list[int]:
-    """Every process of the server's session (the wrapper, uvicorn's workers, anything they spawned)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == leader:  # the process group; ManagedProcess starts a new session
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 def loaded_libraries(pid: int) -> str:
