@@ -35,7 +35,7 @@ def _integral_floats_to_ints(value: Any) -> Any:
 
 
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams.
-OPTIONAL_OBJECTS = {
+OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 900}),
     "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
                                           "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
