@@ -4,7 +4,6 @@
 (c) is `mlflow server` with its defaults; (d) is the original workstream's setup (4 workers, job runner on).
 """
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +12,7 @@ import yaml
 
 from bench import ROOT
 from harness import run_program
-from runtime.image_env import required_image_bin
 from runtime.platform import Platform, RunningServer
-from runtime.services import ManagedProcess, free_port, wait_until_healthy
 
 
 @dataclass(frozen=True)
@@ -42,24 +39,7 @@ def _plain(extra_args: list[str]) -> Callable[[Platform, str, int | None], Runni
     """`mlflow server` as people run it from the docs, with only storage and address given."""
 
     def start(platform: Platform, name: str, port: int | None) -> RunningServer:
-        port = port or free_port()
-        env = platform.cluster.environment(platform.container("kubernetes:apps/v1:Deployment", "mlflow"))
-        store = {k: env[k] for k in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                      "AWS_DEFAULT_REGION")}
-        uri = env["MLFLOW_BACKEND_STORE_URI"]
-        argv = [str(required_image_bin() / "mlflow"), "server", "--backend-store-uri", uri,
-                "--artifacts-destination", f"s3://{platform.bucket}/{platform.prefix}",
-                "--host", "127.0.0.1", "--port", str(port), *extra_args]
-        process_env = {"PATH": os.environ["PATH"], "HOME": str(platform.workdir), **store}
-        process = ManagedProcess(argv, process_env, platform.workdir / f"{name}.log")
-        server = RunningServer(f"http://127.0.0.1:{port}", port, argv, process_env, process,
-                               platform.container("kubernetes:apps/v1:Deployment", "mlflow"))
-        try:
-            server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=300)
-        except BaseException:
-            process.stop()
-            raise
-        return server
+        return platform.start_plain_server(name, port, extra_args)
 
     return start
 

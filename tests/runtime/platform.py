@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from harness import ProgramRun
 from runtime.generated import DeclaredContainer, LocalCluster, declared_container, with_address
+from runtime.image_env import required_image_bin
 from runtime.services import ManagedProcess, PostgresServer, S3Server, free_port, wait_until_healthy
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -111,6 +112,28 @@ class Platform:
             return server
         try:
             server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=180)
+        except BaseException:
+            process.stop()
+            raise
+        return server
+
+    def start_plain_server(self, name: str, port: int | None = None, extra_args: tuple[str, ...] | list[str] = ()
+                           ) -> "RunningServer":
+        """`mlflow server` as people run it from MLflow's docs (its defaults: 4 workers, the job runner), in the
+        image's environment, on this platform's database and bucket: the baseline the stack is compared with."""
+        port = port or free_port()
+        env = self.cluster.environment(self.container(DEPLOYMENT, "mlflow"))
+        store = {k: env[k] for k in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                      "AWS_DEFAULT_REGION")}
+        argv = [str(required_image_bin() / "mlflow"), "server", "--backend-store-uri", env["MLFLOW_BACKEND_STORE_URI"],
+                "--artifacts-destination", f"s3://{self.bucket}/{self.prefix}",
+                "--host", "127.0.0.1", "--port", str(port), *extra_args]
+        process_env = {"PATH": os.environ["PATH"], "HOME": str(self.workdir), **store}
+        process = ManagedProcess(argv, process_env, self.workdir / f"{name}.log")
+        server = RunningServer(f"http://127.0.0.1:{port}", port, argv, process_env, process,
+                               self.container(DEPLOYMENT, "mlflow"))
+        try:
+            server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=300)
         except BaseException:
             process.stop()
             raise
