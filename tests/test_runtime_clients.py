@@ -137,7 +137,7 @@ def test_a_dataset_logged_as_a_run_input(target: Target) -> None:
 def test_traces_spans_search_and_assessments(target: Target) -> None:
     experiment_id = experiment(target, "tracing")
 
-    @mlflow.trace
+    @mlflow.trace  # type: ignore[untyped-decorator]
     def answer(question: str) -> str:
         with mlflow.start_span("retrieve") as span:
             span.set_inputs({"q": question})
@@ -180,7 +180,7 @@ def test_genai_evaluate_with_a_code_scorer(target: Target) -> None:
 
     experiment(target, "evaluate")
 
-    @scorer  # type: ignore[misc]
+    @scorer  # type: ignore[untyped-decorator]
     def exact(outputs: str, expectations: dict[str, str]) -> bool:
         return outputs == expectations["answer"]
 
@@ -198,7 +198,7 @@ def test_the_uis_run_judge_is_accepted_as_a_job(target: Target) -> None:
 
     experiment_id = experiment(target, "judge")
 
-    @mlflow.trace
+    @mlflow.trace  # type: ignore[untyped-decorator]
     def reply(text: str) -> str:
         return f"Thank you: {text}"
 
