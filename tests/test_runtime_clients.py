@@ -21,9 +21,7 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from harness import ProgramRun, run_program
-from runtime.platform import RunningServer, local_platform
-from runtime.services import PostgresServer
+from runtime.platform import Platform, stopping
 
 pytestmark = pytest.mark.runtime
 
@@ -37,25 +35,12 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def jobs_run() -> ProgramRun:
-    return run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 900})
-
-
-@pytest.fixture(scope="module")
-def targets(jobs_run: ProgramRun, postgres_server: PostgresServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Target]]:
-    with local_platform(jobs_run, postgres_server, Path(tmp_path_factory.mktemp("clients"))) as platform:
-        assert platform.migrate().returncode == 0
-        servers: list[RunningServer] = []
-        try:
-            servers.append(api := platform.start_server("api"))
-            servers.append(jobs := platform.start_server("jobs", deployment="mlflow-jobs"))
-            servers.append(plain := platform.start_plain_server("plain"))
-            yield {"stack": Target("stack", api.url, jobs.url), "mlflow-server": Target("mlflow-server", plain.url,
-                                                                                          plain.url)}
-        finally:
-            for server in servers:
-                server.stop()
+def targets(jobs_platform: Platform) -> Iterator[dict[str, Target]]:
+    with stopping(jobs_platform.start_server("api")) as api, \
+            stopping(jobs_platform.start_server("jobs", deployment="mlflow-jobs")) as jobs, \
+            stopping(jobs_platform.start_plain_server("plain")) as plain:
+        yield {"stack": Target("stack", api.url, jobs.url), "mlflow-server": Target("mlflow-server", plain.url,
+                                                                                      plain.url)}
 
 
 @pytest.fixture(params=["stack", "mlflow-server"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ProgramRun
+from harness import ProgramRun, run_program
 from runtime import image_env
 from runtime.platform import Platform, RunningServer, local_platform
 from runtime.services import PostgresServer
@@ -48,3 +48,15 @@ def server(platform: Platform, migrations: list[object]) -> Iterator[RunningServ
         yield running
     finally:
         running.stop()
+
+
+JOBS_STACK = {"serverJobExecution": True, "postgresMaxConnections": 900}
+"""The dev stack with the jobs pod (its budget: 1 x 84 + 658 + 1 connections)."""
+
+
+@pytest.fixture(scope="module")
+def jobs_platform(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The dev stack with serverJobExecution, its migration Job run: the API and jobs servers start from it."""
+    with local_platform(run_program("dev", JOBS_STACK), postgres_server, Path(tmp_path_factory.mktemp("jobs"))) as local:
+        assert local.migrate().returncode == 0
+        yield local

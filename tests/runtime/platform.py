@@ -106,16 +106,8 @@ class Platform:
         # The container's /tmp is a volume; point Python's temp files at its local stand-in.
         env["TMPDIR"] = str(self.cluster.mounts["/tmp"])
         argv = self.cluster.argv(declared, env, port=port)
-        process = ManagedProcess(argv, env, self.workdir / f"{name}.log")
-        server = RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
-        if not wait:
-            return server
-        try:
-            server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=180)
-        except BaseException:
-            process.stop()
-            raise
-        return server
+        server = self._launch(name, port, argv, env, declared)
+        return server.wait_healthy(timeout=180) if wait else server
 
     def start_plain_server(self, name: str, port: int | None = None, extra_args: tuple[str, ...] | list[str] = ()
                            ) -> "RunningServer":
@@ -129,15 +121,12 @@ class Platform:
                 "--artifacts-destination", f"s3://{self.bucket}/{self.prefix}",
                 "--host", "127.0.0.1", "--port", str(port), *extra_args]
         process_env = {"PATH": os.environ["PATH"], "HOME": str(self.workdir), **store}
-        process = ManagedProcess(argv, process_env, self.workdir / f"{name}.log")
-        server = RunningServer(f"http://127.0.0.1:{port}", port, argv, process_env, process,
-                               self.container(DEPLOYMENT, "mlflow"))
-        try:
-            server.startup_seconds = wait_until_healthy(f"{server.url}/health", process, timeout=300)
-        except BaseException:
-            process.stop()
-            raise
-        return server
+        return self._launch(name, port, argv, process_env, self.container(DEPLOYMENT, "mlflow")).wait_healthy(300)
+
+    def _launch(self, name: str, port: int, argv: list[str], env: dict[str, str],
+                declared: DeclaredContainer) -> "RunningServer":
+        process = ManagedProcess(argv, env, self.workdir / f"{name}.log")
+        return RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
 
 
 @dataclass
@@ -158,6 +147,24 @@ class RunningServer:
     def stop(self) -> int | None:
         return self.process.stop()
 
+    def wait_healthy(self, timeout: float) -> "RunningServer":
+        """Once /health answers (the time it took in startup_seconds); stopped if it never does."""
+        try:
+            self.startup_seconds = wait_until_healthy(f"{self.url}/health", self.process, timeout=timeout)
+        except BaseException:
+            self.process.stop()
+            raise
+        return self
+
+
+@contextmanager
+def stopping(server: "RunningServer") -> Iterator["RunningServer"]:
+    """Stops the server when the block ends."""
+    try:
+        yield server
+    finally:
+        server.stop()
+
 
 @contextmanager
 def migrated_server(run: ProgramRun, postgres: PostgresServer, workdir: Path,
@@ -166,11 +173,8 @@ def migrated_server(run: ProgramRun, postgres: PostgresServer, workdir: Path,
     with local_platform(run, postgres, workdir) as platform:
         migrated = platform.migrate()
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        server = platform.start_server(name)
-        try:
+        with stopping(platform.start_server(name)) as server:
             yield platform, server
-        finally:
-            server.stop()
 
 
 @contextmanager

@@ -15,9 +15,8 @@ import pytest
 import requests
 
 from components.mlflow_server import JOB_ROUTES
-from harness import ProgramRun, run_program
-from runtime.platform import RunningServer, local_platform
-from runtime.services import PostgresServer, session_pids
+from runtime.platform import Platform, RunningServer, stopping
+from runtime.services import session_pids
 
 pytestmark = pytest.mark.runtime
 
@@ -26,24 +25,10 @@ FINISHED = {"SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED"}
 
 
 @pytest.fixture(scope="module")
-def jobs_run() -> ProgramRun:
-    return run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 900})
-
-
-@pytest.fixture(scope="module")
-def servers(jobs_run: ProgramRun, postgres_server: PostgresServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, RunningServer]]:
-    with local_platform(jobs_run, postgres_server, Path(tmp_path_factory.mktemp("jobs"))) as platform:
-        assert platform.migrate().returncode == 0
-        api = platform.start_server("api")
-        try:
-            jobs = platform.start_server("jobs", deployment="mlflow-jobs")
-            try:
-                yield api, jobs
-            finally:
-                jobs.stop()
-        finally:
-            api.stop()
+def servers(jobs_platform: Platform) -> Iterator[tuple[RunningServer, RunningServer]]:
+    with stopping(jobs_platform.start_server("api")) as api, \
+            stopping(jobs_platform.start_server("jobs", deployment="mlflow-jobs")) as jobs:
+        yield api, jobs
 
 
 def command_lines(server: RunningServer) -> list[str]:
