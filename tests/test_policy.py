@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from conftest import DEPLOYMENT
-from harness import ProgramRun, Registration
+from conftest import DEPLOYMENT, PROD_SECRETS
+from harness import ProgramRun, Registration, run_program
 from policy.rules import CONFIG_SCHEMAS, RESOURCE_RULES, StackResource, rule_arguments, s3_bucket_controls
 
 BUCKET_TYPES = ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",)
@@ -43,6 +43,14 @@ def violations(run: ProgramRun) -> list[str]:
 
 def test_both_stacks_comply(each_stack: ProgramRun) -> None:
     assert violations(each_stack) == []
+
+
+def test_the_jobs_pod_and_teams_comply() -> None:
+    """What the default stacks do not declare: the jobs Deployment, its Service and NetworkPolicy, teams."""
+    run = run_program("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
+                               "authWorkspaces": {"vision": {"members": ["group:vision"]}}})
+    assert run.one(DEPLOYMENT, "mlflow-jobs")
+    assert violations(run) == []
 
 
 def mutated(resource: Registration, change: Any) -> dict[str, Any]:
