@@ -1,4 +1,5 @@
-"""The MLflow tracking server: a one-shot migration Job, then a hardened Deployment behind a Service."""
+"""The MLflow tracking server: a one-shot migration Job, then a hardened Deployment behind a Service, and with
+server-side jobs one more pod that runs them (jobs.py)."""
 
 from typing import Any
 
@@ -60,6 +61,8 @@ class MlflowServer(pulumi.ComponentResource):
     selector: dict[str, str]
     """Labels of the server pods."""
     migration_selector: dict[str, str]
+    jobs_selector: dict[str, str] | None
+    jobs_service_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:MlflowServer", name, None, opts)
@@ -212,7 +215,6 @@ class MlflowServer(pulumi.ComponentResource):
         jobs_service = (jobs_workload(self, name, args.namespace, pod_template, container_for, SERVER_PORT,
                                       depends_on=[migration]) if args.job_execution else None)
         self.jobs_selector = selector_labels("mlflow", name, "jobs") if jobs_service else None
-        """Labels of the jobs pod; None when job execution is off."""
         self.jobs_service_name = jobs_service.metadata.name if jobs_service else None
 
         if args.replicas > 1:
