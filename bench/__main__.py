@@ -30,6 +30,7 @@ from bench.measure import (
 )
 from bench.report import write_report
 from harness import ProgramRun
+from runtime.image_env import describe, required_image_bin
 from runtime.platform import local_platform
 from runtime.services import PostgresServer
 
@@ -79,7 +80,8 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": len([1 for line in Path("/proc/cpuinfo").read_text().splitlines()
                                       if line.startswith("processor")]),
             "memory_gib": round(int(memory) / 1024**2, 1), "os": host.platform(), "python": host.python_version(),
-            "mlflow": mlflow.__version__, "postgres_client": postgres}
+            "mlflow": mlflow.__version__, "postgres_client": postgres,
+            "image_environment": describe(required_image_bin())}
 
 
 def main(argv: list[str] | None = None) -> int:

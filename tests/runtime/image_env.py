@@ -7,6 +7,7 @@ and its google-cloud-storage needs a protobuf the Pulumi SDK refuses.
 """
 
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -63,3 +64,15 @@ def missing_packages(bin_dir: Path) -> list[str]:
     result = subprocess.run([str(bin_dir / "python"), "-c", script, *BEHAVIOUR_PACKAGES], capture_output=True,
                             text=True, check=True, timeout=120)
     return result.stdout.split()
+
+
+def describe(bin_dir: Path) -> dict[str, object]:
+    """What the benchmark's report states: the loop uvicorn's `--loop auto` picks there, and the versions that matter."""
+    script = ("import importlib.metadata as m, importlib.util as u, json\n"
+              "names = ['mlflow', 'uvicorn', 'uvloop', 'httptools', 'psycopg2-binary', 'SQLAlchemy', 'Flask',"
+              " 'fastapi', 'starlette']\n"
+              "print(json.dumps({'event_loop': 'uvloop' if u.find_spec('uvloop') else 'asyncio',"
+              " 'versions': {n: m.version(n) for n in names}}))")
+    result = subprocess.run([str(bin_dir / "python"), "-c", script], capture_output=True, text=True, check=True,
+                            timeout=120)
+    return dict(json.loads(result.stdout))
