@@ -16,6 +16,7 @@ from components.kube.hardening import container_security_context, empty_dir, pod
 from components.kube.hardening import data_volume as data_volume_claim
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 
 MINIO_API_PORT = 9000
@@ -136,19 +137,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
         opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=await_timeout(
             MINIO_IMAGE_MEGABYTES, probe_budget_seconds(probes))),
     )
-    service = k8s.core.v1.Service(
-        name,
-        metadata={**metadata, "name": name},
-        spec={
-            "type": "ClusterIP",
-            "selector": selector,
-            "ports": [
-                {"name": "api", "port": MINIO_API_PORT, "targetPort": "api"},
-                {"name": "console", "port": MINIO_CONSOLE_PORT, "targetPort": "console"},
-            ],
-        },
-        opts=child,
-    )
+    service = cluster_ip_service(name, metadata, selector, {"api": MINIO_API_PORT, "console": MINIO_CONSOLE_PORT},
+                                 parent)
     policy_name = f"{args.bucket_name}-readwrite"
     job_labels = standard_labels("minio", name, "bucket-setup")
     k8s.batch.v1.Job(

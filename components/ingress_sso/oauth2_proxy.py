@@ -10,6 +10,7 @@ from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.service import cluster_ip_service
 from components.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.versions import OAUTH2_PROXY_UID
 
@@ -106,11 +107,4 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
     )
     # Both replicas are never drained at once: without them nobody reaches MLflow.
     one_at_a_time(proxy, metadata, selector, parent)
-    service = k8s.core.v1.Service(
-        proxy,
-        metadata={**metadata, "name": proxy},
-        spec={"type": "ClusterIP", "selector": selector,
-              "ports": [{"name": "http", "port": OAUTH2_PROXY_PORT, "targetPort": "http"}]},
-        opts=child,
-    )
-    return service
+    return cluster_ip_service(proxy, metadata, selector, {"http": OAUTH2_PROXY_PORT}, parent)

@@ -11,6 +11,7 @@ from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_server.args import MlflowServerArgs
 from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
@@ -106,18 +107,8 @@ class MlflowServer(pulumi.ComponentResource):
         """The sidecar's port, which only Prometheus may reach; None when Prometheus scrapes the server itself."""
         self.metrics_port_name = "metrics" if metrics_sidecar else "http"
 
-        service = k8s.core.v1.Service(
-            name,
-            metadata={**metadata, "name": name},
-            spec={
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "http", "port": SERVER_PORT, "targetPort": "http"},
-                          *([{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}] if metrics_sidecar
-                            else [])],
-            },
-            opts=child,
-        )
+        service = cluster_ip_service(name, metadata, selector,
+                                     {"http": SERVER_PORT, **({"metrics": METRICS_PORT} if metrics_sidecar else {})}, self)
 
         # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
         # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from components.kube.hardening import empty_dir
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 
 # Every route whose handler calls submit_job (mlflow/server/job_api.py, handlers.py: scorer, issue
@@ -64,17 +65,10 @@ def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, p
                   container_for: ContainerFor, port: int, depends_on: list[pulumi.Resource]) -> k8s.core.v1.Service:
     """The jobs Deployment (one pod, replaced, never surged) and its Service, from the API pods' template.
     Returns the Service the front door routes JOB_ROUTES to."""
-    child = pulumi.ResourceOptions(parent=parent)
     jobs_name = jobs_service_name(name)
     labels, selector = standard_labels("mlflow", name, "jobs"), selector_labels("mlflow", name, "jobs")
     metadata = {"namespace": namespace, "labels": labels, "name": jobs_name}
-    service = k8s.core.v1.Service(
-        jobs_name,
-        metadata=metadata,
-        spec={"type": "ClusterIP", "selector": selector,
-              "ports": [{"name": "http", "port": port, "targetPort": "http"}]},
-        opts=child,
-    )
+    service = cluster_ip_service(jobs_name, metadata, selector, {"http": port}, parent)
     container = container_for(jobs_name, service.spec.cluster_ip, True)
     jobs_container = {
         **container,
