@@ -17,6 +17,7 @@ import mlflow
 
 from bench import ROOT
 from bench.configs import CONFIGS, ServerConfig, program_for
+from bench.jobs import measure_jobs_pod
 from bench.measure import (
     OPERATIONS,
     MemorySampler,
@@ -125,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                                                               settings)})
                 # Written after every configuration: an interrupted run still leaves its measurements.
                 (args.out / "results.json").write_text(json.dumps(results, indent=1))
+            print(f"rep {rep + 1}/{settings['reps']}: jobs pod", flush=True)
+            workdir = Path(scratch) / f"{rep}-jobs-pod"
+            workdir.mkdir()
+            results.setdefault("jobs_pod", []).append(measure_jobs_pod(postgres, workdir, settings["settle"]))
+            (args.out / "results.json").write_text(json.dumps(results, indent=1))
     write_report(results, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")
     return 0

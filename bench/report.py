@@ -110,6 +110,32 @@ def _server_environment(machine: dict[str, Any]) -> str:
             f"{image['event_loop']}: {versions}. ")
 
 
+def _jobs_pod(runs: list[dict[str, Any]]) -> list[str]:
+    """The dedicated jobs pod (serverJobExecution), measured apart from the API configurations above."""
+    if not runs:
+        return []
+
+    def cell(figure: Figure) -> str:
+        values = [float(v) for v in (figure(run) for run in runs) if v is not None]
+        if not values:
+            return "none within the timeout"
+        spread = f" [{min(values):g}-{max(values):g}]" if len(values) > 1 else ""
+        return f"{statistics.median(values):g}{spread}"
+
+    return ["## The jobs pod (serverJobExecution)", "",
+            "The dev stack's `mlflow-jobs` Deployment as declared: one uvicorn worker, MLflow's job runner and its "
+            "periodic scheduler. Online scoring: a judge registered and started with sample rate 1 "
+            "(`Scorer.register().start()`), then the job API searched every second for the scheduler's first job.", "",
+            "| Figure | Median [min-max] |", "| --- | --- |",
+            f"| cold start to /health, s | {cell(lambda r: r['healthy_s'])} |",
+            f"| idle PSS of the process tree, MiB | {cell(lambda r: r['idle']['pss_mib'])} |",
+            f"| idle RSS (sum), MiB | {cell(lambda r: r['idle']['rss_mib'])} |",
+            f"| processes | {cell(lambda r: r['idle']['processes'])} |",
+            f"| PSS after the first scoring job, MiB | {cell(lambda r: r['after_first_job']['pss_mib'])} |",
+            f"| online scoring `start()` to the first scheduled job, s | "
+            f"{cell(lambda r: r['online_scoring_first_job_s'])} |", ""]
+
+
 def write_report(results: dict[str, Any], out: Path) -> None:
     settings, machine = results["settings"], results["machine"]
     concurrency = settings["concurrency"]
@@ -175,6 +201,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     if workstream is not None:
         verdict = "would be OOM-killed" if workstream * 2**20 > WORKSTREAM_MEMORY_LIMIT else "fits"
         lines += [f"(d) under load: {workstream:g} MiB PSS against its 1024 MiB limit: it {verdict}.", ""]
+    lines += _jobs_pod(results.get("jobs_pod", []))
     lines += ["![p50 latency of log_metric and log_batch throughput by concurrency](latency.png)", ""]
     if FINDINGS.exists():
         lines += ["## What the measurements say", "", FINDINGS.read_text().strip(), ""]

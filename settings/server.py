@@ -73,11 +73,12 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     if not read.problems_since(pools) and (problem := pool_problem(pool_size, max_overflow)):
         read.fail("dbMaxOverflow", f"dbPoolSize + dbMaxOverflow is too small: {problem}")
     image = read.image("mlflowImage", MLFLOW_IMAGE)
-    if workers > 1 and not image.endswith("-full"):
+    if workers > 1 and not image.split("@", 1)[0].endswith("-full"):
         read.fail("serverWorkers", f"{workers} workers need uvloop, which only the -full images have ({image!r} is not "
-                                   "one): on asyncio's loop uvicorn leaves Nagle's algorithm on with several workers "
-                                   "(uvicorn#3149) and every kept-alive request waits ~40 ms; use a -full tag or 1 "
-                                   "worker")
+                                   "one by its tag): on asyncio's loop uvicorn leaves Nagle's algorithm on with several "
+                                   "workers (uvicorn#3149) and every kept-alive request waits ~40 ms; use a -full tag "
+                                   "(with its digest if you pin one: <image>:v<version>-full@sha256:<digest>) or set "
+                                   "serverWorkers to 1")
     target_cpu_utilization = read.integer("serverTargetCpuUtilization", minimum=10, maximum=100)
     tmp_size_limit = read.quantity("serverTmpSize")
     metrics = read.boolean("serverMetrics")

@@ -199,7 +199,7 @@ class TestRds:
         group = prod.one("aws:rds/parameterGroup:ParameterGroup").plain_inputs
         assert group["family"] == "postgres17"
         parameters = {p["name"]: p["value"] for p in group["parameters"]}
-        assert parameters == {"rds.force_ssl": "1", "max_connections": "400"}  # Pulumi.prod.yaml
+        assert parameters == {"rds.force_ssl": "1", "max_connections": "700"}  # Pulumi.prod.yaml
 
     def test_instance_is_pinned_encrypted_backed_up_and_protected(self, prod: ProgramRun) -> None:
         instance = prod.one(RDS)
@@ -228,8 +228,8 @@ class TestRds:
         run_prod({key: value, "dataProtection": False})  # an explicit throwaway stack may
 
     def test_rds_reserves_two_more_connections(self) -> None:
-        # 4 pods x (1 worker x 2 engines x 41 + 2 wrapper) + 1 = 337 connections; 341 leaves 336 on RDS.
-        assert "= 337 connections, but max_connections 341 leaves 336" in prod_error({"postgresMaxConnections": 341})
+        # 4 pods x (2 workers x 2 engines x 41 + 2 wrapper) + 1 = 665 connections; 669 leaves 664 on RDS.
+        assert "= 665 connections, but max_connections 669 leaves 664" in prod_error({"postgresMaxConnections": 669})
 
 
 class TestServerSizing:

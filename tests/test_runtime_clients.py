@@ -21,6 +21,7 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
+from runtime.clients import start_online_scoring, wait_for_online_scoring_job
 from runtime.platform import Platform, stopping
 
 pytestmark = pytest.mark.runtime
@@ -174,6 +175,14 @@ def test_genai_evaluate_with_a_code_scorer(target: Target) -> None:
               {"inputs": {"q": "b"}, "expectations": {"answer": "x"}}],
         predict_fn=lambda q: q.upper(), scorers=[exact])
     assert result.metrics["exact/mean"] == 0.5
+
+
+def test_online_scoring_schedules_a_job(target: Target) -> None:
+    """Both targets share the database, so either scheduler may submit the job here: tests/runtime/test_jobs.py
+    shows the stack's jobs pod doing it alone."""
+    experiment_id = experiment(target, "online-scoring")
+    start_online_scoring(experiment_id)
+    assert wait_for_online_scoring_job(target.jobs_url, experiment_id) is not None
 
 
 def test_the_uis_run_judge_is_accepted_as_a_job(target: Target) -> None:

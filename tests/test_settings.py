@@ -65,6 +65,9 @@ def test_other_namespaces_are_not_ours_to_refuse() -> None:
         # Several workers need uvloop (TCP_NODELAY), which only the -full images have (uvicorn#3149).
         ({"serverWorkers": 2, "mlflowImage": "ghcr.io/mlflow/mlflow:v3.17.2"}, "serverWorkers",
          "2 workers need uvloop, which only the -full images have"),
+        # The default of 2 workers with an image pinned by digest alone: nothing says it is a -full image.
+        ({"mlflowImage": "registry.example.com/mlflow@sha256:" + "a" * 64}, "serverWorkers",
+         "2 workers need uvloop, which only the -full images have"),
         ({"namespace": "ML_flow"}, "namespace", "'ML_flow' must be lower-case letters"),
         ({"artifactBucket": "My_Bucket"}, "artifactBucket", "'My_Bucket' is not a valid S3 bucket name"),
         ({"dbMaxOverflow": 0}, "dbMaxOverflow", "0 is out of range; allowed: 1 to 100"),
@@ -103,19 +106,19 @@ class TestConnectionBudget:
         assert "max_connections 50 leaves 47" in message
 
     def test_autoscaler_maximum_is_what_counts(self) -> None:
-        # 4 pods x (1 x 2 x 41 + 2) + 1 = 337 > 97
+        # 4 pods x (2 x 2 x 41 + 2) + 1 = 665 > 197
         message = preview_error({"serverAutoscaling": True, "serverMaxReplicas": 4})
-        assert "4 pod(s)" in message and "= 337 connections" in message
+        assert "4 pod(s)" in message and "= 665 connections" in message
 
     def test_job_runner_processes_are_counted(self) -> None:
         message = preview_error({"serverJobExecution": True})
         assert "job runner" in message
 
     def test_default_configuration_fits(self) -> None:
-        run_program("dev", {"postgresMaxConnections": 88}, preview=True)  # 85 needed + 3 reserved
+        run_program("dev", {"postgresMaxConnections": 170}, preview=True)  # 1 x (2 x 2 x 41 + 2) + 1 + 3 reserved
 
     def test_one_connection_short_is_refused(self) -> None:
-        assert "= 85 connections" in preview_error({"postgresMaxConnections": 87})
+        assert "= 167 connections" in preview_error({"postgresMaxConnections": 169})
 
     def test_pools_too_small_for_a_workers_concurrent_requests_are_refused(self) -> None:
         # Found by the benchmark: below 41 connections per engine, concurrent log_batch calls deadlock the pool.
@@ -133,6 +136,6 @@ def test_empty_image_keys_take_the_pinned_versions(dev) -> None:  # type: ignore
 
 
 def test_image_override_is_used() -> None:
-    run = run_program("dev", {"mlflowImage": "registry.example.com/mlflow@sha256:" + "a" * 64})
+    run = run_program("dev", {"mlflowImage": "registry.example.com/mlflow:v3.17.2-full@sha256:" + "a" * 64})
     server = run.one("kubernetes:apps/v1:Deployment", "mlflow")
     assert server.plain_inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith("a" * 64)

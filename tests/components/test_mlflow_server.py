@@ -72,7 +72,7 @@ class TestServerCommand:
         args = server_container(dev)["args"]
         assert option(args, "--host") == "0.0.0.0"
         assert option(args, "--port") == "5000"
-        assert option(args, "--workers") == "1"
+        assert option(args, "--workers") == "2"
 
     def test_proxies_artifacts_to_the_bucket(self, dev: ProgramRun) -> None:
         args = server_container(dev)["args"]
@@ -234,7 +234,7 @@ def test_args_refuse_invalid_values(field: str, value: object, message: str) -> 
                          **{field: value})  # type: ignore[arg-type]
 
 
-JOBS = {"serverJobExecution": True, "postgresMaxConnections": 900}  # 2 x 84 + 658 jobs pod + 1 = 827 needed
+JOBS = {"serverJobExecution": True, "postgresMaxConnections": 900}  # 166 + 658 jobs pod + 1 = 825 needed
 
 
 class TestTheJobsPod:
@@ -242,7 +242,7 @@ class TestTheJobsPod:
 
     @pytest.fixture(scope="class")
     def jobs(self) -> ProgramRun:
-        return run_program("dev", {**JOBS, "serverReplicas": 2})
+        return run_program("dev", {**JOBS, "serverReplicas": 2, "postgresMaxConnections": 1000})
 
     def test_api_pods_never_run_jobs(self, jobs: ProgramRun, dev: ProgramRun) -> None:
         for run in (jobs, dev):
@@ -275,6 +275,6 @@ class TestTheJobsPod:
     def test_the_connection_budget_counts_the_jobs_pod(self) -> None:
         with pytest.raises(Exception, match="658 jobs pod") as refused:
             run_program("dev", {**JOBS, "postgresMaxConnections": 700}, preview=True)
-        assert "1 pod(s) x (1 workers x 2 engines x (pool 5 + overflow 36) + 2 wrapper) + 658 jobs pod" in str(
+        assert "1 pod(s) x (2 workers x 2 engines x (pool 5 + overflow 36) + 2 wrapper) + 658 jobs pod" in str(
             refused.value)
-        assert "= 743 connections" in str(refused.value)
+        assert "= 825 connections" in str(refused.value)

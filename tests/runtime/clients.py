@@ -1,5 +1,7 @@
 """The requests real clients of the cluster send, for the runtime tests that play them."""
 
+import time
+
 import requests
 
 from runtime.generated import POD_IP
@@ -22,3 +24,52 @@ def kubelet_probe(server: RunningServer, probe: str) -> requests.Response:
     headers = {"Host": f"{POD_IP}:{server.declared_port}", "User-Agent": "kube-probe/1.35", "Accept": "*/*"}
     headers |= {h["name"]: h["value"] for h in action.get("httpHeaders", [])}
     return requests.get(f"{server.url}{action['path']}", headers=headers, timeout=10)
+
+
+# mlflow/genai/scorers/job.py: the job the online-scoring scheduler submits for trace-level scorers.
+ONLINE_TRACE_SCORER_JOB = "run_online_trace_scorer"
+
+
+def gateway_endpoint(name: str) -> str:
+    """An AI-gateway endpoint, made as the UI makes one (a provider key, a model definition, an endpoint), with the
+    current tracking URI; returns the model URI a judge names it by. The key is not a real one."""
+    from mlflow.entities.gateway_endpoint import GatewayEndpointModelConfig, GatewayModelLinkageType
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient()._tracking_client.store
+    secret = store.create_gateway_secret(secret_name=f"{name}-key", secret_value={"api_key": "sk-not-a-real-key"},
+                                         provider="openai")
+    model = store.create_gateway_model_definition(name=f"{name}-model", secret_id=secret.secret_id, provider="openai",
+                                                  model_name="gpt-4o-mini")
+    store.create_gateway_endpoint(name=name, model_configs=[
+        GatewayEndpointModelConfig(model_definition_id=model.model_definition_id,
+                                   linkage_type=GatewayModelLinkageType.PRIMARY)])
+    return f"gateway:/{name}"
+
+
+def start_online_scoring(experiment_id: str) -> None:
+    """What a user runs to score every new trace (MLflow's `Scorer.register` then `start`), with the current
+    tracking URI. MLflow only scores online with a judge whose model is an AI-gateway endpoint
+    (sqlalchemy_store.py upsert_online_scoring_config); the endpoint's key is not a real one, so what is checked is
+    that the scheduler submits the job, not its verdict."""
+    from mlflow.genai.scorers import Guidelines, ScorerSamplingConfig
+
+    model = gateway_endpoint(f"judge-{experiment_id}-{time.time_ns()}")
+    judge = Guidelines(name="polite", guidelines="The response is polite.", model=model)
+    judge.register(name="polite", experiment_id=experiment_id).start(
+        experiment_id=experiment_id, sampling_config=ScorerSamplingConfig(sample_rate=1.0))
+
+
+def wait_for_online_scoring_job(jobs_url: str, experiment_id: str, timeout: float = 180) -> float | None:
+    """Seconds until the periodic scheduler (a Huey task every minute, mlflow/server/jobs/utils.py
+    register_periodic_tasks) has submitted a scoring job for the experiment, found through the job API's search;
+    None if none came within the timeout."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        found = requests.post(f"{jobs_url}/ajax-api/3.0/jobs/search", timeout=30, json={
+            "job_name": ONLINE_TRACE_SCORER_JOB, "params": {"experiment_id": experiment_id}})
+        found.raise_for_status()
+        if found.json()["jobs"]:
+            return round(time.monotonic() - began, 1)
+        time.sleep(1)
+    return None

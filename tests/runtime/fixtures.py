@@ -51,7 +51,7 @@ def server(platform: Platform, migrations: list[object]) -> Iterator[RunningServ
 
 
 JOBS_STACK = {"serverJobExecution": True, "postgresMaxConnections": 900}
-"""The dev stack with the jobs pod (its budget: 1 x 84 + 658 + 1 connections)."""
+"""The dev stack with the jobs pod (its budget: 1 x 166 + 658 + 1 connections)."""
 
 
 @pytest.fixture(scope="module")

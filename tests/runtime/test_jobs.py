@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 import requests
 
 from components.mlflow_server import JOB_ROUTES
+from runtime.clients import start_online_scoring, wait_for_online_scoring_job
 from runtime.platform import Platform, RunningServer, stopping
 from runtime.services import session_pids
 
@@ -82,3 +84,17 @@ def test_only_the_jobs_server_runs_a_job_runner_and_the_periodic_scheduler(
     jobs_lines = command_lines(jobs)
     assert [line for line in jobs_lines if "mlflow.server.jobs._job_runner" in line]
     assert [line for line in jobs_lines if "_periodic_tasks_consumer" in line or "periodic" in line]
+
+
+def test_online_scoring_started_through_the_api_server_is_scheduled_by_the_jobs_server(
+        servers: tuple[RunningServer, RunningServer]) -> None:
+    """The user starts a judge through the front door's default route (an API pod); only the jobs pod runs the
+    scheduler, which reads the active scorers from the database and submits the scoring job to its own runner."""
+    api, jobs = servers
+    mlflow.set_tracking_uri(api.url)
+    try:
+        experiment_id = mlflow.create_experiment(f"online-scoring-{time.time_ns()}")
+        start_online_scoring(experiment_id)
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert wait_for_online_scoring_job(jobs.url, experiment_id) is not None
