@@ -38,7 +38,11 @@ class ClusterFacts:
             return explicit
         if self._reference is not None:
             value = self._reference.require_output(output)
-            return value.apply(lambda v: v if isinstance(v, (str, list)) else json.dumps(v)) if output == "kubeconfig" else value
+            if output != "kubeconfig":
+                return value
+            # A kubeconfig holds the cluster's credentials: secret in this stack's state whether or not the cluster
+            # stack exported it as one.
+            return pulumi.Output.secret(value.apply(lambda v: v if isinstance(v, (str, list)) else json.dumps(v)))
         if needed_for:
             self._read.fail(key, f"is required for {needed_for}: set it, or set {self._read.key('clusterStack')} "
                                  f"to a stack that exports {output!r}")

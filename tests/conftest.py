@@ -42,6 +42,23 @@ def each_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun
     return {"dev": dev, "prod": prod}[request.param]
 
 
+# What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams.
+OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 900}),
+    "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
+                                          "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
+}
+
+
+@pytest.fixture(scope="module", params=["dev", "prod", *OPTIONAL_OBJECTS])
+def any_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun) -> ProgramRun:
+    """Every object any stack declares: both stacks, and the optional objects on top of them."""
+    if request.param in OPTIONAL_OBJECTS:
+        stack, overrides = OPTIONAL_OBJECTS[request.param]
+        return run_program(stack, overrides)
+    return dev if request.param == "dev" else prod
+
+
 def pod_spec(workload: Registration) -> dict[str, Any]:
     spec: dict[str, Any] = workload.plain_inputs["spec"]["template"]["spec"]
     return spec

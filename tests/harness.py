@@ -5,6 +5,7 @@ declarations by the CLI's own rules (engine/project_config.py), defaults merged,
 string. Each run happens in a fresh contextvars.Context so stacks never leak.
 """
 
+import base64
 import contextvars
 import hashlib
 import runpy
@@ -57,6 +58,16 @@ class Registration:
     protect: bool
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     """create/update/delete as given in ResourceOptions.custom_timeouts (empty: the provider's defaults)."""
+    additional_secret_outputs: tuple[str, ...] = ()
+    """Outputs the engine stores encrypted although the provider returns them plain (ResourceOptions)."""
+
+    def plaintext_state(self) -> Iterator[str]:
+        """The strings the engine would write unencrypted to the state: inputs and outputs, except values that are
+        secret (as given, or named in additional_secret_outputs)."""
+        yield from plaintext_strings(self.inputs)
+        for key, value in self.outputs.items():
+            if key not in self.additional_secret_outputs and not is_secret(self.inputs.get(key)):
+                yield from plaintext_strings(value)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -124,6 +135,20 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+def plaintext_strings(value: Any) -> Iterator[str]:
+    """Like walk_strings, but not into secret values."""
+    if is_secret(value):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from plaintext_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plaintext_strings(item)
+
+
 def walk_strings(value: Any) -> Iterator[str]:
     value = rpc.unwrap_rpc_secret(value)
     if isinstance(value, str):
@@ -159,6 +184,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             length = int(args.inputs.get("length", 16))
             state["result"] = rpc.wrap_rpc_secret((SECRET_MARKER + digest)[:length])
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            # Bytes whose base64 form starts with the marker; both forms are secret, as the provider's schema says.
+            raw = (base64.b64decode(SECRET_MARKER + "AA") + bytes.fromhex(digest))[:int(args.inputs["length"])]
+            state["base64"] = rpc.wrap_rpc_secret(base64.b64encode(raw).decode())
+            state["hex"] = rpc.wrap_rpc_secret(raw.hex())
         elif args.typ == "random:index/randomString:RandomString":
             length = int(args.inputs.get("length", 16))
             state["result"] = (SECRET_MARKER.lower() + digest)[:length]
@@ -229,6 +259,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     protect=request.protect,
                     custom_timeouts={kind: getattr(request.customTimeouts, kind) for kind in ("create", "update", "delete")
                                      if request.HasField("customTimeouts") and getattr(request.customTimeouts, kind)},
+                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 )
             )
         return response

@@ -62,6 +62,8 @@ class TestClusterInputs:
     def test_kubeconfig_comes_from_the_cluster_stack(self, prod: ProgramRun) -> None:
         provider = prod.one("pulumi:providers:kubernetes", "k8s")
         assert json.loads(provider.plain_inputs["kubeconfig"]) == CLUSTER_OUTPUTS["kubeconfig"]
+        # The cluster stack here exports it plain (secretOutputNames is empty): this stack still keeps it secret.
+        assert is_secret(provider.inputs["kubeconfig"])
 
     def test_explicit_config_works_without_a_cluster_stack(self) -> None:
         explicit = {"clusterStack": "", "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"],

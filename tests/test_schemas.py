@@ -9,8 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from conftest import PROD_SECRETS
-from harness import ProgramRun, Registration, run_program, unwrap_secrets
+from harness import ProgramRun, Registration, unwrap_secrets
 
 # The newest schema kubernetes-validate ships, and the oldest Kubernetes minor EKS and kind still serve.
 KUBERNETES_VERSIONS = ("1.37.0", "1.32.0")
@@ -32,22 +31,6 @@ def _integral_floats_to_ints(value: Any) -> Any:
     if isinstance(value, list):
         return [_integral_floats_to_ints(v) for v in value]
     return value
-
-
-# What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams.
-OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 900}),
-    "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
-                                          "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
-}
-
-
-@pytest.fixture(scope="module", params=["dev", "prod", *OPTIONAL_OBJECTS])
-def any_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun) -> ProgramRun:
-    if request.param in OPTIONAL_OBJECTS:
-        stack, overrides = OPTIONAL_OBJECTS[request.param]
-        return run_program(stack, overrides)
-    return dev if request.param == "dev" else prod
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

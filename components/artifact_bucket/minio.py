@@ -29,27 +29,29 @@ MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_l
 
 def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> ArtifactStore:
     child = pulumi.ResourceOptions(parent=parent)
+    # A user name or access-key ID is half a credential: RandomString's result is plain unless marked secret.
+    secret_result = pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result"])
     labels = standard_labels("minio", name, "artifact-store")
     selector = selector_labels("minio", name, "artifact-store")
     metadata = {"namespace": args.namespace, "labels": labels}
 
-    root_user = random.RandomString(f"{name}-root-user", length=16, special=False, upper=False, opts=child)
+    root_user = random.RandomString(f"{name}-root-user", length=16, special=False, upper=False, opts=secret_result)
     root_password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
     root_secret = k8s.core.v1.Secret(
         f"{name}-root",
         metadata={**metadata, "name": f"{name}-root"},
         type="Opaque",
-        string_data={"user": pulumi.Output.secret(root_user.result), "password": root_password.result},
+        string_data={"user": root_user.result, "password": root_password.result},
         opts=child,
     )
-    access_key = random.RandomString(f"{name}-mlflow-access-key", length=20, special=False, lower=False, opts=child)
+    access_key = random.RandomString(f"{name}-mlflow-access-key", length=20, special=False, lower=False, opts=secret_result)
     secret_key = random.RandomPassword(f"{name}-mlflow-secret-key", length=40, special=False, opts=child)
     mlflow_secret = k8s.core.v1.Secret(
         f"{name}-mlflow-credentials",
         metadata={**metadata, "name": f"{name}-mlflow-credentials"},
         type="Opaque",
         string_data={
-            "AWS_ACCESS_KEY_ID": pulumi.Output.secret(access_key.result),
+            "AWS_ACCESS_KEY_ID": access_key.result,
             "AWS_SECRET_ACCESS_KEY": secret_key.result,
         },
         opts=child,
@@ -58,13 +60,13 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
     backup_env: list[dict[str, Any]] = []
     backup_secret: k8s.core.v1.Secret | None = None
     if args.backup_prefix:
-        backup_key = random.RandomString(f"{name}-backup-access-key", length=20, special=False, lower=False, opts=child)
+        backup_key = random.RandomString(f"{name}-backup-access-key", length=20, special=False, lower=False, opts=secret_result)
         backup_password = random.RandomPassword(f"{name}-backup-secret-key", length=40, special=False, opts=child)
         backup_secret = k8s.core.v1.Secret(
             f"{name}-backup-credentials",
             metadata={**metadata, "name": f"{name}-backup-credentials"},
             type="Opaque",
-            string_data={"AWS_ACCESS_KEY_ID": pulumi.Output.secret(backup_key.result),
+            string_data={"AWS_ACCESS_KEY_ID": backup_key.result,
                          "AWS_SECRET_ACCESS_KEY": backup_password.result},
             opts=child,
         )

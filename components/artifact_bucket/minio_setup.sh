@@ -24,7 +24,9 @@ mc anonymous set none "root/${BUCKET}"
 scoped_user() {
   printf '%s' "$2" > "/tmp/$1.json"
   mc admin policy create root "$1" "/tmp/$1.json"
-  mc admin user add root "$3" "$4"
+  # The keys go on stdin (mc reads them from there when they are not arguments, cmd/admin-user-add.go
+  # fetchUserKeys): as arguments they would be in mc's argv, which `ps` shows. printf is a shell builtin.
+  printf '%s\n%s\n' "$3" "$4" | mc admin user add root
   # Attaching an already attached policy is an error in mc; treat "already attached" as done.
   if ! mc admin policy attach root "$1" --user "$3"; then
     mc admin policy entities root --user "$3" | grep -q "$1"

@@ -15,6 +15,7 @@ from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_server.args import MlflowServerArgs
 from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
+from components.mlflow_server.encryption_keys import encryption_key_env
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
 from components.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
 from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_container, migration_job
@@ -107,6 +108,8 @@ class MlflowServer(pulumi.ComponentResource):
         """The sidecar's port, which only Prometheus may reach; None when Prometheus scrapes the server itself."""
         self.metrics_port_name = "metrics" if metrics_sidecar else "http"
 
+        # Every pod that serves the API or runs jobs must read what another wrote, also after a restart.
+        key_env = encryption_key_env(self, name, metadata)
         service = cluster_ip_service(name, metadata, selector,
                                      {"http": SERVER_PORT, **({"metrics": METRICS_PORT} if metrics_sidecar else {})}, self)
 
@@ -142,6 +145,7 @@ class MlflowServer(pulumi.ComponentResource):
                 # Declared first: $(POD_IP) in the arguments expands from it.
                 {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                 backend_env,
+                *key_env,
                 *job_execution_env(job_execution),
                 # MLflow's default truncates an over-long param or tag and answers 200; refusing it (400) is a choice.
                 {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": str(not args.reject_overlong_values).lower()},

@@ -19,13 +19,22 @@ MIGRATION_DEADLINE_SECONDS = 1800
 BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 
+# `mlflow db upgrade <uri>` run through MLflow's own CLI, with the URI read from the environment inside Python:
+# as an argument (even as $(VAR), which the kubelet expands) the password would be in the process's argv, so in
+# `ps`, /proc/<pid>/cmdline and the node's container config.
+UPGRADE_FROM_ENVIRONMENT = (
+    "import os\n"
+    "from mlflow.cli import cli\n"
+    f"cli.main(['db', 'upgrade', os.environ['{BACKEND_URI_ENV}']], prog_name='mlflow')\n"
+)
+
+
 def migration_container(image: str, env: list[dict[str, Any]]) -> dict[str, Any]:
     """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment."""
     return {
         "name": "migrate",
         "image": image,
-        # Kubernetes expands $(VAR) from the env below: the URI never appears in the spec.
-        "command": ["mlflow", "db", "upgrade", f"$({BACKEND_URI_ENV})"],
+        "command": ["python", "-c", UPGRADE_FROM_ENVIRONMENT],
         "env": env,
         "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
         "securityContext": container_security_context(),

@@ -12,7 +12,10 @@ case "$1 $2 $3" in
   "version enable"*) [ -e "$state/bucket" ] && touch "$state/versioning" ;;
   "anonymous set none") [ -e "$state/bucket" ] ;;
   "admin policy create") cp "$6" "$state/policy-$5.json" ;;
-  "admin user add") echo "$6" > "$state/secret-$5"; echo "$5" >> "$state/users" ;;
+  "admin user add")
+    # mc (cmd/admin-user-add.go, fetchUserKeys): keys not given as arguments are read from stdin, one per line.
+    if [ -n "${5:-}" ]; then access="$5"; secret="$6"; else read -r access; read -r secret; fi
+    echo "$secret" > "$state/secret-$access"; echo "$access" >> "$state/users" ;;
   "admin policy attach")
     if [ -e "$state/attached-$7" ]; then echo "mc: <ERROR> policy change is already in effect" >&2; exit 1; fi
     echo "$5" > "$state/attached-$7" ;;

@@ -167,6 +167,10 @@ class TestSetupScript:
             "admin policy attach root mlflow-artifacts-readwrite --user MLFLOWKEY"
         )
         assert "mlflow-secret" not in result.stdout + result.stderr and "backup-secret" not in result.stdout
+        # No key on mc's command line (the fake logs every call's arguments), yet each user has its own.
+        assert "mlflow-secret" not in "\n".join(calls) and "backup-secret" not in "\n".join(calls)
+        assert (tmp_path / "secret-MLFLOWKEY").read_text().strip() == "mlflow-secret"
+        assert (tmp_path / "secret-BACKUPKEY").read_text().strip() == "backup-secret"
 
     def test_second_run_is_a_no_op_that_succeeds(self, tmp_path: Path) -> None:
         assert self.run_script(tmp_path).returncode == 0

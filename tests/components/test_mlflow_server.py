@@ -7,7 +7,20 @@ import pytest
 from components.mlflow_server import MlflowServerArgs
 from components.mlflow_server.hosts import address_patterns, allowed_hosts
 from components.versions import MLFLOW_IMAGE
-from conftest import DEPLOYMENT, HPA, JOB, PDB, SERVICE, SERVICE_ACCOUNT, component, container, env_of, pod_spec
+from conftest import (
+    DEPLOYMENT,
+    HPA,
+    JOB,
+    PDB,
+    RANDOM_PASSWORD,
+    SECRET,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    component,
+    container,
+    env_of,
+    pod_spec,
+)
 from harness import ProgramRun, Registration, run_program
 
 
@@ -26,18 +39,43 @@ def test_declares_migration_job_deployment_service_and_service_account(dev: Prog
         (DEPLOYMENT, "mlflow"),
         (SERVICE, "mlflow"),
         (SERVICE_ACCOUNT, "mlflow"),
+        (SECRET, "mlflow-encryption-keys"),
+        (RANDOM_PASSWORD, "mlflow-kek-passphrase"),
+        ("random:index/randomBytes:RandomBytes", "mlflow-webhook-key"),
     }
+
+
+class TestMlflowsEncryptionKeys:
+    """Generated once, in one Secret every server pod reads: a gateway key or webhook secret one pod encrypted,
+    another pod (or the same after a restart) decrypts (tests/runtime/test_encryption_keys.py runs it)."""
+
+    def test_every_pod_that_serves_or_runs_jobs_reads_both_from_one_secret(self) -> None:
+        run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 900})
+        for workload in (run.one(DEPLOYMENT, "mlflow"), run.one(DEPLOYMENT, "mlflow-jobs")):
+            env = env_of(container(workload, "mlflow"))
+            for variable, key in (("MLFLOW_CRYPTO_KEK_PASSPHRASE", "kek-passphrase"),
+                                  ("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", "webhook-key")):
+                assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-encryption-keys", "key": key}
+
+    def test_the_webhook_key_is_a_fernet_key(self, dev: ProgramRun) -> None:
+        from cryptography.fernet import Fernet
+
+        key = dev.one(SECRET, "mlflow-encryption-keys").plain_inputs["stringData"]["webhook-key"]
+        Fernet(key)  # raises unless 32 bytes of URL-safe base64
+        assert "+" not in key and "/" not in key
 
 
 class TestMigration:
     def job(self, run: ProgramRun) -> Registration:
         return run.one(JOB, "mlflow-migrate")
 
-    def test_runs_mlflow_db_upgrade_with_the_uri_expanded_from_a_secret(self, dev: ProgramRun) -> None:
+    def test_runs_mlflow_db_upgrade_with_the_uri_read_from_a_secret_inside_python(self, dev: ProgramRun) -> None:
         spec = container(self.job(dev))
         assert spec["image"] == MLFLOW_IMAGE
-        # `mlflow db upgrade` takes the URL positionally; Kubernetes expands $(VAR) from env.
-        assert spec["command"] == ["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]
+        # `mlflow db upgrade` takes the URL positionally: given as an argument it would be in argv
+        # (tests/test_secrets.py), so MLflow's CLI is called from Python with it (tests/runtime run it).
+        assert spec["command"][:2] == ["python", "-c"] and "args" not in spec
+        assert "cli.main(['db', 'upgrade', os.environ['MLFLOW_BACKEND_STORE_URI']]" in spec["command"][2]
         assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
             "name": "mlflow-postgres-uri", "key": "uri",
         }
