@@ -18,7 +18,8 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 def parse_quantity(value: str) -> Decimal:
     """A Kubernetes resource quantity as a number (bytes or cores); ValueError if malformed."""
-    match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
+    # Exactly as written: the API server refuses surrounding spaces, which would fail only at apply.
+    match = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 10Gi)")
     try:
@@ -39,6 +40,15 @@ def image_problem(image: str) -> str | None:
     tag = last_segment.rsplit(":", 1)[1]
     if not tag or tag.lower() == "latest":
         return f"{image!r} uses a floating tag; pin a version tag or a @sha256 digest"
+    return None
+
+
+def dns_subdomain_problem(value: str) -> str | None:
+    """Why a value cannot be the name of an object Kubernetes names by DNS subdomain (RFC 1123: StorageClass,
+    Secret, ...), or None: up to 253 characters of dot-separated labels."""
+    if len(value) > 253 or any(dns_label_problem(label) for label in value.split(".")):
+        return (f"{value!r} is not a DNS subdomain (lower-case letters, digits, '-' and '.', each part starting and "
+                "ending alphanumeric, up to 253 characters)")
     return None
 
 

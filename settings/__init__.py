@@ -17,8 +17,9 @@ from components.artifact_bucket import ArtifactBucketArgs
 from components.ingress_sso import IngressSsoArgs
 from components.mlflow_postgres import MlflowPostgresArgs
 from components.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
-from components.validation import dns_label_problem
+from components.validation import dns_label_problem, dns_subdomain_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
+from settings.checks import aws_region_problem
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
 from settings.database import DatabaseSettings, read_database
 from settings.front_door import people_issuer, read_front_door
@@ -74,8 +75,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     read = ConfigReader(config or pulumi.Config())
     namespace = read.string("namespace", check=dns_label_problem)
     data_protection = read.boolean("dataProtection")
-    storage_class = read.optional("storageClass", check=dns_label_problem)
-    aws_region = read.optional("awsRegion")
+    storage_class = read.optional("storageClass", check=dns_subdomain_problem)
+    aws_region = read.optional("awsRegion", check=aws_region_problem)
     kube_context = read.optional("kubeContext")
     cluster = ClusterFacts(read)
     kubeconfig = cluster.get("kubeconfig", None)
@@ -101,7 +102,19 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "
                                     f"{artifacts.backend!r}: use databaseMode rds (automated backups) or set "
                                     "backupsEnabled false")
-    if not read.problems and database and server:
+    if artifacts and (artifacts.prefix.startswith(BACKUP_PREFIX) or BACKUP_PREFIX.startswith(artifacts.prefix)):
+        read.fail("artifactPrefix", f"{artifacts.prefix!r} overlaps {BACKUP_PREFIX!r}, where the database backups go: "
+                                    "MLflow's user would read the dumps, and the backups' expiry rule would delete "
+                                    "artifacts; use another prefix, e.g. mlflow/")
+    if artifacts and f"{namespace}:{SERVER_SERVICE_ACCOUNT}" in artifacts.also_trusted_service_accounts:
+        read.fail("irsaTrustedServiceAccounts", f"'{namespace}:{SERVER_SERVICE_ACCOUNT}' is the MLflow server's own "
+                                                "ServiceAccount, which the role trusts already: name your jobs' ones")
+    if network and network.ingress_namespace == namespace:
+        read.fail("ingressControllerNamespace", f"{namespace!r} is the platform's own namespace: the server's "
+                                                "NetworkPolicy would admit every pod in it; name the namespace your "
+                                                "ingress controller runs in (e.g. ingress-nginx)")
+    # Checked whenever both areas read cleanly, so this problem is reported with any others.
+    if database and server:
         budget = server.connection_budget(database.mode)
         if not budget.fits(database.max_connections):
             read.fail(

@@ -49,7 +49,7 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
         also_trusted_service_accounts=also_trusted,
         minio_image=read.image("minioImage", MINIO_IMAGE),
         minio_client_image=read.image("minioClientImage", MINIO_CLIENT_IMAGE),
-        storage_size=read.quantity("minioStorageSize"),
+        storage_size=read.quantity("minioStorageSize", minimum="1Gi", maximum="64Ti"),
         kms_key_arn=read.optional("artifactKmsKeyArn", check=arn_problem),
         noncurrent_version_days=read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
     )

@@ -1,6 +1,10 @@
 """Checks of single config values: each returns what is wrong, or None."""
 
+import ipaddress
+import math
 import re
+
+from croniter import croniter
 
 from components.validation import dns_label_problem
 
@@ -28,37 +32,73 @@ def label_problem(value: str) -> str | None:
     return None if sep and key and label and " " not in value else f"{value!r} is not a label like release=kube-prometheus-stack"
 
 
+def _finite(value: str) -> float | None:
+    """A finite number written in ASCII (float() also takes 'inf', 'nan' and other scripts' digits)."""
+    if not re.fullmatch(r"[0-9]*\.?[0-9]+([eE][+-]?[0-9]+)?", value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def positive_number_problem(value: str) -> str | None:
-    try:
-        return None if float(value) > 0 else f"{value!r} must be above 0"
-    except ValueError:
-        return f"{value!r} is not a number"
+    number = _finite(value)
+    if number is None:
+        return f"{value!r} is not a finite number"
+    return None if number > 0 else f"{value!r} must be above 0"
 
 
 def ratio_problem(value: str) -> str | None:
-    try:
-        return None if 0 < float(value) < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
-    except ValueError:
-        return f"{value!r} is not a number"
+    number = _finite(value)
+    if number is None:
+        return f"{value!r} is not a finite number"
+    return None if 0 < number < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
+
+
+# Kubernetes reads CronJob schedules with robfig/cron's standard parser (kubernetes pkg/apis/batch/validation,
+# cron.ParseStandard): five fields or a descriptor; numbers, '*', ranges, steps, lists, '?' and month/weekday
+# names. croniter checks the values (ranges, steps above 0); its own extensions (L, #, H, a seconds field) are
+# refused by the shape first.
+_CRON_FIELD = re.compile(r"[0-9*/,?-]+|[A-Za-z]{3}([-,][A-Za-z]{3})*")
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
 def cron_problem(value: str) -> str | None:
-    fields = value.split()
-    if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-]+|[A-Za-z]{3}", f) for f in fields):
-        return f"{value!r} is not a 5-field cron schedule like '0 3 * * *'"
-    return None
+    fields = value.split(" ")
+    shaped = value in _CRON_DESCRIPTORS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields))
+    if shaped and croniter.is_valid(value):
+        return None
+    return (f"{value!r} is not a cron schedule Kubernetes accepts: five fields separated by single spaces, like "
+            "'0 3 * * *' (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7, steps above 0), or one of "
+            + ", ".join(_CRON_DESCRIPTORS))
+
+
+# Partition, optional gov/iso marker, area, number: us-east-1, eu-central-2, us-gov-west-1, cn-north-1.
+_AWS_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}")
+
+
+def aws_region_problem(value: str) -> str | None:
+    return None if _AWS_REGION.fullmatch(value) else f"{value!r} is not an AWS region like us-east-1"
 
 
 def service_account_problem(value: str) -> str | None:
     namespace, _, account = value.partition(":")
     if dns_label_problem(namespace) or dns_label_problem(account):
         return f"{value!r} is not namespace:serviceaccount (e.g. training:trainer)"
+    if namespace == "kube-system":
+        return f"{value!r} is in kube-system, whose pods are the cluster's own: trust a namespace of your workloads"
     return None
 
 
+# S3's safe key characters (AWS "Creating object key names") without '*': the prefix goes into IAM policy ARNs and
+# conditions, where '*' and '?' are wildcards.
+_PREFIX = re.compile(r"([0-9A-Za-z!_.()'-]+/)+")
+
+
 def prefix_problem(value: str) -> str | None:
-    if value and (not value.endswith("/") or value.startswith("/") or " " in value):
-        return f"{value!r} must be empty or end with '/' (e.g. mlflow/), without a leading '/'"
+    if not _PREFIX.fullmatch(value) or any(part in (".", "..") for part in value.split("/")):
+        return (f"{value!r} is not a key prefix like mlflow/: one or more segments of letters, digits and "
+                "! _ . ( ) ' -, each ending in '/', with no leading '/', no wildcard and not empty (empty would give "
+                "MLflow the whole bucket)")
     return None
 
 
@@ -75,3 +115,18 @@ def instance_class_problem(value: str) -> str | None:
 
 def arn_problem(value: str) -> str | None:
     return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"
+
+
+def database_host_problem(value: str) -> str | None:
+    """A host name or an IP address and nothing else: the URI is built from it, so a '?', '/' or '@' would add
+    parameters (e.g. sslmode=disable) or change the user."""
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels):
+        return f"{value!r} is not a host name or IP address (e.g. pg.internal.example.com or 10.0.12.7)"
+    return None
+

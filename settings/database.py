@@ -5,9 +5,15 @@ from dataclasses import dataclass
 from components.kube.resources import ResourceSpec
 from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
 from components.versions import POSTGRES_IMAGE
-from settings.checks import arn_problem, cron_problem, engine_version_problem, instance_class_problem
+from settings.checks import (
+    arn_problem,
+    cron_problem,
+    database_host_problem,
+    engine_version_problem,
+    instance_class_problem,
+)
 from settings.cluster import ClusterFacts
-from settings.reader import ConfigReader, aws_tags, host_problem, resources
+from settings.reader import ConfigReader, aws_tags, resources
 
 RDS_PROTECTION_KEYS = {
     "deletion_protection": "rdsDeletionProtection",
@@ -39,7 +45,7 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     mode = read.string("databaseMode", allowed=DATABASE_MODES)
     max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
     image = read.image("postgresImage", POSTGRES_IMAGE)
-    storage_size = read.quantity("postgresStorageSize")
+    storage_size = read.quantity("postgresStorageSize", minimum="1Gi", maximum="64Ti")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
     external = _external(read) if mode == "external" else None
@@ -86,7 +92,7 @@ def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data
 
 
 def _external(read: ConfigReader) -> ExternalDatabase:
-    host = read.optional("externalDatabaseHost", check=host_problem)
+    host = read.optional("externalDatabaseHost", check=database_host_problem)
     password = read.secret("externalDatabasePassword")
     if not host:
         read.fail("externalDatabaseHost", "is required for databaseMode external")

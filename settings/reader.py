@@ -2,6 +2,7 @@
 
 import difflib
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -9,7 +10,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.kube.resources import ResourceSpec
-from components.validation import image_problem, quantity_problem
+from components.validation import image_problem, parse_quantity, quantity_problem
 
 T = TypeVar("T")
 
@@ -64,18 +65,23 @@ class ConfigReader:
     def image(self, name: str, pinned_default: str) -> str:
         return self.optional(name, check=image_problem) or pinned_default
 
-    def quantity(self, name: str) -> str:
-        return self.string(name, check=quantity_problem)
+    def quantity(self, name: str, *, minimum: str, maximum: str) -> str:
+        """A Kubernetes quantity within [minimum, maximum] (both quantities too)."""
+        value = self.string(name, check=quantity_problem)
+        if value and not quantity_problem(value) and not (
+                parse_quantity(minimum) <= parse_quantity(value) <= parse_quantity(maximum)):
+            self.fail(name, f"{value} is out of range; allowed: {minimum} to {maximum}")
+        return value
 
     def integer(self, name: str, *, minimum: int, maximum: int) -> int:
         value = self._required(name)
         if value is None:
             return minimum
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(name, f"{value!r} is not an integer")
+        # int() also takes '3_0' (30) and other scripts' digits ('٣'): ASCII digits only.
+        if not re.fullmatch(r"-?[0-9]+", value):
+            self.fail(name, f"{value!r} is not an integer (ASCII digits only)")
             return minimum
+        number = int(value)
         if not minimum <= number <= maximum:
             self.fail(name, f"{number} is out of range; allowed: {minimum} to {maximum}")
         return number
@@ -151,19 +157,28 @@ class ConfigReader:
 
 
 def host_problem(value: str) -> str | None:
-    if not value or any(c.isspace() or c in ",/" for c in value):
+    if not value or any(c.isspace() or c in ",/?#@" for c in value):
         return f"{value!r} is not a host name or host:port pattern"
+    if re.fullmatch(r"[*.]+(:.*)?", value):
+        return (f"{value!r} admits every Host header, which turns MLflow's host check (its DNS-rebinding "
+                "protection) off: name the hosts; wildcards like *.example.com work")
     return None
 
 
 def resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
     """<prefix>CpuRequest, ...CpuLimit, ...MemoryRequest, ...MemoryLimit as one validated spec."""
     mark = len(read.problems)
-    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}")
+    bounds = {"cpu": ("1m", "256"), "memory": ("16Mi", "1Ti")}
+    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}", minimum=bounds[part][0],
+                                              maximum=bounds[part][1])
               for part in ("cpu", "memory") for kind in ("request", "limit")}
     if read.problems_since(mark):
         return None
-    return read.build(f"{prefix}CpuRequest", ResourceSpec, **values)
+    for part in ("cpu", "memory"):
+        request, limit = values[f"{part}_request"], values[f"{part}_limit"]
+        if parse_quantity(request) > parse_quantity(limit):
+            read.fail(f"{prefix}{part.title()}Request", f"{part} request {request} is above its limit {limit}")
+    return None if read.problems_since(mark) else ResourceSpec(**values)
 
 
 def aws_tags() -> dict[str, str]:

@@ -80,7 +80,8 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
                                    "(with its digest if you pin one: <image>:v<version>-full@sha256:<digest>) or set "
                                    "serverWorkers to 1")
     target_cpu_utilization = read.integer("serverTargetCpuUtilization", minimum=10, maximum=100)
-    tmp_size_limit = read.quantity("serverTmpSize")
+    # The ingress body limit is derived from it in whole MiB (never 0m, which nginx reads as unlimited).
+    tmp_size_limit = read.quantity("serverTmpSize", minimum="1Mi", maximum="1Ti")
     metrics = read.boolean("serverMetrics")
     reject_overlong_values = read.boolean("serverRejectOverlongValues")
     extra_allowed_hosts = read.string_list("serverExtraAllowedHosts", check=host_problem)

@@ -250,8 +250,20 @@ class TestExternalDatabase:
         uri = run.one(SECRET, "mlflow-postgres-uri")
         assert is_secret(uri.inputs["stringData"])
         assert uri.plain_inputs["stringData"]["uri"] == (
-            "postgresql+psycopg2://mlflow:placeholder-for-mlflow-platform:externalDatabasePassword"
+            "postgresql+psycopg2://mlflow:placeholder-for-mlflow-platform%3AexternalDatabasePassword"
             "@pg.internal.example.com:5432/mlflow?sslmode=require")
+
+    def test_a_password_with_uri_metacharacters_stays_one_password(self) -> None:
+        """Built with SQLAlchemy's URL.create, which escapes it; formatted into the string it would end the user
+        part at '@', the password at ':', the path at '/' or '?', and the URI at '#'."""
+        from sqlalchemy.engine import make_url
+
+        from components.mlflow_postgres.endpoint import database_uri
+
+        parsed = make_url(database_uri("mlflow", "p@ss:w/rd?#1", "pg.internal.example.com", 5432, "mlflow",
+                                       {"sslmode": "verify-full"}))
+        assert (parsed.password, parsed.host, parsed.database, dict(parsed.query)) == (
+            "p@ss:w/rd?#1", "pg.internal.example.com", "mlflow", {"sslmode": "verify-full"})
 
     def test_a_plain_text_password_is_refused(self) -> None:
         message = prod_error({**self.OVERRIDES, "externalDatabasePassword": "hunter2"})

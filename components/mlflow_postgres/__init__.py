@@ -15,7 +15,7 @@ from components.mlflow_postgres.args import (
     MlflowPostgresArgs,
     RdsOptions,
 )
-from components.mlflow_postgres.endpoint import DatabaseEndpoint
+from components.mlflow_postgres.endpoint import DatabaseEndpoint, database_uri
 from components.mlflow_postgres.external import external_database
 from components.mlflow_postgres.in_cluster import in_cluster_database
 from components.mlflow_postgres.rds import rds_database
@@ -51,11 +51,8 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.username = pulumi.Output.from_input(args.username)
         self.password = pulumi.Output.secret(endpoint.password)
         def uri_of(database: str) -> pulumi.Output[str]:
-            return pulumi.Output.format(
-                "postgresql+psycopg2://{0}:{1}@{2}:{3}/{4}{5}",
-                args.username, endpoint.password, endpoint.host, endpoint.port, database,
-                f"?{endpoint.query}" if endpoint.query else "",
-            )
+            return pulumi.Output.all(endpoint.password, endpoint.host, endpoint.port).apply(
+                lambda parts: database_uri(args.username, parts[0], parts[1], parts[2], database, endpoint.query))
 
         uri = uri_of(args.database)
         # MLflow's auth app keeps users and permissions in a database of its own on the same server.

@@ -4,8 +4,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from sqlalchemy.engine import URL
 
 POSTGRES_PORT = 5432
+
+
+def database_uri(username: str, password: str, host: str, port: int, database: str, query: dict[str, str]) -> str:
+    """SQLAlchemy's URL, which escapes every part: a password like p@ss:w/rd?#1 stays one password."""
+    return URL.create("postgresql+psycopg2", username=username, password=password, host=host, port=int(port),
+                      database=database, query=query).render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -13,8 +20,8 @@ class DatabaseEndpoint:
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     password: pulumi.Output[str]
-    query: str = ""
-    """URI query string, e.g. sslmode=require."""
+    query: dict[str, str] = field(default_factory=dict)
+    """URI query parameters, e.g. {"sslmode": "require"}."""
     ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources that must exist before clients connect."""
     extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)

@@ -12,5 +12,5 @@ def external_database(args: MlflowPostgresArgs) -> DatabaseEndpoint:
         host=pulumi.Output.from_input(args.external.host),
         port=pulumi.Output.from_input(args.external.port),
         password=pulumi.Output.secret(args.external.password),
-        query=f"sslmode={args.external.ssl_mode}",
+        query={"sslmode": args.external.ssl_mode},
     )

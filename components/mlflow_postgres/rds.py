@@ -77,7 +77,7 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
         host=instance.address,
         port=instance.port,
         password=password.result,
-        query="sslmode=require",
+        query={"sslmode": "require"},
         ready=[instance],
         extra_outputs={"endpoint": instance.endpoint},
     )
