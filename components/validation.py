@@ -3,6 +3,8 @@
 import re
 from decimal import Decimal, InvalidOperation
 
+from croniter import croniter
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _SUFFIX_FACTORS = {
@@ -81,3 +83,21 @@ def refuse(owner: str, *problems: str | None) -> None:
     found = [p for p in problems if p]
     if found:
         raise ValueError(f"{owner}: " + "; ".join(found))
+
+
+# Kubernetes reads CronJob schedules with robfig/cron's standard parser (kubernetes pkg/apis/batch/validation,
+# cron.ParseStandard): five fields or a descriptor; numbers, '*', ranges, steps, lists, '?' and month/weekday
+# names. croniter checks the values (ranges, steps above 0); its own extensions (L, #, H, a seconds field) are
+# refused by the shape first.
+_CRON_FIELD = re.compile(r"[0-9*/,?-]+|[A-Za-z]{3}([-,][A-Za-z]{3})*")
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_problem(value: str) -> str | None:
+    fields = value.split(" ")
+    shaped = value in _CRON_DESCRIPTORS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields))
+    if shaped and croniter.is_valid(value):
+        return None
+    return (f"{value!r} is not a cron schedule Kubernetes accepts: five fields separated by single spaces, like "
+            "'0 3 * * *' (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7, steps above 0), or one of "
+            + ", ".join(_CRON_DESCRIPTORS))

@@ -4,8 +4,6 @@ import ipaddress
 import math
 import re
 
-from croniter import croniter
-
 from components.validation import dns_label_problem
 
 
@@ -52,24 +50,6 @@ def ratio_problem(value: str) -> str | None:
     if number is None:
         return f"{value!r} is not a finite number"
     return None if 0 < number < 1 else f"{value!r} must be between 0 and 1 (0.1 is 10 %)"
-
-
-# Kubernetes reads CronJob schedules with robfig/cron's standard parser (kubernetes pkg/apis/batch/validation,
-# cron.ParseStandard): five fields or a descriptor; numbers, '*', ranges, steps, lists, '?' and month/weekday
-# names. croniter checks the values (ranges, steps above 0); its own extensions (L, #, H, a seconds field) are
-# refused by the shape first.
-_CRON_FIELD = re.compile(r"[0-9*/,?-]+|[A-Za-z]{3}([-,][A-Za-z]{3})*")
-_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-
-
-def cron_problem(value: str) -> str | None:
-    fields = value.split(" ")
-    shaped = value in _CRON_DESCRIPTORS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields))
-    if shaped and croniter.is_valid(value):
-        return None
-    return (f"{value!r} is not a cron schedule Kubernetes accepts: five fields separated by single spaces, like "
-            "'0 3 * * *' (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7, steps above 0), or one of "
-            + ", ".join(_CRON_DESCRIPTORS))
 
 
 # Partition, optional gov/iso marker, area, number: us-east-1, eu-central-2, us-gov-west-1, cn-north-1.

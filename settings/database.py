@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from components.kube.resources import ResourceSpec
 from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
+from components.validation import cron_problem
 from components.versions import POSTGRES_IMAGE
 from settings.checks import (
     arn_problem,
-    cron_problem,
     database_host_problem,
     engine_version_problem,
     instance_class_problem,

@@ -7,7 +7,7 @@ import pulumi
 
 from components.artifact_bucket.store import BackupTarget
 from components.kube.resources import ResourceSpec
-from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
+from components.validation import cron_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 MIN_BACKUP_RETENTION_DAYS = 7
@@ -103,7 +103,7 @@ class MlflowPostgresArgs:
             None if self.mode != "rds" or self.rds else "mode rds needs rds options",
             None if self.mode != "external" or self.external else "mode external needs the external database",
             None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
-            None if len(self.backup_schedule.split()) == 5 else f"backup_schedule {self.backup_schedule!r} is not cron",
+            cron_problem(self.backup_schedule),
             *(f"rds.{key} {message}" for key, message in (self.rds.protection_problems().items()
                                                           if self.rds and self.data_protection else ())),
             quantity_problem(self.storage_size),
