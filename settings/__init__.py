@@ -115,7 +115,9 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                                                 "ingress controller runs in (e.g. ingress-nginx)")
     # Checked whenever both areas read cleanly, so this problem is reported with any others.
     if database and server:
-        budget = server.connection_budget(database.mode)
+        in_cluster = database.mode == "in-cluster"
+        budget = server.connection_budget(database.mode, exporter=in_cluster and monitoring is not None,
+                                          backup=database.backups)
         if not budget.fits(database.max_connections):
             read.fail(
                 "postgresMaxConnections",

@@ -44,13 +44,15 @@ class ServerSettings:
         return dataclasses.replace(self, extra_allowed_hosts=(*self.extra_allowed_hosts, front_door.host),
                                    cors_allowed_origins=(front_door.url,))
 
-    def connection_budget(self, database_mode: str) -> ConnectionBudget:
+    def connection_budget(self, database_mode: str, exporter: bool, backup: bool) -> ConnectionBudget:
         return ConnectionBudget(
             max_replicas=self.max_replicas if self.autoscaling else self.replicas,
             workers=self.workers,
             pool_size=self.pool_size,
             max_overflow=self.max_overflow,
             job_execution=self.job_execution,
+            exporter=exporter,
+            backup=backup,
             reserved=RDS_RESERVED_CONNECTIONS if database_mode == "rds" else SUPERUSER_RESERVED_CONNECTIONS,
         )
 

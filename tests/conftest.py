@@ -44,7 +44,7 @@ def each_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun
 
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams.
 OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 900}),
+    "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100}),
     "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
                                           "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
 }

@@ -104,7 +104,7 @@ class TestTheClisProjectConfigRules:
         """createConfigValue (config.go): %v for scalars, JSON for arrays."""
         values = apply_project_config(PROJECT_FILE, "dev", {}).values
         assert values["mlflow-platform:dataProtection"] == "true"
-        assert values["mlflow-platform:postgresMaxConnections"] == "200"
+        assert values["mlflow-platform:postgresMaxConnections"] == "400"
         assert values["mlflow-platform:ssoEmailDomains"] == "[]"
         assert values["pulumi:disable-default-providers"] == '["*"]'
 

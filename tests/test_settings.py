@@ -101,24 +101,36 @@ class TestConnectionBudget:
     def test_pools_above_max_connections_are_refused_with_the_arithmetic(self) -> None:
         message = preview_error({"serverWorkers": 8, "postgresMaxConnections": 50})
         assert "mlflow-platform:postgresMaxConnections" in message
-        # 1 pod x (8 workers x 2 engines x (5 + 36) + 2 wrapper) + 1 migration = 659
-        assert "= 659 connections" in message
+        # (1 + 1 surging) pods x (8 workers x 2 engines x (5 + 36) + 2 wrapper) + 1 migration + 1 backup = 1318
+        assert "= 1318 connections" in message
         assert "max_connections 50 leaves 47" in message
 
     def test_autoscaler_maximum_is_what_counts(self) -> None:
-        # 4 pods x (2 x 2 x 41 + 2) + 1 = 665 > 197
+        # (4 + 1) pods x (2 x 2 x 41 + 2) + 1 + 1 = 832 > 397
         message = preview_error({"serverAutoscaling": True, "serverMaxReplicas": 4})
-        assert "4 pod(s)" in message and "= 665 connections" in message
+        assert "(4 + 1 during a rollout) pod(s)" in message and "= 832 connections" in message
 
     def test_job_runner_processes_are_counted(self) -> None:
         message = preview_error({"serverJobExecution": True})
         assert "job runner" in message
 
     def test_default_configuration_fits(self) -> None:
-        run_program("dev", {"postgresMaxConnections": 170}, preview=True)  # 1 x (2 x 2 x 41 + 2) + 1 + 3 reserved
+        # (1 + 1 surging) x (2 x 2 x 41 + 2) + 1 migration + 1 backup + 3 reserved
+        run_program("dev", {"postgresMaxConnections": 337}, preview=True)
 
     def test_one_connection_short_is_refused(self) -> None:
-        assert "= 167 connections" in preview_error({"postgresMaxConnections": 169})
+        assert "= 334 connections" in preview_error({"postgresMaxConnections": 336})
+
+    @pytest.mark.parametrize(("overrides", "part"), [
+        ({}, "+ 1 during a rollout"),
+        ({"monitoringEnabled": True}, "+ 2 exporter"),
+        ({}, "+ 1 backup"),
+    ])
+    def test_the_surge_pod_the_exporter_and_the_backup_are_counted(self, overrides: dict[str, Any], part: str) -> None:
+        """Each holds connections while the server's pools may be full: a rollout runs one pod over the count,
+        postgres_exporter keeps two, pg_dump one."""
+        message = preview_error({**overrides, "postgresMaxConnections": 50})
+        assert part in message
 
     def test_pools_too_small_for_a_workers_concurrent_requests_are_refused(self) -> None:
         # Found by the benchmark: below 41 connections per engine, concurrent log_batch calls deadlock the pool.

@@ -21,6 +21,13 @@ SUPERUSER_RESERVED_CONNECTIONS = 3
 RDS_RESERVED_CONNECTIONS = SUPERUSER_RESERVED_CONNECTIONS + 2
 # The migration Job opens one connection at a time.
 MIGRATION_CONNECTIONS = 1
+# A rollout adds one pod over the count (maxSurge 1, maxUnavailable 0), also at the autoscaler's maximum.
+SURGE_PODS = 1
+# postgres_exporter keeps two handles of one connection each (cmd/postgres_exporter/server.go NewServer and
+# collector/instance.go setup: SetMaxOpenConns(1)).
+EXPORTER_CONNECTIONS = 2
+# The backup CronJob's pg_dump (custom format, no -j) uses one.
+BACKUP_CONNECTIONS = 1
 # Huey consumers that `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true` starts in the jobs pod.
 JOB_RUNNER_PROCESSES = 7
 # The jobs pod runs one uvicorn worker (jobs.py).
@@ -34,7 +41,11 @@ class ConnectionBudget:
     pool_size: int
     max_overflow: int
     job_execution: bool
-    """One jobs pod besides the API pods (jobs.py)."""
+    """One jobs pod besides the API pods (jobs.py); it is replaced, never surged (Recreate)."""
+    exporter: bool = False
+    """postgres_exporter next to an in-cluster database."""
+    backup: bool = False
+    """The in-cluster backup CronJob."""
     reserved: int = SUPERUSER_RESERVED_CONNECTIONS
 
     def _pod(self, processes: int) -> int:
@@ -49,8 +60,14 @@ class ConnectionBudget:
         return self._pod(JOBS_POD_WORKERS + JOB_RUNNER_PROCESSES) if self.job_execution else 0
 
     @property
+    def others(self) -> int:
+        """What is not MLflow: the migration Job, and the exporter and the backup when there are."""
+        return (MIGRATION_CONNECTIONS + (EXPORTER_CONNECTIONS if self.exporter else 0)
+                + (BACKUP_CONNECTIONS if self.backup else 0))
+
+    @property
     def total(self) -> int:
-        return self.max_replicas * self.per_pod + self.jobs_pod + MIGRATION_CONNECTIONS
+        return (self.max_replicas + SURGE_PODS) * self.per_pod + self.jobs_pod + self.others
 
     def fits(self, max_connections: int) -> bool:
         return self.total <= max_connections - self.reserved
@@ -58,10 +75,13 @@ class ConnectionBudget:
     def explain(self, max_connections: int) -> str:
         jobs = (f"{self.jobs_pod} jobs pod ({JOBS_POD_WORKERS} worker + {JOB_RUNNER_PROCESSES} job runner "
                 "processes, the same pools) + " if self.job_execution else "")
+        others = " + ".join([f"{MIGRATION_CONNECTIONS} migration",
+                             *([f"{EXPORTER_CONNECTIONS} exporter"] if self.exporter else []),
+                             *([f"{BACKUP_CONNECTIONS} backup"] if self.backup else [])])
         return (
-            f"{self.max_replicas} pod(s) x ({self.workers} workers x {ENGINES_PER_PROCESS} engines x "
-            f"(pool {self.pool_size} + overflow {self.max_overflow}) + {WRAPPER_CONNECTIONS} wrapper) + {jobs}"
-            f"{MIGRATION_CONNECTIONS} migration "
+            f"({self.max_replicas} + {SURGE_PODS} during a rollout) pod(s) x ({self.workers} workers x "
+            f"{ENGINES_PER_PROCESS} engines x (pool {self.pool_size} + overflow {self.max_overflow}) + "
+            f"{WRAPPER_CONNECTIONS} wrapper) + {jobs}{others} "
             f"= {self.total} connections, but max_connections {max_connections} leaves "
             f"{max_connections - self.reserved} after {self.reserved} reserved superuser slots"
         )

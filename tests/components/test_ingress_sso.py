@@ -205,7 +205,7 @@ class TestCloudflareFrontDoor:
         assert "mlflow-platform:ingressTlsClusterIssuer: TLS is Cloudflare's" in message
 
 
-JOBS = {"serverJobExecution": True, "postgresMaxConnections": 900}
+JOBS = {"serverJobExecution": True, "postgresMaxConnections": 1100}
 JOB_ROUTE = "/ajax-api/3.0/mlflow/scorer/invoke"
 
 

@@ -28,7 +28,7 @@ def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: Pro
     assert spec["serviceName"] == "mlflow-postgres"
     postgres = container(sts)
     assert postgres["image"] == "docker.io/library/postgres:17.7"
-    assert postgres["args"] == ["-c", "max_connections=200"]
+    assert postgres["args"] == ["-c", "max_connections=400"]
     assert postgres["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert postgres[probe]["exec"]["command"][0] == "pg_isready"

@@ -139,7 +139,7 @@ def test_can_be_turned_off() -> None:
 
 
 def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
-    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 900})
+    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100})
     jobs = run.one(DEPLOYMENT, "mlflow-jobs")
     assert selects(policy(run, "jobs")["podSelector"], jobs)
     assert not selects(policy(run, "server")["podSelector"], jobs)

@@ -50,7 +50,7 @@ def server(platform: Platform, migrations: list[object]) -> Iterator[RunningServ
         running.stop()
 
 
-JOBS_STACK = {"serverJobExecution": True, "postgresMaxConnections": 900}
+JOBS_STACK = {"serverJobExecution": True, "postgresMaxConnections": 1100}
 """The dev stack with the jobs pod (its budget: 1 x 166 + 658 + 1 connections)."""
 
 
