@@ -99,7 +99,14 @@ class MlflowServer(pulumi.ComponentResource):
         tracking_migration = migration_container(args.image, [backend_env, *common_env])
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
                 if args.auth else None)
-        migration = migration_job(self, name, args, service_account.metadata.name, tracking_migration,
+        # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
+        migration_account = k8s.core.v1.ServiceAccount(
+            f"{name}-migration",
+            metadata={**metadata, "name": f"{name}-migration"},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        migration = migration_job(self, name, args, migration_account.metadata.name, tracking_migration,
                                   then=auth.migration_container if auth else None,
                                   volumes=(auth.module_volume,) if auth else ())
         # With the auth app /metrics needs a token: Prometheus scrapes a sidecar instead.

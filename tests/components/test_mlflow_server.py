@@ -39,6 +39,7 @@ def test_declares_migration_job_deployment_service_and_service_account(dev: Prog
         (DEPLOYMENT, "mlflow"),
         (SERVICE, "mlflow"),
         (SERVICE_ACCOUNT, "mlflow"),
+        (SERVICE_ACCOUNT, "mlflow-migration"),
         (SECRET, "mlflow-encryption-keys"),
         (RANDOM_PASSWORD, "mlflow-kek-passphrase"),
         ("random:index/randomBytes:RandomBytes", "mlflow-webhook-key"),
@@ -79,6 +80,13 @@ class TestMigration:
         assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
             "name": "mlflow-postgres-uri", "key": "uri",
         }
+
+    def test_runs_under_its_own_account_without_the_servers_s3_role(self, prod: ProgramRun) -> None:
+        account = pod_spec(self.job(prod))["serviceAccountName"]
+        assert account == "mlflow-migration"
+        annotations = prod.one(SERVICE_ACCOUNT, "mlflow-migration").plain_inputs["metadata"].get("annotations") or {}
+        assert "eks.amazonaws.com/role-arn" not in annotations
+        assert "eks.amazonaws.com/role-arn" in prod.one(SERVICE_ACCOUNT, "mlflow").plain_inputs["metadata"]["annotations"]
 
     def test_deployment_waits_for_the_migration(self, dev: ProgramRun) -> None:
         assert self.job(dev).urn in dev.one(DEPLOYMENT, "mlflow").dependencies
