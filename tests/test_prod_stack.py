@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -209,10 +210,26 @@ class TestRds:
         assert (spec["engine"], spec["engineVersion"], spec["autoMinorVersionUpgrade"]) == ("postgres", "17.6", False)
         assert spec["storageEncrypted"] is True and spec["deletionProtection"] is True
         assert spec["backupRetentionPeriod"] == 14 and spec["multiAz"] is True  # Pulumi.prod.yaml
-        assert spec["skipFinalSnapshot"] is False and spec["finalSnapshotIdentifier"] == "mlflow-postgres-final"
+        # Per stack: two stacks of the project in one account and region would otherwise collide on deletion.
+        assert spec["skipFinalSnapshot"] is False
+        assert spec["finalSnapshotIdentifier"] == "mlflow-postgres-mlflow-platform-prod-final"
         assert spec["publiclyAccessible"] is False
+        assert spec["performanceInsightsEnabled"] is True and spec["performanceInsightsRetentionPeriod"] == 7
+        assert spec["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
         assert instance.protect is True
         assert is_secret(instance.inputs["password"])
+
+    @pytest.mark.parametrize(("stack", "expected"), [
+        ("prod", "mlflow-postgres-mlflow-platform-prod-final"),
+        ("Team_A.prod", "mlflow-postgres-mlflow-platform-team-a-prod-final"),
+        ("1st", "mlflow-postgres-mlflow-platform-1st-final"),
+    ])
+    def test_the_final_snapshot_name_is_a_valid_rds_identifier(self, stack: str, expected: str) -> None:
+        from components.mlflow_postgres.rds import final_snapshot_name
+
+        name = final_snapshot_name("mlflow-postgres", "mlflow-platform", stack)
+        assert name == expected
+        assert re.fullmatch(r"[a-z](-?[a-z0-9])*", name) and len(name) <= 255
 
     def test_uri_secret_requires_tls(self, prod: ProgramRun) -> None:
         uri = prod.one(SECRET, "mlflow-postgres-uri").plain_inputs["stringData"]["uri"]

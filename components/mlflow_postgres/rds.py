@@ -1,5 +1,6 @@
 """The prod database: an encrypted, backed-up, deletion-protected RDS PostgreSQL reachable only from the cluster."""
 
+import re
 
 import pulumi
 import pulumi_aws as aws
@@ -68,8 +69,14 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
         backup_retention_period=rds.backup_retention_days,
         deletion_protection=rds.deletion_protection,
         skip_final_snapshot=False,
-        final_snapshot_identifier=f"{name}-final",
+        # Snapshot names are per account and region: the stack's name keeps two stacks' final snapshots apart.
+        final_snapshot_identifier=final_snapshot_name(name, pulumi.get_project(), pulumi.get_stack()),
         copy_tags_to_snapshot=True,
+        # Query-level load (7 days is the free retention) and PostgreSQL's own log in CloudWatch: what an
+        # operator reads first when the server's database errors alert fires.
+        performance_insights_enabled=True,
+        performance_insights_retention_period=7,
+        enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=args.data_protection),
     )
@@ -81,3 +88,10 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
         ready=[instance],
         extra_outputs={"endpoint": instance.endpoint},
     )
+
+
+def final_snapshot_name(name: str, project: str, stack: str) -> str:
+    """An RDS snapshot identifier: letters, digits and single hyphens, starting with a letter, at most 255."""
+    raw = re.sub(r"[^a-z0-9]+", "-", f"{name}-{project}-{stack}-final".lower()).strip("-")
+    return ("s-" + raw if not raw[:1].isalpha() else raw)[:255].rstrip("-")
+
