@@ -29,7 +29,10 @@ namespace = k8s.core.v1.Namespace(
     "namespace",
     metadata={
         "name": settings.namespace,
-        "labels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi"},
+        "labels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi",
+                   # Every pod here meets the restricted Pod Security Standard (tests/test_pod_security.py): the
+                   # API server refuses one that does not, whoever creates it.
+                   **{f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}},
     },
     # Deleting the namespace would delete the volumes in it: keep it whenever data is protected.
     opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=settings.data_protection),
