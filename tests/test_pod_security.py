@@ -7,9 +7,10 @@ capability dropped (NET_BIND_SERVICE may be added back), nothing from the host, 
 
 from typing import Any
 
+from test_secrets import containers
+
 from conftest import NAMESPACE
 from harness import ProgramRun
-from test_secrets import containers
 
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
                       "secret"}
