@@ -78,6 +78,11 @@ if settings.network:
         server_metrics_port=server.metrics_port,
         database_port=5432,
         database=database.pod_selector,
+        database_cidr=settings.network.database_cidr,
+        # S3 and STS, and the token issuers' keys, are on 443; the AI gateway and judges' providers too.
+        https_egress=settings.artifacts.backend == "s3" or settings.identity is not None
+        or settings.network.allow_https_egress,
+        backup=database.backup_selector,
         database_clients=(database.backup_selector,) if database.backup_selector else (),
         object_store=artifacts.store.pod_selector,
         object_store_clients=(database.backup_selector,) if database.backup_selector else (),

@@ -87,7 +87,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     front_door = read_front_door(read, None if dns_label_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
                                  server.tmp_size_limit if server else None, data_protection)
     monitoring = read_monitoring(read)
-    network = read_network(read)
+    network = read_network(read, cluster, database_in_cluster=database is None or database.mode == "in-cluster")
     identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
     if server and server.job_execution and front_door:
         if front_door.cloudflare:

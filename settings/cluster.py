@@ -15,6 +15,7 @@ CLUSTER_STACK_OUTPUTS = {
     "vpcId": "vpcId",
     "privateSubnetIds": "privateSubnetIds",
     "nodeSecurityGroupId": "nodeSecurityGroupId",
+    "vpcCidr": "databaseCidr",
 }
 
 

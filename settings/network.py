@@ -1,8 +1,11 @@
-"""The network area: whether to declare NetworkPolicies, and which namespaces may call the server."""
+"""The network area: whether to declare NetworkPolicies, which namespaces may call the server, and where pods may
+connect out to."""
 
+import ipaddress
 from dataclasses import dataclass
 
 from components.validation import dns_label_problem
+from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 
 
@@ -11,13 +14,32 @@ class NetworkSettings:
     ingress_namespace: str
     monitoring_namespace: str
     client_namespaces: tuple[str, ...]
+    database_cidr: object | None
+    """Where an out-of-cluster database is reached (a CIDR, or the cluster stack's output); None in-cluster."""
+    allow_https_egress: bool
+    """networkAllowHttpsEgress: the server may reach any address on 443 even when nothing else needs it."""
 
 
-def read_network(read: ConfigReader) -> NetworkSettings | None:
+def cidr_problem(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return f"{value!r} is not a network in CIDR form like 10.0.0.0/16"
+    return None if value not in ("0.0.0.0/0", "::/0") else f"{value!r} is everywhere: name the database's network"
+
+
+def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster: bool) -> NetworkSettings | None:
     """None when NetworkPolicies are off."""
-    settings = NetworkSettings(
-        ingress_namespace=read.string("ingressControllerNamespace", check=dns_label_problem),
-        monitoring_namespace=read.string("monitoringNamespace", check=dns_label_problem),
-        client_namespaces=read.string_list("networkClientNamespaces", check=dns_label_problem),
-    )
-    return settings if read.boolean("networkPolicies") else None
+    ingress_namespace = read.string("ingressControllerNamespace", check=dns_label_problem)
+    monitoring_namespace = read.string("monitoringNamespace", check=dns_label_problem)
+    client_namespaces = read.string_list("networkClientNamespaces", check=dns_label_problem)
+    allow_https_egress = read.boolean("networkAllowHttpsEgress")
+    if not read.boolean("networkPolicies"):
+        return None
+    database_cidr: object | None = None
+    if not database_in_cluster:
+        database_cidr = read.optional("databaseCidr", check=cidr_problem) or cluster.get(
+            "vpcCidr", "networkPolicies with a database outside the cluster (its egress on 5432)")
+    return NetworkSettings(ingress_namespace=ingress_namespace, monitoring_namespace=monitoring_namespace,
+                           client_namespaces=client_namespaces, database_cidr=database_cidr,
+                           allow_https_egress=allow_https_egress)

@@ -39,6 +39,7 @@ CLUSTER_OUTPUTS: dict[str, Any] = {
     "vpcId": "vpc-0a1b2c3d4e5f67890",
     "privateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222", "subnet-0ccc3333"],
     "nodeSecurityGroupId": "sg-0node1234567890",
+    "vpcCidr": "10.20.0.0/16",
 }
 
 

@@ -99,7 +99,8 @@ def test_the_program_reads_exactly_the_declared_keys(monkeypatch: pytest.MonkeyP
     run_program("dev")
     run_program("prod", PROD_SECRETS)
     run_program("dev", {"databaseMode": "external", "externalDatabaseHost": "pg.example.com",
-                        "externalDatabasePassword": {"secure": "v1:abc"}, "clusterKubeconfig": {"secure": "v1:abc"}})
+                        "externalDatabasePassword": {"secure": "v1:abc"}, "clusterKubeconfig": {"secure": "v1:abc"},
+                        "databaseCidr": "10.0.0.0/16"})
     assert read == DECLARED | set(SECRET_KEYS)
 
 

@@ -1,5 +1,9 @@
-"""Who may talk to whom: each data store admits only its clients; the server only the ingress, monitoring
-and configured clients, and reaches out only to DNS, its database and its object store."""
+"""Who may talk to whom, both ways, under a namespace-wide default deny: each data store admits only its clients
+and connects nowhere; the server admits its front door, Prometheus and labelled clients, and reaches DNS, its
+database and its object store, and 443 only where something it uses lives there (S3, token issuers, providers).
+
+Traffic from a pod's own node (the kubelet's probes) is always allowed (kubernetes.io/docs/concepts/
+services-networking/network-policies: "traffic to and from the node where a Pod is running is always allowed")."""
 
 from typing import Any
 
@@ -36,6 +40,10 @@ DNS_EGRESS = {
     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
 }
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+# cloudflared connects to Cloudflare's edge on 7844 (QUIC over UDP, or TCP) and calls its API on 443
+# (developers.cloudflare.com/cloudflare-one/connections/connect-networks/deploy-tunnels/tunnel-with-firewall).
+CLOUDFLARE_EDGE_PORTS = [{"protocol": "UDP", "port": 7844}, {"protocol": "TCP", "port": 7844},
+                         {"protocol": "TCP", "port": 443}]
 
 __all__ = ["CLIENT_LABEL", "NetworkPolicies", "NetworkPoliciesArgs"]
 
@@ -45,9 +53,13 @@ class NetworkPolicies(pulumi.ComponentResource):
         super().__init__("mlflow-platform:index:NetworkPolicies", name, None, opts)
         self._args = args
         self._name = name
-        database_peers = [pods(args.database)] if args.database else ANYWHERE
-        store_peers = [pods(args.object_store)] if args.object_store else ANYWHERE
-        store_port = args.object_store_port if args.object_store else 443
+        if not args.database and args.database_cidr is None:
+            raise ValueError("NetworkPoliciesArgs: a database outside the cluster needs database_cidr")
+        database_peers = [pods(args.database)] if args.database else [{"ipBlock": {"cidr": args.database_cidr}}]
+        to_database = {"to": database_peers, "ports": tcp(args.database_port)}
+        # Without MinIO the store is S3, on 443 (https_egress).
+        to_store = [{"to": [pods(args.object_store)], "ports": tcp(args.object_store_port)}] if args.object_store else []
+        to_https = [{"to": ANYWHERE, "ports": tcp(443)}] if args.https_egress else []
         prometheus = pods_in([args.monitoring_namespace], args.prometheus)
         clients = [pods({CLIENT_LABEL: "true"})]
         clients += [pods_in(list(args.client_namespaces), {CLIENT_LABEL: "true"})] if args.client_namespaces else []
@@ -57,40 +69,50 @@ class NetworkPolicies(pulumi.ComponentResource):
         front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
         callers = [*front, prometheus, *clients]
         servers = [("server", args.server), *([("jobs", args.jobs)] if args.jobs else [])]
+        to_servers = {"to": [pods(selector) for _, selector in servers], "ports": tcp(args.server_port)}
+        # Nothing in the namespace admits or connects unless a policy below says so.
+        self._policy("default-deny", {}, ingress=[], egress=[])
         for suffix, selector in servers:
             # The jobs pod is the server with job execution on: the same callers (the front door routes job
-            # submissions to it), the same stores, and 443 for the LLM providers its judges call.
+            # submissions to it) and the same stores.
             self._policy(suffix, selector,
                          ingress=[{"from": callers, "ports": tcp(args.server_port)},
                                   *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
                                     if args.server_metrics_port and suffix == "server" else [])],
-                         egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)},
-                                 # S3 and STS (IRSA) on 443, or MinIO in the namespace.
-                                 {"to": store_peers, "ports": tcp(store_port)},
-                                 {"to": ANYWHERE, "ports": tcp(443)}])
-        self._policy("migration", args.migration, ingress=[],
-                     egress=[DNS_EGRESS, {"to": database_peers, "ports": tcp(args.database_port)}])
+                         egress=[DNS_EGRESS, to_database, *to_store, *to_https])
+        self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, to_database])
+        # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
+        self._policy("clients", {CLIENT_LABEL: "true"}, ingress=[],
+                     egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": tcp(443)}])
         if args.database:
             clients = [*(pods(selector) for _, selector in servers), pods(args.migration),
                        *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
                 {"from": clients, "ports": tcp(args.database_port)},
                 {"from": [prometheus], "ports": tcp(9187)},
-            ])
+            ], egress=[])
         if args.object_store:
             clients = [*(pods(selector) for _, selector in servers), *(pods(c) for c in args.object_store_clients)]
             clients += [pods(args.object_store_setup)] if args.object_store_setup else []
-            self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}])
+            self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}],
+                         egress=[])
+        if args.object_store_setup:
+            self._policy("minio-setup", args.object_store_setup, ingress=[], egress=[DNS_EGRESS, *to_store])
+        if args.backup:
+            self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, to_database, *to_store])
         if args.oauth2_proxy:
+            # oauth2-proxy fetches its issuer's discovery document and keys on 443; cloudflared dials Cloudflare.
+            outside = CLOUDFLARE_EDGE_PORTS if args.front_door_name == "cloudflared" else tcp(443)
             self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
                 {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}
-            ] if args.oauth2_proxy_port else [])
+            ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": outside}])
         self.register_outputs({})
 
     def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],
                 egress: list[dict[str, Any]] | None = None) -> None:
         name = f"{self._name}-{suffix}"
-        spec: dict[str, Any] = {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": ingress}
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": selector} if selector else {}, "policyTypes": ["Ingress"],
+                                "ingress": ingress}
         if egress is not None:
             spec["policyTypes"].append("Egress")
             spec["egress"] = egress

@@ -16,6 +16,12 @@ class NetworkPoliciesArgs:
     """Selector of the jobs pod (the server with job execution on); None when there is none."""
     database: dict[str, str] | None = None
     """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
+    database_cidr: object | None = None
+    """Where an out-of-cluster database is reached on database_port (a CIDR, or an Output of one)."""
+    https_egress: bool = False
+    """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
+    backup: dict[str, str] | None = None
+    """Selector of the backup job's pods, a client of both stores."""
     database_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the migration: e.g. the backup job."""
     object_store: dict[str, str] | None = None
