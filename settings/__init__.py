@@ -125,6 +125,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                 f"{budget.explain(database.max_connections)}. Raise postgresMaxConnections, or lower "
                 "serverMaxReplicas/serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow.",
             )
+    _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network)
     read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
     read.raise_if_problems()
     assert database and artifacts and server  # else a problem was recorded and raised
@@ -143,6 +144,45 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         monitoring=monitoring,
         network=network,
     )
+
+
+INSECURE_OPT_INS = ("allowPlaintextIngress", "allowDisabledNetworkPolicies", "allowInClusterStoresInProd",
+                    "allowUnverifiedDatabaseTls")
+
+
+def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database: DatabaseSettings | None,
+                             artifacts: ArtifactSettings | None, front_door: IngressSsoArgs | None,
+                             network: NetworkSettings | None) -> None:
+    """A stack whose data is protected (prod) takes none of these unless the key named after the risk accepts it."""
+    accepted = {key: read.boolean(key) for key in INSECURE_OPT_INS}
+    if not data_protection:
+        return
+
+    def refuse(key: str, opt_in: str, risk: str) -> None:
+        if not accepted[opt_in]:
+            read.fail(key, f"{risk}; set {read.key(opt_in)} to true to accept that")
+
+    if front_door and not front_door.gateway and not front_door.cloudflare and not front_door.tls:
+        refuse("ingressTlsClusterIssuer", "allowPlaintextIngress",
+               f"the Ingress for {front_door.host} has no TLS (set ingressTlsClusterIssuer or ingressTlsSecret): "
+               "sign-ins, session cookies and tokens would cross the network in clear")
+    if network is None:
+        refuse("networkPolicies", "allowDisabledNetworkPolicies",
+               "without NetworkPolicies every pod of the cluster can reach the MLflow server and the stores")
+    if database and database.mode == "in-cluster":
+        refuse("databaseMode", "allowInClusterStoresInProd",
+               "the in-cluster PostgreSQL is one pod on one volume, with no replica and no point-in-time recovery: "
+               "use rds or external")
+    if artifacts and artifacts.backend == "minio":
+        refuse("artifactBackend", "allowInClusterStoresInProd",
+               "MinIO here is one pod on one volume: use s3")
+    ssl_mode = {"rds": "require", "external": database.external.ssl_mode if database and database.external else ""}.get(
+        database.mode if database else "", "")
+    if ssl_mode and ssl_mode not in ("verify-ca", "verify-full"):
+        refuse("externalDatabaseSslMode" if database and database.mode == "external" else "databaseMode",
+               "allowUnverifiedDatabaseTls",
+               f"the database connection uses sslmode={ssl_mode}, which does not verify the server's certificate: a "
+               "machine in the path can read and change what MLflow stores")
 
 
 def _with_program_issuers(front_door: IngressSsoArgs | None, identity: IdentitySettings | None) -> IngressSsoArgs | None:

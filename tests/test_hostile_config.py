@@ -105,6 +105,19 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "allow"}, "externalDatabaseSslMode", "'allow' is not allowed"),
 ]
 
+# A stack whose data is protected (prod) refuses each insecure choice unless the key named after its risk accepts it.
+DEV_AS_PROD = {"dataProtection": True, "allowInClusterStoresInProd": True}
+REFUSED += [
+    ("dev", {"dataProtection": True}, "databaseMode", "set mlflow-platform:allowInClusterStoresInProd to true"),
+    ("dev", {"dataProtection": True}, "artifactBackend", "MinIO here is one pod on one volume"),
+    ("dev", DEV_AS_PROD, "ingressTlsClusterIssuer", "set mlflow-platform:allowPlaintextIngress to true"),
+    ("prod", {"networkPolicies": False}, "networkPolicies", "set mlflow-platform:allowDisabledNetworkPolicies to true"),
+    ("prod", {"allowUnverifiedDatabaseTls": False}, "databaseMode", "uses sslmode=require, which does not verify"),
+    ("prod", {**EXTERNAL, "externalDatabaseSslMode": "disable", "allowUnverifiedDatabaseTls": False},
+     "externalDatabaseSslMode", "uses sslmode=disable"),
+    ("prod", {"ingressTlsClusterIssuer": ""}, "ingressTlsClusterIssuer", "has no TLS"),
+]
+
 # Accepted, and why.
 ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"storageClass": "ebs.csi.aws.com"}, "a StorageClass name is a DNS subdomain: dots are allowed"),
@@ -116,6 +129,9 @@ ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"serverTmpSize": "1Mi"}, "the smallest body limit: 1m in nginx, not unlimited"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "10.0.12.7"}, "an IP address is a host"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "fd00::7"}, "so is an IPv6 address"),
+    ("dev", {**DEV_AS_PROD, "allowPlaintextIngress": True}, "each risk accepted by its own key"),
+    ("prod", {"networkPolicies": False, "allowDisabledNetworkPolicies": True}, "accepted by its own key"),
+    ("dev", {}, "dev protects no data (dataProtection false): none of the prod refusals apply"),
 ]
 
 

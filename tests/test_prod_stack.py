@@ -68,7 +68,7 @@ class TestClusterInputs:
 
     def test_explicit_config_works_without_a_cluster_stack(self) -> None:
         explicit = {"clusterStack": "", "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"],
-                    "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-explicit",
+                    "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-explicit", "databaseCidr": "10.30.0.0/16",
                     "privateSubnetIds": ["subnet-a", "subnet-b"], "nodeSecurityGroupId": "sg-explicit"}
         run = run_prod(explicit, stack_references={})
         assert run.one("aws:rds/subnetGroup:SubnetGroup").plain_inputs["subnetIds"] == ["subnet-a", "subnet-b"]

@@ -62,7 +62,9 @@ def test_data_volume_survives_destroy_when_data_is_protected(dev: ProgramRun) ->
     from harness import run_program
 
     assert dev.one(PVC, "mlflow-postgres-data").retain_on_delete is False  # Pulumi.dev.yaml: dataProtection false
-    assert run_program("dev", {"dataProtection": True}).one(PVC, "mlflow-postgres-data").retain_on_delete is True
+    assert run_program("dev", {"dataProtection": True, "allowInClusterStoresInProd": True,
+                        "allowPlaintextIngress": True}).one(
+        PVC, "mlflow-postgres-data").retain_on_delete is True
 
 
 def test_storage_class_is_passed_when_configured() -> None:

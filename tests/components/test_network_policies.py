@@ -179,7 +179,8 @@ def test_prod_reaches_rds_only_in_the_vpc_and_s3_on_443_and_guards_oauth2_proxy(
 
 
 def test_can_be_turned_off() -> None:
-    assert not run_program("prod", {**PROD_SECRETS, "networkPolicies": False}).of_type(POLICY)
+    assert not run_program("prod", {**PROD_SECRETS, "networkPolicies": False,
+                                    "allowDisabledNetworkPolicies": True}).of_type(POLICY)
 
 
 def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
