@@ -17,7 +17,7 @@ import mlflow
 
 from bench import ROOT
 from bench.configs import CONFIGS, ServerConfig, program_for
-from bench.jobs import measure_jobs_pod
+from bench.jobs import jobs_program, measure_jobs_pod
 from bench.measure import (
     OPERATIONS,
     MemorySampler,
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configs = [c for c in CONFIGS if not args.configs or c.name in args.configs.split(",")]
     programs = {config.name: program_for(config) for config in configs}
+    jobs = jobs_program()
     results: dict[str, Any] = {"machine": machine(), "settings": settings, "runs": [],
                                "command": "python -m bench" + (" --smoke" if args.smoke else ""),
                                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rep {rep + 1}/{settings['reps']}: jobs pod", flush=True)
             workdir = Path(scratch) / f"{rep}-jobs-pod"
             workdir.mkdir()
-            results.setdefault("jobs_pod", []).append(measure_jobs_pod(postgres, workdir, settings["settle"]))
+            results.setdefault("jobs_pod", []).append(measure_jobs_pod(jobs, postgres, workdir, settings["settle"]))
             (args.out / "results.json").write_text(json.dumps(results, indent=1))
     write_report(results, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")

@@ -11,15 +11,20 @@ from typing import Any
 import mlflow
 
 from bench.measure import process_tree
-from harness import run_program
+from harness import ProgramRun, run_program
 from runtime.clients import start_online_scoring, wait_for_online_scoring_job
 from runtime.fixtures import JOBS_STACK
 from runtime.platform import local_platform
 from runtime.services import PostgresServer
 
 
-def measure_jobs_pod(postgres: PostgresServer, workdir: Path, settle: float) -> dict[str, Any]:
-    with local_platform(run_program("dev", JOBS_STACK), postgres, workdir) as platform:
+def jobs_program() -> ProgramRun:
+    """Run once at the start, like the configurations' programs: the code may change while the benchmark runs."""
+    return run_program("dev", JOBS_STACK)
+
+
+def measure_jobs_pod(program: ProgramRun, postgres: PostgresServer, workdir: Path, settle: float) -> dict[str, Any]:
+    with local_platform(program, postgres, workdir) as platform:
         assert platform.migrate().returncode == 0
         jobs = platform.start_server("jobs", deployment="mlflow-jobs")
         try:
