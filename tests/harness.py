@@ -65,10 +65,10 @@ class Registration:
     def plaintext_state(self) -> Iterator[str]:
         """The strings the engine would write unencrypted to the state: inputs and outputs, except values that are
         secret (as given, or named in additional_secret_outputs)."""
-        yield from plaintext_strings(self.inputs)
+        yield from walk_strings(self.inputs, into_secrets=False)
         for key, value in self.outputs.items():
             if key not in self.additional_secret_outputs and not is_secret(self.inputs.get(key)):
-                yield from plaintext_strings(value)
+                yield from walk_strings(value, into_secrets=False)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -136,30 +136,19 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def plaintext_strings(value: Any) -> Iterator[str]:
-    """Like walk_strings, but not into secret values."""
-    if is_secret(value):
+def walk_strings(value: Any, into_secrets: bool = True) -> Iterator[str]:
+    """Every string in a value; without into_secrets, not those inside secret values (what state keeps plain)."""
+    if is_secret(value) and not into_secrets:
         return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from plaintext_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plaintext_strings(item)
-
-
-def walk_strings(value: Any) -> Iterator[str]:
     value = rpc.unwrap_rpc_secret(value)
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for item in value.values():
-            yield from walk_strings(item)
+            yield from walk_strings(item, into_secrets)
     elif isinstance(value, list):
         for item in value:
-            yield from walk_strings(item)
+            yield from walk_strings(item, into_secrets)
 
 
 class EngineError(Exception):
