@@ -105,6 +105,7 @@ pulumi.export("artifactsDestination", artifacts.artifacts_destination)
 pulumi.export("databaseEndpoint", pulumi.Output.format("{0}:{1}", database.host, database.port))
 for output, value in (("artifactBucketArn", artifacts.outputs.get("bucketArn")),
                       ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn")),
+                      ("artifactReaderRoleArn", artifacts.outputs.get("artifactReaderRoleArn")),
                       ("trackingUrl", front_door.tracking_url if front_door else None),
                       ("authTokenAudience", settings.identity.service_account_audience if settings.identity else None)):
     if value is not None:

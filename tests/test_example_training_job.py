@@ -36,10 +36,14 @@ def test_dev_outputs_wire_the_job_to_the_tracking_server(dev: ProgramRun) -> Non
     assert run.one(SERVICE_ACCOUNT).plain_inputs["metadata"]["annotations"] == {}
 
 
-def test_prod_outputs_give_the_job_the_irsa_role(prod: ProgramRun) -> None:
-    run = consume(prod.stack_outputs)
+def test_prod_outputs_give_the_job_the_read_only_artifact_role() -> None:
+    from conftest import PROD_SECRETS
+
+    platform = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"]})
+    run = consume(platform.stack_outputs)
     assert run.one(SERVICE_ACCOUNT).plain_inputs["metadata"]["annotations"] == {
-        "eks.amazonaws.com/role-arn": prod.stack_outputs["irsaRoleArn"]}
+        "eks.amazonaws.com/role-arn": platform.stack_outputs["artifactReaderRoleArn"]}
+    assert platform.stack_outputs["artifactReaderRoleArn"] != platform.stack_outputs["irsaRoleArn"]
 
 
 def test_with_the_auth_app_the_job_signs_in_with_a_projected_service_account_token(prod: ProgramRun) -> None:
@@ -65,12 +69,17 @@ def test_the_job_is_an_allowed_client_of_the_server(dev: ProgramRun) -> None:
     assert labels["mlflow-platform/client"] == "true"
 
 
-def test_the_platform_can_trust_the_jobs_service_account() -> None:
+def test_the_platform_trusts_the_jobs_service_account_with_a_read_only_role_of_its_own() -> None:
     from conftest import PROD_SECRETS
 
     run = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"]})
-    trust = run.one("aws:iam/role:Role").plain_inputs["assumeRolePolicy"]
-    assert "system:serviceaccount:mlflow:trainer" in trust and "system:serviceaccount:mlflow:mlflow" in trust
+    roles = {r.name: r.plain_inputs["assumeRolePolicy"] for r in run.of_type("aws:iam/role:Role")}
+    assert "system:serviceaccount:mlflow:trainer" not in roles["mlflow-artifacts-irsa"]
+    assert "system:serviceaccount:mlflow:trainer" in roles["mlflow-artifacts-irsa-reader"]
+    assert "system:serviceaccount:mlflow:mlflow" not in roles["mlflow-artifacts-irsa-reader"]
+    reader = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", "mlflow-artifacts-irsa-reader-s3").plain_inputs["policy"])
+    actions = {action for statement in reader["Statement"] for action in statement["Action"]}
+    assert actions == {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"}
 
 
 @pytest.mark.parametrize("output", ["trackingUri", "namespace"])

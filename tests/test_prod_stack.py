@@ -173,6 +173,13 @@ class TestIrsa:
         assert lint(policy(prod.one("aws:s3/bucketPolicy:BucketPolicy"), "policy")) == set()
         assert lint(policy(prod.one(ROLE), "assumeRolePolicy")) <= TRUST_POLICY_NOT_APPLICABLE
 
+    def test_the_read_only_role_for_trusted_jobs_passes_parliament(self) -> None:
+        run = run_prod({"irsaTrustedServiceAccounts": ["training:trainer"], "artifactKmsKeyArn":
+                        "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0000-0000-0000-000000000000"})
+        assert lint(policy(run.one(ROLE_POLICY, "mlflow-artifacts-irsa-reader-s3"), "policy")) == set()
+        assert lint(policy(run.one(ROLE, "mlflow-artifacts-irsa-reader"), "assumeRolePolicy")) <= \
+            TRUST_POLICY_NOT_APPLICABLE
+
     def test_parliament_would_catch_a_condition_on_the_wrong_action(self) -> None:
         """Guard the guard: this is the mistake parliament found in an earlier version of the policy."""
         bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetBucketLocation"],

@@ -50,6 +50,28 @@ def mlflow_bucket_policy(bucket: str, prefix: str = "", kms_key_arn: str | None 
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def artifact_reader_policy(bucket: str, prefix: str, kms_key_arn: str | None = None) -> dict[str, Any]:
+    """Read-only under `prefix`, for the jobs listed in irsaTrustedServiceAccounts: they log through MLflow's
+    proxy and read models and artifacts straight from S3, and can neither write nor delete."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        },
+        {"Sid": "LocateBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+         "Resource": [f"arn:aws:s3:::{bucket}"]},
+        {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]},
+    ]
+    if kms_key_arn:
+        statements.append({"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": [kms_key_arn]})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def mlflow_bucket_policy_json(bucket: str, prefix: str = "", kms_key_arn: str | None = None) -> str:
     return json.dumps(mlflow_bucket_policy(bucket, prefix, kms_key_arn), separators=(",", ":"))
 
@@ -88,14 +110,10 @@ def minio_lifecycle(noncurrent_days: int, backup_prefix: str | None, backup_rete
     return {"Rules": rules}
 
 
-def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str,
-                      also_trusted: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Only these ServiceAccounts' projected tokens, minted for STS, may assume the role.
-
-    `also_trusted` holds further "namespace:serviceaccount" pairs (e.g. training jobs reading artifacts)."""
+def irsa_trust_policy(oidc_provider_arn: str, issuer_url: str, accounts: tuple[str, ...]) -> dict[str, Any]:
+    """Only these ServiceAccounts' projected tokens ("namespace:serviceaccount"), minted for STS, may assume the role."""
     issuer = issuer_url.removeprefix("https://")
-    subjects = [f"system:serviceaccount:{namespace}:{service_account}",
-                *(f"system:serviceaccount:{pair}" for pair in also_trusted)]
+    subjects = [f"system:serviceaccount:{pair}" for pair in accounts]
     return {
         "Version": "2012-10-17",
         "Statement": [

@@ -1,12 +1,18 @@
 """The prod artifact store: an S3 bucket locked down by default, and an IRSA role scoped to its prefix."""
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.artifact_bucket.args import ArtifactBucketArgs
-from components.artifact_bucket.iam_policies import irsa_trust_policy, mlflow_bucket_policy, tls_only_bucket_policy
+from components.artifact_bucket.iam_policies import (
+    artifact_reader_policy,
+    irsa_trust_policy,
+    mlflow_bucket_policy,
+    tls_only_bucket_policy,
+)
 from components.artifact_bucket.store import ArtifactStore
 
 INCOMPLETE_MULTIPART_DAYS = 7
@@ -76,13 +82,16 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
     )
 
-    trust = pulumi.Output.all(args.irsa.oidc_provider_arn, args.irsa.issuer_url).apply(
-        lambda values: json.dumps(irsa_trust_policy(values[0], values[1], args.namespace, args.service_account,
-                                                  args.also_trusted_service_accounts))
-    )
+    irsa = args.irsa
+
+    def trust(accounts: tuple[str, ...]) -> pulumi.Output[str]:
+        return pulumi.Output.all(irsa.oidc_provider_arn, irsa.issuer_url).apply(
+            lambda values: json.dumps(irsa_trust_policy(values[0], values[1], accounts)))
+
     role = aws.iam.Role(
         f"{name}-irsa",
-        assume_role_policy=trust,
+        # The server alone: other jobs get the read-only role below, never its write and delete rights.
+        assume_role_policy=trust((f"{args.namespace}:{args.service_account}",)),
         description=f"MLflow server ({args.namespace}/{args.service_account}) access to its artifact bucket",
         tags=dict(args.tags),
         opts=child,
@@ -93,11 +102,27 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
         policy=json.dumps(mlflow_bucket_policy(args.bucket_name, args.prefix, args.kms_key_arn)),
         opts=child,
     )
+    outputs: dict[str, pulumi.Output[Any]] = {"bucketArn": bucket.arn, "irsaRoleArn": role.arn}
+    if args.also_trusted_service_accounts:
+        reader = aws.iam.Role(
+            f"{name}-irsa-reader",
+            assume_role_policy=trust(args.also_trusted_service_accounts),
+            description=f"Read-only access to MLflow's artifacts in {args.bucket_name}/{args.prefix}",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-irsa-reader-s3",
+            role=reader.id,
+            policy=json.dumps(artifact_reader_policy(args.bucket_name, args.prefix, args.kms_key_arn)),
+            opts=child,
+        )
+        outputs["artifactReaderRoleArn"] = reader.arn
     return ArtifactStore(
         bucket_name=bucket.bucket,
         destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
         # No keys and no MLFLOW_S3_ENDPOINT_URL: the SDK takes the role from the IRSA token.
         server_env=[{"name": "AWS_DEFAULT_REGION", "value": args.region}, {"name": "AWS_REGION", "value": args.region}],
         service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
-        extra_outputs={"bucketArn": bucket.arn, "irsaRoleArn": role.arn},
+        extra_outputs=outputs,
     )

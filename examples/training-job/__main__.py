@@ -1,7 +1,8 @@
 """A training Job wired to mlflow-platform through its stack outputs (outputs contract v1).
 
-Reads: trackingUri, namespace, and irsaRoleArn when the platform runs on S3 (prod). For the role to
-trust this job, add "<namespace>:trainer" to the platform's irsaTrustedServiceAccounts.
+Reads: trackingUri, namespace, and artifactReaderRoleArn when the platform runs on S3 (prod): a read-only role
+whose trust lists the platform's irsaTrustedServiceAccounts, so add "<namespace>:trainer" there. The job logs
+through MLflow's artifact proxy and reads artifacts and models straight from S3.
 
 Where the platform runs MLflow's auth app, the job signs in as its ServiceAccount: a projected token
 with the audience the platform accepts (authTokenAudience), read again as the kubelet rotates it.
@@ -15,7 +16,7 @@ config = pulumi.Config()
 platform = pulumi.StackReference(config.require("platformStack"))
 tracking_uri = platform.require_output("trackingUri")
 namespace = platform.require_output("namespace")
-role_arn = platform.get_output("irsaRoleArn")  # absent on dev (MinIO)
+role_arn = platform.get_output("artifactReaderRoleArn")  # absent on dev (MinIO) and without trusted accounts
 audience = platform.get_output("authTokenAudience")  # absent without the auth app
 TOKEN_DIR = "/var/run/secrets/mlflow"
 
