@@ -51,6 +51,7 @@ server = MlflowServer(
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,
         auth=settings.identity.server_auth(database.auth_database_uri) if settings.identity else None,
+        database_ca_secret=settings.postgres.ca_secret,
         **vars(settings.server),
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),

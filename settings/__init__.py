@@ -176,8 +176,7 @@ def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database
     if artifacts and artifacts.backend == "minio":
         refuse("artifactBackend", "allowInClusterStoresInProd",
                "MinIO here is one pod on one volume: use s3")
-    ssl_mode = {"rds": "require", "external": database.external.ssl_mode if database and database.external else ""}.get(
-        database.mode if database else "", "")
+    ssl_mode = database.ssl_mode if database else None
     if ssl_mode and ssl_mode not in ("verify-ca", "verify-full"):
         refuse("externalDatabaseSslMode" if database and database.mode == "external" else "databaseMode",
                "allowUnverifiedDatabaseTls",
@@ -207,6 +206,7 @@ def _postgres_args(database: DatabaseSettings, namespace: str, data_protection: 
         resources=database.resources,
         rds=database.rds,
         external=database.external,
+        ca_secret=database.ca_secret,
     )
 
 

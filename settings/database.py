@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from components.kube.resources import ResourceSpec
 from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
-from components.validation import cron_problem
+from components.validation import cron_problem, dns_subdomain_problem
 from components.versions import POSTGRES_IMAGE
 from settings.checks import (
     arn_problem,
@@ -36,6 +36,15 @@ class DatabaseSettings:
     """A pg_dump CronJob (in-cluster only: RDS keeps automated backups)."""
     backup_schedule: str
     backup_retention_days: int
+    ca_secret: str | None
+    """databaseCaSecret: the Secret with the database server's CA bundle (RDS, external)."""
+
+    @property
+    def ssl_mode(self) -> str | None:
+        """How the server connects; None in the cluster (no TLS, NetworkPolicies guard it)."""
+        if self.mode == "rds":
+            return "verify-full" if self.ca_secret else "require"
+        return self.external.ssl_mode if self.external else None
 
 
 def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None,
@@ -49,6 +58,17 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
     external = _external(read) if mode == "external" else None
+    ca_secret = read.optional("databaseCaSecret", check=dns_subdomain_problem)
+    if ca_secret and mode == "in-cluster":
+        read.fail("databaseCaSecret", "is for a database outside the cluster (rds, external): the in-cluster one is "
+                                      "reached without TLS, inside the NetworkPolicies")
+    if external and external.ssl_mode.startswith("verify-") and not ca_secret:
+        read.fail("externalDatabaseSslMode", f"{external.ssl_mode} needs the server's CA: create a Secret with it as "
+                                             "ca.crt and name it in databaseCaSecret (without it libpq looks for "
+                                             "~/.postgresql/root.crt, which the image does not have)")
+    if external and ca_secret and not external.ssl_mode.startswith("verify-"):
+        read.fail("databaseCaSecret", f"externalDatabaseSslMode {external.ssl_mode} does not verify the server: use "
+                                      "verify-full (or verify-ca) with a CA")
     backups = read.boolean("backupsEnabled")
     backup_schedule = read.string("backupSchedule", check=cron_problem)
     backup_retention_days = read.integer("backupRetentionDays", minimum=1, maximum=3650)
@@ -58,7 +78,7 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
         mode=mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
         max_connections=max_connections, image=image, storage_size=storage_size, resources=spec, rds=rds,
         external=external, backups=backups and mode == "in-cluster", backup_schedule=backup_schedule,
-        backup_retention_days=backup_retention_days,
+        backup_retention_days=backup_retention_days, ca_secret=ca_secret,
     )
 
 

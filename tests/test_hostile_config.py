@@ -103,6 +103,12 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
      "is not a host name or IP address"),
     ("prod", {**EXTERNAL, "externalDatabasePort": "0"}, "externalDatabasePort", "0 is out of range"),
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "allow"}, "externalDatabaseSslMode", "'allow' is not allowed"),
+    # Verification needs a CA, and a CA needs verification.
+    ("prod", {**EXTERNAL, "externalDatabaseSslMode": "verify-full"}, "externalDatabaseSslMode",
+     "verify-full needs the server's CA"),
+    ("prod", {**EXTERNAL, "databaseCaSecret": "db-ca"}, "databaseCaSecret", "externalDatabaseSslMode require does not verify"),
+    ("dev", {"databaseCaSecret": "db-ca"}, "databaseCaSecret", "is for a database outside the cluster"),
+    ("prod", {"databaseCaSecret": "RDS_CA"}, "databaseCaSecret", "is not a DNS subdomain"),
 ]
 
 # A stack whose data is protected (prod) refuses each insecure choice unless the key named after its risk accepts it.
@@ -132,6 +138,8 @@ ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {**DEV_AS_PROD, "allowPlaintextIngress": True}, "each risk accepted by its own key"),
     ("prod", {"networkPolicies": False, "allowDisabledNetworkPolicies": True}, "accepted by its own key"),
     ("dev", {}, "dev protects no data (dataProtection false): none of the prod refusals apply"),
+    ("prod", {**EXTERNAL, "externalDatabaseSslMode": "verify-full", "databaseCaSecret": "db-ca",
+              "allowUnverifiedDatabaseTls": False}, "verified TLS needs no opt-in"),
 ]
 
 

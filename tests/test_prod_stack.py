@@ -10,7 +10,7 @@ from typing import Any
 import parliament
 import pytest
 
-from conftest import DEPLOYMENT, HPA, PDB, PROD_SECRETS, SECRET, SERVICE_ACCOUNT, container, env_of
+from conftest import DEPLOYMENT, HPA, JOB, PDB, PROD_SECRETS, SECRET, SERVICE_ACCOUNT, container, env_of
 from harness import CLUSTER_OUTPUTS, ROOT, ProgramRun, is_secret, run_program
 from settings import ConfigError
 
@@ -301,3 +301,32 @@ class TestExternalDatabase:
 
 def test_s3_bucket_name_must_be_chosen() -> None:
     assert "mlflow-platform:artifactBucket: S3 bucket names are global" in prod_error({"artifactBucket": "mlflow-artifacts"})
+
+
+class TestVerifiedDatabaseTls:
+    """databaseCaSecret: the database server's CA, mounted where the URI's sslrootcert points, in every pod that
+    connects; with it RDS is reached with verify-full and the opt-in for unverified TLS is not needed."""
+
+    CA = {"databaseCaSecret": "rds-ca", "allowUnverifiedDatabaseTls": False}
+
+    def test_rds_is_verified_against_the_given_bundle(self) -> None:
+        from sqlalchemy.engine import make_url
+
+        run = run_prod(self.CA)
+        uri = make_url(run.one(SECRET, "mlflow-postgres-uri").plain_inputs["stringData"]["uri"])
+        assert dict(uri.query) == {"sslmode": "verify-full",
+                                   "sslrootcert": "/etc/mlflow-platform/database-ca/ca.crt"}
+        volume = {"name": "database-ca", "secret": {"secretName": "rds-ca",
+                                                    "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+        mount = {"name": "database-ca", "mountPath": "/etc/mlflow-platform/database-ca", "readOnly": True}
+        for workload in (run.one(DEPLOYMENT, "mlflow"), run.one(JOB, "mlflow-migrate")):
+            pod = workload.plain_inputs["spec"]["template"]["spec"]
+            assert volume in pod["volumes"]
+            # The migration's tracking and auth steps, the server (its metrics sidecar reads no database).
+            for each in [*pod.get("initContainers", []), *pod["containers"]]:
+                if each["name"] != "metrics":
+                    assert mount in each["volumeMounts"], (workload.name, each["name"])
+
+    def test_without_a_bundle_rds_needs_the_opt_in(self) -> None:
+        assert "allowUnverifiedDatabaseTls to true" in prod_error({"allowUnverifiedDatabaseTls": False})
+

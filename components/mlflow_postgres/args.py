@@ -92,6 +92,9 @@ class MlflowPostgresArgs:
     # rds / external
     rds: RdsOptions | None = None
     external: ExternalDatabase | None = None
+    ca_secret: str | None = None
+    """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
+    verify-full, and external with its verify-ca/verify-full."""
 
     def __post_init__(self) -> None:
         refuse(

@@ -7,6 +7,23 @@ import pulumi
 from sqlalchemy.engine import URL
 
 POSTGRES_PORT = 5432
+# Where clients of an out-of-cluster database find its CA bundle (databaseCaSecret), for sslmode verify-full.
+DATABASE_CA_DIR = "/etc/mlflow-platform/database-ca"
+DATABASE_CA_KEY = "ca.crt"
+
+
+def tls_query(ssl_mode: str, ca_secret: str | None) -> dict[str, str]:
+    """libpq's parameters: with a CA, it is the root libpq verifies the server against (else it would look for
+    ~/.postgresql/root.crt, which the image does not have)."""
+    return {"sslmode": ssl_mode, **({"sslrootcert": f"{DATABASE_CA_DIR}/{DATABASE_CA_KEY}"} if ca_secret else {})}
+
+
+def ca_volume(ca_secret: str) -> dict[str, Any]:
+    return {"name": "database-ca", "secret": {"secretName": ca_secret,
+                                              "items": [{"key": DATABASE_CA_KEY, "path": DATABASE_CA_KEY}]}}
+
+
+CA_MOUNT = {"name": "database-ca", "mountPath": DATABASE_CA_DIR, "readOnly": True}
 
 
 def database_uri(username: str, password: str, host: str, port: int, database: str, query: dict[str, str]) -> str:

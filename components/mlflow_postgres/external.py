@@ -3,7 +3,7 @@
 import pulumi
 
 from components.mlflow_postgres.args import MlflowPostgresArgs
-from components.mlflow_postgres.endpoint import DatabaseEndpoint
+from components.mlflow_postgres.endpoint import DatabaseEndpoint, tls_query
 
 
 def external_database(args: MlflowPostgresArgs) -> DatabaseEndpoint:
@@ -12,5 +12,5 @@ def external_database(args: MlflowPostgresArgs) -> DatabaseEndpoint:
         host=pulumi.Output.from_input(args.external.host),
         port=pulumi.Output.from_input(args.external.port),
         password=pulumi.Output.secret(args.external.password),
-        query={"sslmode": args.external.ssl_mode},
+        query=tls_query(args.external.ssl_mode, args.ca_secret),
     )

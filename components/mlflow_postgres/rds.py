@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.mlflow_postgres.args import MlflowPostgresArgs
-from components.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
+from components.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint, tls_query
 
 
 def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
@@ -84,7 +84,8 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
         host=instance.address,
         port=instance.port,
         password=password.result,
-        query={"sslmode": "require"},
+        # Encrypted always (rds.force_ssl); verified against the RDS CA bundle when one is given.
+        query=tls_query("verify-full" if args.ca_secret else "require", args.ca_secret),
         ready=[instance],
         extra_outputs={"endpoint": instance.endpoint},
     )

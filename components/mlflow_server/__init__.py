@@ -13,6 +13,7 @@ from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from components.mlflow_server.args import MlflowServerArgs
 from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from components.mlflow_server.encryption_keys import encryption_key_env
@@ -32,6 +33,10 @@ READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 AUTH_READINESS_PATH = "/api/3.0/mlflow/server-info"
 
 __all__ = ["JOB_ROUTES", "METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
+
+
+def with_mounts(container: dict[str, Any], mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**container, "volumeMounts": [*container["volumeMounts"], *mounts]} if mounts else container
 
 
 def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi.Input[str]]:
@@ -96,7 +101,8 @@ class MlflowServer(pulumi.ComponentResource):
 
         self.selector = selector
         self.migration_selector = selector_labels("mlflow", name, "migration")
-        tracking_migration = migration_container(args.image, [backend_env, *common_env])
+        ca = ([ca_volume(args.database_ca_secret)], [CA_MOUNT]) if args.database_ca_secret else ([], [])
+        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1])
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
                 if args.auth else None)
         # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
@@ -107,8 +113,8 @@ class MlflowServer(pulumi.ComponentResource):
             opts=child,
         )
         migration = migration_job(self, name, args, migration_account.metadata.name, tracking_migration,
-                                  then=auth.migration_container if auth else None,
-                                  volumes=(auth.module_volume,) if auth else ())
+                                  then=with_mounts(auth.migration_container, ca[1]) if auth else None,
+                                  volumes=(*([auth.module_volume] if auth else []), *ca[0]))
         # With the auth app /metrics needs a token: Prometheus scrapes a sidecar instead.
         metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
         self.metrics_port = METRICS_PORT if metrics_sidecar else None
@@ -122,8 +128,8 @@ class MlflowServer(pulumi.ComponentResource):
 
         # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
         # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.
-        volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
-        volumes = [empty_dir("tmp", args.tmp_size_limit)]
+        volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}, *ca[1]]
+        volumes = [empty_dir("tmp", args.tmp_size_limit), *ca[0]]
         if args.metrics:
             volume_mounts.append({"name": "metrics", "mountPath": METRICS_DIR})
             volumes.append(empty_dir("metrics", "64Mi"))

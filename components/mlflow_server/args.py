@@ -50,6 +50,9 @@ class MlflowServerArgs:
     extra_allowed_hosts: tuple[str, ...] = ()
     """Host headers to accept beyond localhost and the Service names (e.g. an ingress host)."""
     cors_allowed_origins: tuple[str, ...] = ()
+    database_ca_secret: str | None = None
+    """The database's CA bundle Secret (MlflowPostgresArgs.ca_secret): mounted where the URI's sslrootcert points, in
+    every pod that connects (server, jobs pod, migration)."""
     auth: ServerAuth | None = None
     """MLflow's auth app with identities from verified JWTs; None: everyone who reaches the server is an admin."""
 

@@ -29,8 +29,9 @@ UPGRADE_FROM_ENVIRONMENT = (
 )
 
 
-def migration_container(image: str, env: list[dict[str, Any]]) -> dict[str, Any]:
-    """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment."""
+def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment; `mounts` what the
+    database connection needs (its CA bundle)."""
     return {
         "name": "migrate",
         "image": image,
@@ -38,7 +39,7 @@ def migration_container(image: str, env: list[dict[str, Any]]) -> dict[str, Any]
         "env": env,
         "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
         "securityContext": container_security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *(mounts or [])],
     }
 
 
