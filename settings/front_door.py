@@ -2,7 +2,9 @@
 
 from components.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
 from components.mlflow_server.auth import TrustedIssuer
-from components.validation import dns_label_problem, parse_quantity
+
+# Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
+from components.validation import dns_label_problem, dns_subdomain_problem, parse_quantity
 from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 from settings.checks import dns_name_problem, https_url_problem, issuer_url_problem
 from settings.reader import ConfigReader
@@ -35,9 +37,9 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     if not sso_enabled and not unauthenticated and front_door != "cloudflare":
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
-    ingress_class = read.string("ingressClass", check=dns_label_problem)
-    tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_label_problem)
-    tls_secret = read.optional("ingressTlsSecret", check=dns_label_problem)
+    ingress_class = read.string("ingressClass", check=dns_subdomain_problem)
+    tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_subdomain_problem)
+    tls_secret = read.optional("ingressTlsSecret", check=dns_subdomain_problem)
     through_gateway = front_door == "gateway"
     gateway = _gateway(read, required=through_gateway)
     if front_door != "ingress" and (tls_cluster_issuer or tls_secret):
@@ -97,9 +99,9 @@ def _team_problem(value: str) -> str | None:
 
 
 def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:
-    name = read.optional("gatewayName", check=dns_label_problem)
+    name = read.optional("gatewayName", check=dns_subdomain_problem)
     namespace = read.optional("gatewayNamespace", check=dns_label_problem)
-    section = read.optional("gatewaySectionName", check=dns_label_problem)
+    section = read.optional("gatewaySectionName", check=dns_subdomain_problem)
     if required and not name:
         read.fail("gatewayName", "is required with frontDoor gateway: the Gateway the HTTPRoute attaches to")
     return GatewayRef(name=name, namespace=namespace, section_name=section) if name else None

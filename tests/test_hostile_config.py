@@ -127,6 +127,8 @@ REFUSED += [
 # Accepted, and why.
 ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"storageClass": "ebs.csi.aws.com"}, "a StorageClass name is a DNS subdomain: dots are allowed"),
+    ("prod", {"ingressTlsClusterIssuer": "letsencrypt.prod", "ingressClass": "nginx.internal"},
+     "ClusterIssuer and IngressClass names are DNS subdomains too"),
     ("dev", {"serverExtraAllowedHosts": ["*.example.com", "mlflow.internal:8080"]},
      "a wildcard under a domain and a host:port still name who may be addressed"),
     ("dev", {"backupSchedule": "@daily"}, "a descriptor Kubernetes' cron parser takes"),
