@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     programs = {config.name: program_for(config) for config in configs}
     jobs = jobs_program()
     results: dict[str, Any] = {"machine": machine(), "settings": settings, "runs": [],
-                               "command": "python -m bench" + (" --smoke" if args.smoke else ""),
+                               "command": " ".join(["python -m bench", *(["--smoke"] if args.smoke else []),
+                                                    *([f"--configs {args.configs}"] if args.configs else []),
+                                                    *([f"--reps {args.reps}"] if args.reps else [])]),
                                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as scratch:

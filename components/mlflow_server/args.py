@@ -26,7 +26,7 @@ class MlflowServerArgs:
     """E.g. the IRSA role (eks.amazonaws.com/role-arn) the artifact store grants."""
     image: str = MLFLOW_IMAGE
     replicas: int = 1
-    workers: int = 1
+    workers: int = 2
     """uvicorn workers per pod. Above one they need uvloop (the -full image): on asyncio's loop uvicorn leaves Nagle's
     algorithm on with several workers (uvicorn#3149), ~40 ms a request."""
     reject_overlong_values: bool = False
@@ -38,7 +38,7 @@ class MlflowServerArgs:
     max_overflow: int = 36
     pool_recycle_seconds: int = 300
     resources: ResourceSpec = field(
-        default_factory=lambda: ResourceSpec(cpu_request="500m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi")
+        default_factory=lambda: ResourceSpec(cpu_request="500m", memory_request="1280Mi", cpu_limit="2", memory_limit="2Gi")
     )
     tmp_size_limit: str = "4Gi"
     """The artifact proxy buffers each upload in /tmp: at least the largest artifact accepted."""

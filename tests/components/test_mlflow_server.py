@@ -223,7 +223,7 @@ class TestPodSpec:
 
     def test_requests_and_limits_from_config(self, dev: ProgramRun) -> None:
         assert server_container(dev)["resources"] == {
-            "requests": {"cpu": "500m", "memory": "768Mi"},
+            "requests": {"cpu": "500m", "memory": "1Gi"},
             "limits": {"cpu": "2", "memory": "2Gi"},
         }
 
