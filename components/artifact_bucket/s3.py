@@ -84,40 +84,25 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
 
     irsa = args.irsa
 
-    def trust(accounts: tuple[str, ...]) -> pulumi.Output[str]:
-        return pulumi.Output.all(irsa.oidc_provider_arn, irsa.issuer_url).apply(
+    def irsa_role(suffix: str, accounts: tuple[str, ...], description: str, policy: dict[str, Any]) -> aws.iam.Role:
+        """A role these ServiceAccounts assume through IRSA, with one inline policy."""
+        trust = pulumi.Output.all(irsa.oidc_provider_arn, irsa.issuer_url).apply(
             lambda values: json.dumps(irsa_trust_policy(values[0], values[1], accounts)))
+        role = aws.iam.Role(f"{name}-{suffix}", assume_role_policy=trust, description=description,
+                            tags=dict(args.tags), opts=child)
+        aws.iam.RolePolicy(f"{name}-{suffix}-s3", role=role.id, policy=json.dumps(policy), opts=child)
+        return role
 
-    role = aws.iam.Role(
-        f"{name}-irsa",
-        # The server alone: other jobs get the read-only role below, never its write and delete rights.
-        assume_role_policy=trust((f"{args.namespace}:{args.service_account}",)),
-        description=f"MLflow server ({args.namespace}/{args.service_account}) access to its artifact bucket",
-        tags=dict(args.tags),
-        opts=child,
-    )
-    aws.iam.RolePolicy(
-        f"{name}-irsa-s3",
-        role=role.id,
-        policy=json.dumps(mlflow_bucket_policy(args.bucket_name, args.prefix, args.kms_key_arn)),
-        opts=child,
-    )
+    # The server alone: other jobs get the read-only role below, never its write and delete rights.
+    role = irsa_role("irsa", (f"{args.namespace}:{args.service_account}",),
+                     f"MLflow server ({args.namespace}/{args.service_account}) access to its artifact bucket",
+                     mlflow_bucket_policy(args.bucket_name, args.prefix, args.kms_key_arn))
     outputs: dict[str, pulumi.Output[Any]] = {"bucketArn": bucket.arn, "irsaRoleArn": role.arn}
     if args.also_trusted_service_accounts:
-        reader = aws.iam.Role(
-            f"{name}-irsa-reader",
-            assume_role_policy=trust(args.also_trusted_service_accounts),
-            description=f"Read-only access to MLflow's artifacts in {args.bucket_name}/{args.prefix}",
-            tags=dict(args.tags),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-irsa-reader-s3",
-            role=reader.id,
-            policy=json.dumps(artifact_reader_policy(args.bucket_name, args.prefix, args.kms_key_arn)),
-            opts=child,
-        )
-        outputs["artifactReaderRoleArn"] = reader.arn
+        outputs["artifactReaderRoleArn"] = irsa_role(
+            "irsa-reader", args.also_trusted_service_accounts,
+            f"Read-only access to MLflow's artifacts in {args.bucket_name}/{args.prefix}",
+            artifact_reader_policy(args.bucket_name, args.prefix, args.kms_key_arn)).arn
     return ArtifactStore(
         bucket_name=bucket.bucket,
         destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
