@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install image-env preview-dev preview-prod e2e clean
+.PHONY: test lint unit install image-env checkov-env preview-dev preview-prod e2e clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -27,7 +27,18 @@ $(IMAGE_ENV)/.installed:
 
 image-env: $(IMAGE_ENV)/.installed
 
-install: $(BIN)/.installed node_modules/.installed image-env
+# checkov in its own environment (it pins boto3 and more), cached and keyed the same way.
+CHECKOV_ENV ?= $(HOME)/.cache/mlflow-platform/checkov-$(shell sha256sum requirements-checkov.txt | cut -c1-16)
+
+$(CHECKOV_ENV)/.installed:
+	rm -rf $(CHECKOV_ENV)
+	$(PYTHON) -m venv $(CHECKOV_ENV)
+	$(CHECKOV_ENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+checkov-env: $(CHECKOV_ENV)/.installed
+
+install: $(BIN)/.installed node_modules/.installed image-env checkov-env
 
 lint: install
 	$(BIN)/ruff check .
@@ -36,7 +47,7 @@ lint: install
 	$(BIN)/mypy examples/training-job/__main__.py
 
 unit: install
-	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) $(BIN)/python -m pytest
+	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) MLFLOW_PLATFORM_CHECKOV_ENV=$(CHECKOV_ENV) $(BIN)/python -m pytest
 
 test: lint unit
 

@@ -201,6 +201,7 @@ def _postgres_args(database: DatabaseSettings, namespace: str, data_protection: 
         metrics_exporter=metrics,
         backup_schedule=database.backup_schedule,
         image=database.image,
+        exporter_image=database.exporter_image,
         storage_size=database.storage_size,
         storage_class=storage_class,
         resources=database.resources,

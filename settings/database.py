@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from components.kube.resources import ResourceSpec
 from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
 from components.validation import cron_problem, dns_subdomain_problem
-from components.versions import POSTGRES_IMAGE
+from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 from settings.checks import (
     arn_problem,
     database_host_problem,
@@ -28,6 +28,7 @@ class DatabaseSettings:
     mode: DatabaseMode
     max_connections: int
     image: str
+    exporter_image: str
     storage_size: str
     resources: ResourceSpec
     rds: RdsOptions | None
@@ -54,6 +55,7 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     mode = read.string("databaseMode", allowed=DATABASE_MODES)
     max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
     image = read.image("postgresImage", POSTGRES_IMAGE)
+    exporter_image = read.image("postgresExporterImage", POSTGRES_EXPORTER_IMAGE)
     storage_size = read.quantity("postgresStorageSize", minimum="1Gi", maximum="64Ti")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
@@ -76,7 +78,8 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
         return None
     return DatabaseSettings(
         mode=mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
-        max_connections=max_connections, image=image, storage_size=storage_size, resources=spec, rds=rds,
+        max_connections=max_connections, image=image, exporter_image=exporter_image, storage_size=storage_size,
+        resources=spec, rds=rds,
         external=external, backups=backups and mode == "in-cluster", backup_schedule=backup_schedule,
         backup_retention_days=backup_retention_days, ca_secret=ca_secret,
     )

@@ -42,11 +42,16 @@ def each_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun
     return {"dev": dev, "prod": prod}[request.param]
 
 
-# What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams.
+# What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
+# Cloudflare tunnel's connectors.
+CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
+                         "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
+                         "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
 OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100}),
     "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
                                           "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
+    "prod-with-cloudflare-tunnel": ("prod", CLOUDFLARE_FRONT_DOOR),
 }
 
 
@@ -74,6 +79,26 @@ def container(workload: Registration, name: str | None = None) -> dict[str, Any]
 
 def env_of(container_spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in container_spec.get("env", [])}
+
+
+def mounted_secret_files(run: ProgramRun, workload: Registration,
+                         container_name: str | None = None) -> dict[str, tuple[str, str]]:
+    """Each file a container reads from a mounted Secret, by path: (the Secret's name, its key)."""
+    volumes = {v["name"]: v["secret"] for v in pod_spec(workload).get("volumes", []) if "secret" in v}
+    files = {}
+    for mount in container(workload, container_name).get("volumeMounts", []):
+        if volume := volumes.get(mount["name"]):
+            assert mount.get("readOnly") is True
+            keys = run.one(SECRET, volume["secretName"]).plain_inputs["stringData"]
+            for item in volume.get("items") or [{"key": key, "path": key} for key in keys]:
+                files[f"{mount['mountPath']}/{item['path']}"] = (volume["secretName"], item["key"])
+    return files
+
+
+def flag_value(container_spec: dict[str, Any], flag: str) -> str:
+    values = [str(arg).split("=", 1)[1] for arg in container_spec.get("args", []) if str(arg).startswith(f"{flag}=")]
+    assert len(values) == 1, f"{flag} given {len(values)} times"
+    return values[0]
 
 
 def component(run: ProgramRun, type_suffix: str) -> Registration:

@@ -14,14 +14,20 @@ from components.artifact_bucket.store import ArtifactStore, BackupTarget
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.hardening import data_volume as data_volume_claim
+from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 
 MINIO_API_PORT = 9000
 MINIO_CONSOLE_PORT = 9001
-MINIO_UID = 1000
+# MinIO and mc run as any uid; a high one cannot collide with a node's users. fsGroup regroups a volume an
+# older release wrote as uid 1000 on the first start (fsGroupChangePolicy OnRootMismatch), so it stays writable.
+MINIO_UID = 10001
+# Why MinIO and its setup Job keep credentials in environment variables (checkov CKV_K8S_35).
+MINIO_READS_ENV = "dev-only MinIO and mc take their root credentials from environment variables (MC_HOST_<alias>)"
 SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
 SETUP_WAIT_SECONDS = 90 * 2  # minio_setup.sh: 90 attempts of `mc ready`, 2 s apart
 MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
@@ -94,7 +100,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
     }
     deployment = k8s.apps.v1.Deployment(
         name,
-        metadata={**metadata, "name": name},
+        metadata={**metadata, "name": name,
+                  "annotations": scanner_skips({SECRETS_AS_ENV: MINIO_READS_ENV}, (args.minio_image,))},
         spec={
             "replicas": 1,
             # One writer on a ReadWriteOnce volume: stop the old pod before starting the new.
@@ -108,7 +115,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
                     "containers": [
                         {
                             "name": "minio",
-                            "image": args.minio_image,
+                            **image_fields(args.minio_image),
                             "args": [
                                 "server", "/data",
                                 "--address", f":{MINIO_API_PORT}",
@@ -146,7 +153,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
     k8s.batch.v1.Job(
         f"{name}-setup",
         # No fixed name: a changed script or image replaces the Job, so the setup runs again.
-        metadata={"namespace": args.namespace, "labels": job_labels},
+        metadata={"namespace": args.namespace, "labels": job_labels,
+                  "annotations": scanner_skips({SECRETS_AS_ENV: MINIO_READS_ENV}, (args.minio_client_image,))},
         spec={
             "backoffLimit": 6,
             "template": {
@@ -158,7 +166,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
                     "containers": [
                         {
                             "name": "setup",
-                            "image": args.minio_client_image,
+                            **image_fields(args.minio_client_image),
                             "command": ["/bin/sh", "-c", SETUP_SCRIPT],
                             "env": [
                                 *root_env,

@@ -3,8 +3,8 @@
 Cloudflare Access signs people in (and service tokens for programs) at Cloudflare's edge, then the
 tunnel carries the request to the MLflow Service with a `Cf-Access-Jwt-Assertion` JWT that MLflow's
 auth app verifies against the team's certificates and the application's AUD tag. The tunnel token is
-read from the environment (TUNNEL_TOKEN, cloudflared cmd/cloudflared/tunnel/subcommands.go), never
-from arguments; the tunnel's public hostname and its service (http://<server>.<ns>.svc.cluster.local:5000)
+read from a file of the Secret (`tunnel run --token-file`, env TUNNEL_TOKEN_FILE, cloudflared 2025.4.0+; Cloudflare's
+"tunnel run parameters" page, cloudflare-docs#21697), never from arguments or the environment; the tunnel's public hostname and its service (http://<server>.<ns>.svc.cluster.local:5000)
 are configured at Cloudflare.
 """
 
@@ -15,14 +15,16 @@ import pulumi_kubernetes as k8s
 
 from components.ingress_sso.args import CloudflareTunnel, IngressSsoArgs
 from components.kube.disruption import one_at_a_time
-from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import scanner_skips
 from components.kube.timeouts import CLOUDFLARED_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.versions import CLOUDFLARED_UID
 
 METRICS_PORT = 2000
+TOKEN_DIR = "/etc/cloudflared/token"
 
 
 def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel: CloudflareTunnel) -> dict[str, str]:
@@ -46,7 +48,7 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
     }
     k8s.apps.v1.Deployment(
         connector,
-        metadata={**metadata, "name": connector},
+        metadata={**metadata, "name": connector, "annotations": scanner_skips({}, (tunnel.image,))},
         spec={
             "replicas": tunnel.replicas,
             "selector": {"matchLabels": selector},
@@ -57,16 +59,20 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
                     "securityContext": pod_security_context(CLOUDFLARED_UID),
                     "containers": [{
                         "name": "cloudflared",
-                        "image": tunnel.image,
+                        **image_fields(tunnel.image),
                         "args": ["tunnel", "--no-autoupdate", "--metrics", f"0.0.0.0:{METRICS_PORT}", "run"],
-                        "env": [secret_env("TUNNEL_TOKEN", secret.metadata.name, "tunnel-token")],
+                        # The token as a file, not an environment variable (see the module's docstring).
+                        "env": [{"name": "TUNNEL_TOKEN_FILE", "value": f"{TOKEN_DIR}/tunnel-token"}],
                         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
                         "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
                         "securityContext": container_security_context(),
                         **probes,
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                                         {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True}],
                     }],
-                    "volumes": [empty_dir("tmp", "16Mi")],
+                    # Readable by the pod's group (fsGroup) only.
+                    "volumes": [empty_dir("tmp", "16Mi"),
+                                {"name": "token", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}}],
                 },
             },
         },

@@ -6,13 +6,16 @@ import pulumi_random as random
 
 from components.ingress_sso.args import OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
 from components.kube.disruption import one_at_a_time
-from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.versions import OAUTH2_PROXY_UID
+
+SECRETS_DIR = "/etc/oauth2-proxy/secrets"
 
 
 def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: OidcSso) -> k8s.core.v1.Service:
@@ -28,12 +31,17 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         proxy,
         metadata={**metadata, "name": proxy},
         type="Opaque",
-        string_data={"client-id": sso.client_id, "client-secret": pulumi.Output.secret(sso.client_secret),
-                     "cookie-secret": cookie.result},
+        string_data={"client-secret": pulumi.Output.secret(sso.client_secret), "cookie-secret": cookie.result},
         opts=child,
     )
     flags = [
         "--provider=oidc",
+        f"--client-id={sso.client_id}",
+        # Secrets as files, not environment variables: both flags are in v7.15 (pkg/apis/options/cookie.go
+        # GetSecret reads --cookie-secret-file; --client-secret-file is older). The cookie file holds the 32
+        # characters themselves, which oauth2-proxy takes as a 32-byte secret.
+        f"--client-secret-file={SECRETS_DIR}/client-secret",
+        f"--cookie-secret-file={SECRETS_DIR}/cookie-secret",
         f"--oidc-issuer-url={sso.issuer_url}",
         f"--http-address=0.0.0.0:{OAUTH2_PROXY_PORT}",
         f"--redirect-url={args.url}/oauth2/callback",
@@ -74,7 +82,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
     probes = {"livenessProbe": probe, "readinessProbe": {**probe, "httpGet": {"path": "/ready", "port": "http"}}}
     k8s.apps.v1.Deployment(
         proxy,
-        metadata={**metadata, "name": proxy},
+        metadata={**metadata, "name": proxy, "annotations": scanner_skips({}, (sso.image,))},
         spec={
             "replicas": sso.replicas,
             "selector": {"matchLabels": selector},
@@ -85,20 +93,18 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
                     "securityContext": pod_security_context(OAUTH2_PROXY_UID),
                     "containers": [{
                         "name": "oauth2-proxy",
-                        "image": sso.image,
+                        **image_fields(sso.image),
                         "args": flags,
-                        "env": [
-                            secret_env("OAUTH2_PROXY_CLIENT_ID", secret.metadata.name, "client-id"),
-                            secret_env("OAUTH2_PROXY_CLIENT_SECRET", secret.metadata.name, "client-secret"),
-                            secret_env("OAUTH2_PROXY_COOKIE_SECRET", secret.metadata.name, "cookie-secret"),
-                        ],
                         "ports": [{"name": "http", "containerPort": OAUTH2_PROXY_PORT}],
                         "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
                         "securityContext": container_security_context(),
                         **probes,
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                                         {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}],
                     }],
-                    "volumes": [empty_dir("tmp", "16Mi")],
+                    # Readable by the pod's group (fsGroup) only.
+                    "volumes": [empty_dir("tmp", "16Mi"),
+                                {"name": "secrets", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}}],
                 },
             },
         },

@@ -9,14 +9,28 @@ import pulumi_random as random
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.hardening import data_volume as data_volume_claim
+from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import HIGH_UID, SECRETS_AS_ENV, scanner_skips
 from components.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_postgres.args import MlflowPostgresArgs
 from components.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
 from components.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
+# The password as a file, not an environment variable: the image's entrypoint reads POSTGRES_PASSWORD_FILE
+# (docker-library's file_env) and postgres_exporter DATA_SOURCE_PASS_FILE.
+CREDENTIALS_DIR = "/etc/postgresql-credentials"
+PASSWORD_FILE = f"{CREDENTIALS_DIR}/password"
+# pg_dump and mc are clients: any uid works (PGUSER names the role), so the backup runs as a high one.
+BACKUP_UID = 10001
+BACKUP_SKIPS = {
+    SECRETS_AS_ENV: "pg_dump reads PGPASSWORD and mc reads MC_HOST_<alias>; a .pgpass must be mode 0600 and a "
+                    "Secret volume under fsGroup is group-readable",
+}
+# The image's data directory belongs to its postgres user, and postgres refuses a data directory another uid owns.
+POSTGRES_SKIPS = {HIGH_UID: "postgres must run as the uid that owns its data directory: the image's postgres user 999"}
 # pg_dump reads host, port, user, database and password from PG* variables, so the command is only
 # the dump's shape: the runtime restore test runs these exact arguments.
 BACKUP_COMMAND = ["pg_dump", "--format=custom", "--compress=6", "--no-owner", "--no-privileges",
@@ -59,20 +73,22 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
         opts=child,
     )
 
+    credentials_mount = {"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True}
     exporter: list[dict[str, Any]] = []
     if args.metrics_exporter:
         # postgres_exporter as a sidecar: pg_up and connection counts for the alerts and the dashboard.
         exporter.append({
             "name": "metrics",
-            "image": args.exporter_image,
+            **image_fields(args.exporter_image),
             "env": [
                 {"name": "DATA_SOURCE_URI", "value": f"127.0.0.1:{POSTGRES_PORT}/{args.database}?sslmode=disable"},
                 {"name": "DATA_SOURCE_USER", "value": args.username},
-                secret_env("DATA_SOURCE_PASS", credentials.metadata.name, "password"),
+                {"name": "DATA_SOURCE_PASS_FILE", "value": PASSWORD_FILE},
             ],
             "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT}],
             "resources": ResourceSpec("20m", "32Mi", "200m", "128Mi").to_kubernetes(),
             "securityContext": container_security_context(),
+            "volumeMounts": [credentials_mount],
         })
     pg_isready = ["pg_isready", "--host=127.0.0.1", f"--username={args.username}", f"--dbname={args.database}"]
     probes = {
@@ -84,7 +100,8 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
     }
     statefulset = k8s.apps.v1.StatefulSet(
         name,
-        metadata={**metadata, "name": name},
+        metadata={**metadata, "name": name, "annotations": scanner_skips(
+            POSTGRES_SKIPS, (args.image, *([args.exporter_image] if args.metrics_exporter else [])))},
         spec={
             "serviceName": name,
             "replicas": 1,
@@ -98,14 +115,14 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                     "containers": [
                         {
                             "name": "postgresql",
-                            "image": args.image,
+                            **image_fields(args.image),
                             # The image's entrypoint prepends `postgres` to arguments starting with '-'.
                             "args": ["-c", f"max_connections={args.max_connections}"],
                             "ports": [{"name": "postgresql", "containerPort": POSTGRES_PORT}],
                             "env": [
                                 {"name": "POSTGRES_USER", "value": args.username},
                                 {"name": "POSTGRES_DB", "value": args.database},
-                                secret_env("POSTGRES_PASSWORD", credentials.metadata.name, "password"),
+                                {"name": "POSTGRES_PASSWORD_FILE", "value": PASSWORD_FILE},
                                 # A subdirectory: the volume root may hold lost+found, which initdb refuses.
                                 {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
                             ],
@@ -116,12 +133,16 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                                 {"name": "data", "mountPath": "/var/lib/postgresql/data"},
                                 {"name": "run", "mountPath": "/var/run/postgresql"},
                                 {"name": "tmp", "mountPath": "/tmp"},
+                                credentials_mount,
                             ],
                         },
                         *exporter,
                     ],
                     "volumes": [
                         {"name": "data", "persistentVolumeClaim": {"claimName": data_volume.metadata.name}},
+                        # Readable by the pod's group (fsGroup) only.
+                        {"name": "credentials", "secret": {"secretName": credentials.metadata.name,
+                                                           "defaultMode": 0o440}},
                         empty_dir("run", "16Mi"),
                         empty_dir("tmp", "1Gi"),
                     ],
@@ -156,7 +177,8 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
     small = ResourceSpec("100m", "128Mi", "1", "512Mi").to_kubernetes()
     k8s.batch.v1.CronJob(
         f"{name}-backup",
-        metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels},
+        metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels,
+                  "annotations": scanner_skips(BACKUP_SKIPS, (args.image, target.client_image))},
         spec={
             "schedule": args.backup_schedule,
             "concurrencyPolicy": "Forbid",
@@ -173,10 +195,10 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                         "spec": {
                             "restartPolicy": "Never",
                             "automountServiceAccountToken": False,
-                            "securityContext": pod_security_context(POSTGRES_UID),
+                            "securityContext": pod_security_context(BACKUP_UID),
                             "initContainers": [{
                                 "name": "dump",
-                                "image": args.image,
+                                **image_fields(args.image),
                                 "command": BACKUP_COMMAND,
                                 "env": [
                                     {"name": "PGHOST", "value": host},
@@ -192,7 +214,7 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                             }],
                             "containers": [{
                                 "name": "upload",
-                                "image": target.client_image,
+                                **image_fields(target.client_image),
                                 "command": ["/bin/sh", "-c", UPLOAD_SCRIPT],
                                 "env": [
                                     secret_env("AWS_ACCESS_KEY_ID", target.credentials_secret_name, "AWS_ACCESS_KEY_ID"),

@@ -9,8 +9,10 @@ import pulumi_kubernetes as k8s
 from components.kube.disruption import one_at_a_time
 from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
@@ -19,7 +21,7 @@ from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from components.mlflow_server.encryption_keys import encryption_key_env
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
 from components.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
-from components.mlflow_server.migration import BACKEND_URI_ENV, SERVER_UID, migration_container, migration_job
+from components.mlflow_server.migration import BACKEND_URI_ENV, MLFLOW_READS_ENV, SERVER_UID, migration_container, migration_job
 
 SERVER_PORT = 5000
 # With the auth app, Prometheus scrapes a sidecar here instead of the server's /metrics (mlflow_platform_metrics.py).
@@ -169,7 +171,7 @@ class MlflowServer(pulumi.ComponentResource):
             ]
             return {
                 "name": "mlflow",
-                "image": args.image,
+                **image_fields(args.image),
                 # Exec form, no shell: SIGTERM reaches mlflow, which forwards it to uvicorn.
                 "command": ["mlflow"],
                 "args": server_args(args, hosts),
@@ -208,7 +210,8 @@ class MlflowServer(pulumi.ComponentResource):
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,
-            metadata={**metadata, "name": name},
+            metadata={**metadata, "name": name, "annotations": scanner_skips({SECRETS_AS_ENV: MLFLOW_READS_ENV},
+                                                                             (args.image,))},
             spec={
                 **replicas_spec,
                 "selector": {"matchLabels": selector},
@@ -265,7 +268,7 @@ class MlflowServer(pulumi.ComponentResource):
         """Serves the workers' metrics files on METRICS_PORT (the auth app answers 401 on /metrics)."""
         return {
             "name": "metrics",
-            "image": args.image,
+            **image_fields(args.image),
             "command": ["python", f"{MODULE_DIR}/mlflow_platform_metrics.py"],
             "env": [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": METRICS_DIR},
                     {"name": "METRICS_PORT", "value": str(METRICS_PORT)},
@@ -274,6 +277,7 @@ class MlflowServer(pulumi.ComponentResource):
             "resources": ResourceSpec("20m", "64Mi", "200m", "128Mi").to_kubernetes(),
             "securityContext": container_security_context(),
             "readinessProbe": {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 10},
+            "livenessProbe": {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 20, "timeoutSeconds": 5},
             "volumeMounts": [{"name": "metrics", "mountPath": METRICS_DIR, "readOnly": True}, auth.module_mount],
         }
 

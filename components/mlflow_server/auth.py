@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.kube.env import secret_env
+from components.kube.images import image_fields
 
 HERE = Path(__file__).parent
 IDENTITY_MODULE = (HERE / "mlflow_platform_auth.py").read_text()
@@ -187,7 +188,7 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict
         migration_container={
             **container_base,
             "name": "migrate-auth",
-            "image": image,
+            **image_fields(image),
             "command": ["python", f"{MODULE_DIR}/mlflow_platform_auth_db.py"],
             "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri"),
                     identity_config_env],

@@ -23,8 +23,10 @@ import pulumi_kubernetes as k8s
 from components.kube.hardening import empty_dir
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.mlflow_server.migration import MLFLOW_READS_ENV
 
 # Every route whose handler calls submit_job (mlflow/server/job_api.py, handlers.py: scorer, issue
 # detection, GenAI evaluate, prompt optimisation). Prefixes: the rest of each family (reading a job,
@@ -78,7 +80,7 @@ def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, p
     probes = {key: value for key, value in container.items() if key.endswith("Probe")}
     k8s.apps.v1.Deployment(
         jobs_name,
-        metadata=metadata,
+        metadata={**metadata, "annotations": scanner_skips({SECRETS_AS_ENV: MLFLOW_READS_ENV}, (container["image"],))},
         spec={
             "replicas": 1,
             "selector": {"matchLabels": selector},

@@ -9,14 +9,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.images import image_fields
 from components.kube.labels import standard_labels
 from components.kube.resources import ResourceSpec
+from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.timeouts import job_timeout
 from components.mlflow_server.args import MlflowServerArgs
 
 SERVER_UID = 10001
 MIGRATION_DEADLINE_SECONDS = 1800
 BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
+# Why the server, jobs and migration pods keep secrets in environment variables (checkov CKV_K8S_35).
+MLFLOW_READS_ENV = "MLflow reads its store URIs, keys and admin password only from environment variables"
 
 
 # `mlflow db upgrade <uri>` run through MLflow's own CLI, with the URI read from the environment inside Python:
@@ -34,7 +38,7 @@ def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict
     database connection needs (its CA bundle)."""
     return {
         "name": "migrate",
-        "image": image,
+        **image_fields(image),
         "command": ["python", "-c", UPGRADE_FROM_ENVIRONMENT],
         "env": env,
         "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
@@ -52,7 +56,8 @@ def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, se
     return k8s.batch.v1.Job(
         f"{name}-migrate",
         # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.
-        metadata={"namespace": args.namespace, "labels": migration_labels},
+        metadata={"namespace": args.namespace, "labels": migration_labels,
+                  "annotations": scanner_skips({SECRETS_AS_ENV: MLFLOW_READS_ENV}, (args.image,))},
         spec={
             "backoffLimit": 10,
             "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,

@@ -5,7 +5,17 @@ from typing import Any
 
 import pytest
 
-from conftest import DEPLOYMENT, PROD_SECRETS, SECRET, SERVICE, container, env_of
+from conftest import (
+    CLOUDFLARE_FRONT_DOOR,
+    DEPLOYMENT,
+    PROD_SECRETS,
+    SECRET,
+    SERVICE,
+    container,
+    env_of,
+    flag_value,
+    mounted_secret_files,
+)
 from harness import ProgramRun, is_secret, run_program
 from settings import ConfigError
 
@@ -84,11 +94,12 @@ class TestProd:
                      "--redirect-url=https://mlflow.example.com/oauth2/callback", "--email-domain=example.com",
                      "--cookie-secure=true", "--reverse-proxy=true"):
             assert flag in proxy["args"]
-        assert not any("secret" in arg.lower() for arg in proxy["args"])
-        env = env_of(proxy)
-        for variable, key in (("OAUTH2_PROXY_CLIENT_ID", "client-id"), ("OAUTH2_PROXY_CLIENT_SECRET", "client-secret"),
-                              ("OAUTH2_PROXY_COOKIE_SECRET", "cookie-secret")):
-            assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-ingress-oauth2-proxy", "key": key}
+        # Secrets are files from the Secret, never arguments or environment variables (checkov CKV_K8S_35).
+        files = mounted_secret_files(prod, prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+        assert files[flag_value(proxy, "--client-secret-file")] == ("mlflow-ingress-oauth2-proxy", "client-secret")
+        assert files[flag_value(proxy, "--cookie-secret-file")] == ("mlflow-ingress-oauth2-proxy", "cookie-secret")
+        assert "env" not in proxy
+        assert "--client-id=mlflow-platform" in proxy["args"]  # Pulumi.prod.yaml's ssoClientId: not a secret
 
     def test_client_and_cookie_secrets_stay_secret(self, prod: ProgramRun) -> None:
         secret = prod.one(SECRET, "mlflow-ingress-oauth2-proxy")
@@ -161,9 +172,7 @@ class TestGatewayApiFrontDoor:
 class TestCloudflareFrontDoor:
     """frontDoor cloudflare: a cloudflared tunnel, no Ingress and no oauth2-proxy; Access signs people in."""
 
-    OVERRIDES = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
-                 "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
-                 "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
+    OVERRIDES = CLOUDFLARE_FRONT_DOOR
 
     def test_connectors_read_the_tunnel_token_from_a_secret_and_nothing_is_public(self) -> None:
         run = run_program("prod", self.OVERRIDES)
@@ -174,8 +183,8 @@ class TestCloudflareFrontDoor:
         connector = container(tunnel)
         assert connector["image"] == "docker.io/cloudflare/cloudflared:2026.8.2"
         assert connector["args"] == ["tunnel", "--no-autoupdate", "--metrics", "0.0.0.0:2000", "run"]
-        assert env_of(connector)["TUNNEL_TOKEN"]["valueFrom"]["secretKeyRef"] == {
-            "name": "mlflow-ingress-cloudflared", "key": "tunnel-token"}
+        token_file = env_of(connector)["TUNNEL_TOKEN_FILE"]["value"]
+        assert mounted_secret_files(run, tunnel)[token_file] == ("mlflow-ingress-cloudflared", "tunnel-token")
         assert is_secret(run.one(SECRET, "mlflow-ingress-cloudflared").inputs["stringData"])
         assert connector["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
         assert run.stack_outputs["trackingUrl"] == "https://mlflow.example.com"

@@ -3,8 +3,20 @@
 import pytest
 
 from components.mlflow_postgres import MlflowPostgresArgs
-from conftest import CRONJOB, PVC, RANDOM_PASSWORD, SECRET, SERVICE, STATEFULSET, component, container, env_of, pod_spec
-from harness import ProgramRun, is_secret
+from conftest import (
+    CRONJOB,
+    PVC,
+    RANDOM_PASSWORD,
+    SECRET,
+    SERVICE,
+    STATEFULSET,
+    component,
+    container,
+    env_of,
+    mounted_secret_files,
+    pod_spec,
+)
+from harness import ProgramRun, is_secret, run_program
 
 
 def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev: ProgramRun) -> None:
@@ -35,10 +47,15 @@ def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: Pro
         assert "--host=127.0.0.1" in postgres[probe]["exec"]["command"]
 
 
-def test_password_reaches_postgres_only_through_a_secret_reference(dev: ProgramRun) -> None:
-    env = env_of(container(dev.one(STATEFULSET, "mlflow-postgres")))
-    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-credentials", "key": "password"}
-    assert "value" not in env["POSTGRES_PASSWORD"]
+def test_password_reaches_postgres_and_its_exporter_as_a_file_from_the_secret(dev: ProgramRun) -> None:
+    """POSTGRES_PASSWORD_FILE (the image's entrypoint, file_env) and DATA_SOURCE_PASS_FILE (postgres_exporter)."""
+    monitored = run_program("dev", {"monitoringEnabled": True})
+    sts = monitored.one(STATEFULSET, "mlflow-postgres")
+    for name, variable in (("postgresql", "POSTGRES_PASSWORD_FILE"), ("metrics", "DATA_SOURCE_PASS_FILE")):
+        env = env_of(container(sts, name))
+        assert not [e for e in env.values() if "valueFrom" in e]
+        assert mounted_secret_files(monitored, sts, name)[env[variable]["value"]] == ("mlflow-postgres-credentials", "password")
+    env = env_of(container(dev.one(STATEFULSET, "mlflow-postgres"), "postgresql"))
     assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import DEPLOYMENT, PROD_SECRETS, SERVICE, STATEFULSET, container, pod_spec
+from conftest import DEPLOYMENT, PROD_SECRETS, SERVICE, STATEFULSET, container, env_of, pod_spec
 from harness import ProgramRun, run_program
 from runtime.fixtures import skip_or_fail
 
@@ -62,7 +62,7 @@ class TestServiceMonitor:
         assert monitors.keys() == {"mlflow", "mlflow-postgres"}
         exporter = container(in_cluster_monitored.one(STATEFULSET, "mlflow-postgres"), "metrics")
         assert exporter["image"].startswith("quay.io/prometheuscommunity/postgres-exporter:v")
-        assert exporter["env"][2]["valueFrom"]["secretKeyRef"]["key"] == "password"
+        assert env_of(exporter)["DATA_SOURCE_PASS_FILE"]["value"] == "/etc/postgresql-credentials/password"
         ports = in_cluster_monitored.one(SERVICE, "mlflow-postgres-headless").plain_inputs["spec"]["ports"]
         assert {"name": "metrics", "port": 9187, "targetPort": "metrics"} in ports
 
