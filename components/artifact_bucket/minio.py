@@ -27,7 +27,8 @@ MINIO_CONSOLE_PORT = 9001
 # older release wrote as uid 1000 on the first start (fsGroupChangePolicy OnRootMismatch), so it stays writable.
 MINIO_UID = 10001
 # Why MinIO and its setup Job keep credentials in environment variables (checkov CKV_K8S_35).
-MINIO_READS_ENV = "dev-only MinIO and mc take their root credentials from environment variables (MC_HOST_<alias>)"
+MINIO_READS_ENV = ("mc reads credentials only from MC_HOST_<alias> or a config file it writes; MinIO takes the "
+                   "same root Secret as variables")
 SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
 SETUP_WAIT_SECONDS = 90 * 2  # minio_setup.sh: 90 attempts of `mc ready`, 2 s apart
 MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")

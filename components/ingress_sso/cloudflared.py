@@ -3,8 +3,9 @@
 Cloudflare Access signs people in (and service tokens for programs) at Cloudflare's edge, then the
 tunnel carries the request to the MLflow Service with a `Cf-Access-Jwt-Assertion` JWT that MLflow's
 auth app verifies against the team's certificates and the application's AUD tag. The tunnel token is
-read from a file of the Secret (`tunnel run --token-file`, env TUNNEL_TOKEN_FILE, cloudflared 2025.4.0+; Cloudflare's
-"tunnel run parameters" page, cloudflare-docs#21697), never from arguments or the environment; the tunnel's public hostname and its service (http://<server>.<ns>.svc.cluster.local:5000)
+read from a file of the Secret (`tunnel run --token-file`, env TUNNEL_TOKEN_FILE, cloudflared 2025.4.0+:
+Cloudflare's "tunnel run parameters" page, cloudflare-docs#21697), never from arguments or the environment;
+the tunnel's public hostname and its service (http://<server>.<ns>.svc.cluster.local:5000)
 are configured at Cloudflare.
 """
 
