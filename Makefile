@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install image-env checkov-env preview-dev preview-prod e2e clean
+.PHONY: test lint unit install image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -38,7 +38,11 @@ $(CHECKOV_ENV)/.installed:
 
 checkov-env: $(CHECKOV_ENV)/.installed
 
-install: $(BIN)/.installed node_modules/.installed image-env checkov-env
+# The MLflow releases the upgrade tests start from, each in its own cached environment (tests/runtime/old_mlflow.py).
+old-mlflow-envs: $(BIN)/.installed
+	$(BIN)/python tests/runtime/old_mlflow.py
+
+install: $(BIN)/.installed node_modules/.installed image-env checkov-env old-mlflow-envs
 
 lint: install
 	$(BIN)/ruff check .

@@ -61,6 +61,8 @@ class Registration:
     """create/update/delete as given in ResourceOptions.custom_timeouts (empty: the provider's defaults)."""
     additional_secret_outputs: tuple[str, ...] = ()
     """Outputs the engine stores encrypted although the provider returns them plain (ResourceOptions)."""
+    aliases: tuple[dict[str, Any], ...] = ()
+    """ResourceOptions.aliases as the SDK sends them: {"urn": ...} or a spec (name, type, parentUrn, noParent, ...)."""
 
     def plaintext_state(self) -> Iterator[str]:
         """The strings the engine would write unencrypted to the state: inputs and outputs, except values that are
@@ -220,6 +222,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"the program called an invoke the tests do not expect: {args.token}")
 
 
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    spec = alias.spec
+    return {"name": spec.name, "type": spec.type, "stack": spec.stack, "project": spec.project,
+            "parentUrn": spec.parentUrn, "noParent": spec.noParent}
+
+
 class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, platform_mocks: PlatformMocks) -> None:
         super().__init__(platform_mocks)
@@ -250,6 +260,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     custom_timeouts={kind: getattr(request.customTimeouts, kind) for kind in ("create", "update", "delete")
                                      if request.HasField("customTimeouts") and getattr(request.customTimeouts, kind)},
                     additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                    aliases=tuple(_alias(alias) for alias in request.aliases),
                 )
             )
         return response

@@ -5,7 +5,8 @@ Used to prove a refactoring changes nothing Pulumi would see: render before and 
     .venv/bin/python tools/render_stacks.py > before.json   # ... refactor ...
     .venv/bin/python tools/render_stacks.py > after.json && diff before.json after.json
 
-`--urns` rewrites tests/snapshots/urns.json, the URNs tests/test_urns.py holds both stacks to.
+`--urns` adds the URNs both stacks and their optional parts declare now to tests/snapshots/urns.json, the record
+tests/test_urns.py holds them to; a recorded URN is never dropped (an upgrade from any release must still find it).
 """
 
 import json
@@ -16,7 +17,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import PROD_SECRETS  # noqa: E402
+from conftest import OPTIONAL_OBJECTS, PROD_SECRETS  # noqa: E402
+from engine.aliases import engine_urns  # noqa: E402
 from harness import ProgramRun, run_program  # noqa: E402
 
 
@@ -42,12 +44,16 @@ def stacks() -> dict[str, ProgramRun]:
 
 
 def urns(run: ProgramRun) -> list[str]:
-    return sorted(r.urn for r in run.resources)
+    """The URNs as the engine forms them (the mocks' differ: tests/engine/aliases.py, engine_urns)."""
+    return sorted(engine_urns(run.resources).values())
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--urns"]:
+        recorded = json.loads(URN_SNAPSHOT.read_text()) if URN_SNAPSHOT.exists() else {}
+        runs = {**stacks(), **{name: run_program(*variant) for name, variant in OPTIONAL_OBJECTS.items()}}
         URN_SNAPSHOT.parent.mkdir(exist_ok=True)
-        URN_SNAPSHOT.write_text(json.dumps({name: urns(run) for name, run in stacks().items()}, indent=1) + "\n")
+        URN_SNAPSHOT.write_text(json.dumps({name: sorted(set(recorded.get(name, [])) | set(urns(run)))
+                                            for name, run in runs.items()}, indent=1) + "\n")
     else:
         print(json.dumps({name: render(run) for name, run in stacks().items()}, indent=1, sort_keys=True, default=str))

@@ -109,15 +109,17 @@ class Platform:
         server = self._launch(name, port, argv, env, declared)
         return server.wait_healthy(timeout=180) if wait else server
 
-    def start_plain_server(self, name: str, port: int | None = None, extra_args: tuple[str, ...] | list[str] = ()
-                           ) -> "RunningServer":
+    def start_plain_server(self, name: str, port: int | None = None, extra_args: tuple[str, ...] | list[str] = (),
+                           bin_dir: Path | None = None) -> "RunningServer":
         """`mlflow server` as people run it from MLflow's docs (its defaults: 4 workers, the job runner), in the
-        image's environment, on this platform's database and bucket: the baseline the stack is compared with."""
+        image's environment (or `bin_dir`'s: an older release), on this platform's database and bucket: the
+        baseline the stack is compared with, and the server an upgrade starts from."""
         port = port or free_port()
         env = self.cluster.environment(self.container(DEPLOYMENT, "mlflow"))
         store = {k: env[k] for k in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                       "AWS_DEFAULT_REGION")}
-        argv = [str(required_image_bin() / "mlflow"), "server", "--backend-store-uri", env["MLFLOW_BACKEND_STORE_URI"],
+        mlflow = (bin_dir or required_image_bin()) / "mlflow"
+        argv = [str(mlflow), "server", "--backend-store-uri", env["MLFLOW_BACKEND_STORE_URI"],
                 "--artifacts-destination", f"s3://{self.bucket}/{self.prefix}",
                 "--host", "127.0.0.1", "--port", str(port), *extra_args]
         process_env = {"PATH": os.environ["PATH"], "HOME": str(self.workdir), **store}

@@ -1,0 +1,56 @@
+"""Older MLflow releases, each in a virtualenv of its own, for the upgrade tests (tests/runtime/test_upgrades.py).
+
+Users arrive from the last 2.x release, from the first 3.x release and from the minor before the pinned one. Each
+is installed from PyPI into ~/.cache/mlflow-platform/mlflow-<version>-<hash of its pins>: outside the clone, so a
+fresh checkout reuses it, and apart from the test suite's environment. `make old-mlflow-envs` runs this module to
+build the missing ones.
+
+    python tests/runtime/old_mlflow.py      # install every missing environment
+"""
+
+import hashlib
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+# The releases an upgrade starts from, with what their server needs for the stack's stores: the PostgreSQL driver
+# and the S3 client (their -full images carried both). Their other dependencies resolve as that release declares.
+UPGRADE_FROM: dict[str, tuple[str, ...]] = {
+    "2.22.5": ("mlflow==2.22.5", "psycopg2-binary==2.9.13", "boto3==1.44.5"),  # the last 2.x release
+    "3.0.0": ("mlflow==3.0.0", "psycopg2-binary==2.9.13", "boto3==1.44.5"),    # the first 3.x release
+    "3.16.1": ("mlflow==3.16.1", "psycopg2-binary==2.9.13", "boto3==1.44.5"),  # the minor before the pinned 3.17
+}
+CACHE = Path.home() / ".cache" / "mlflow-platform"
+
+
+def env_dir(version: str) -> Path:
+    digest = hashlib.sha256("\n".join(UPGRADE_FROM[version]).encode()).hexdigest()[:12]
+    return CACHE / f"mlflow-{version}-{digest}"
+
+
+def old_bin(version: str) -> Path | None:
+    """The release's bin directory; None when its environment is not built."""
+    root = env_dir(version)
+    return root / "bin" if (root / ".installed").exists() else None
+
+
+def unavailable_reason(version: str) -> str | None:
+    if old_bin(version) is None:
+        return f"MLflow {version}'s environment is missing: run `make old-mlflow-envs` (make test does)"
+    return None
+
+
+def install(version: str) -> None:
+    root = env_dir(version)
+    venv.create(root, clear=True, with_pip=True)
+    subprocess.run([str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    *UPGRADE_FROM[version]], check=True)
+    (root / ".installed").touch()
+
+
+if __name__ == "__main__":
+    for release in UPGRADE_FROM:
+        if old_bin(release) is None:
+            print(f"installing MLflow {release} into {env_dir(release)}", file=sys.stderr)
+            install(release)

@@ -1,0 +1,163 @@
+"""MLflow upgrades from real older databases: what users of an earlier release stored is all there after the
+migration Job, and a new run can be logged. The rollback the README documents is run too.
+
+For each release users arrive from (tests/runtime/old_mlflow.py): that release's own `mlflow server` creates the
+schema on the platform's stores and its own client fills them (tests/runtime/upgrade_fill.py, with a run of
+BULK_ROWS metric rows for a realistic migration time). Then the declared migration Job runs, with the pinned MLflow,
+and the declared server starts on the result; the current client reads it back. Timings go to build/upgrades.json;
+docs/operations.md reports them.
+"""
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from harness import ROOT, ProgramRun
+from runtime.fixtures import skip_or_fail
+from runtime.old_mlflow import UPGRADE_FROM, old_bin, unavailable_reason
+from runtime.platform import Platform, RunningServer, local_platform, stopping
+from runtime.services import PostgresServer
+
+pytestmark = pytest.mark.runtime
+RESULTS = ROOT / "build" / "upgrades.json"
+BULK_ROWS = 100_000
+FILL_SCRIPT = Path(__file__).with_name("upgrade_fill.py")
+
+
+@dataclass
+class Upgrade:
+    release: str
+    platform: Platform
+    server: RunningServer
+    filled: dict[str, Any]
+    migration_seconds: float
+    pre_upgrade_dump: Path
+
+
+def record(release: str, result: dict[str, Any]) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[release] = {**results.get(release, {}), **result}
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True))
+
+
+def release_bin(release: str) -> Path:
+    bin_dir = old_bin(release)
+    if bin_dir is None:
+        skip_or_fail(str(unavailable_reason(release)))
+        raise AssertionError("unreachable")
+    return bin_dir
+
+
+def restore(postgres: PostgresServer, dump: Path, database: str) -> None:
+    """pg_restore as docs/operations.md tells it, into an empty database."""
+    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                             f"--dbname={postgres.url_for(database)}", str(dump)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module", params=list(UPGRADE_FROM))
+def upgrade(request: pytest.FixtureRequest, dev: ProgramRun, postgres_server: PostgresServer,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgrade]:
+    release = request.param
+    bin_dir = release_bin(release)
+    workdir = Path(tmp_path_factory.mktemp(f"upgrade-{release}"))
+    with local_platform(dev, postgres_server, workdir) as platform:
+        with stopping(platform.start_plain_server(f"mlflow-{release}", bin_dir=bin_dir)) as old:
+            fill = subprocess.run([str(bin_dir / "python"), str(FILL_SCRIPT), old.url, str(BULK_ROWS)],
+                                  capture_output=True, text=True, timeout=1200, env=old.env)
+            assert fill.returncode == 0, fill.stderr[-3000:]
+            filled = json.loads(fill.stdout.splitlines()[-1])
+        assert filled["version"] == release
+        dump_dir = workdir / "pre-upgrade"
+        dump_dir.mkdir()
+        dumped = platform.backup(dump_dir)
+        assert dumped.returncode == 0, dumped.stderr
+
+        started = time.monotonic()
+        migrated = platform.migrate()
+        seconds = time.monotonic() - started
+        assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+        record(release, {"migration_seconds": round(seconds, 1), "metric_rows": BULK_ROWS + 3 * 50,
+                         "fill_seconds_bulk": filled["bulk_seconds"]})
+        with stopping(platform.start_server(f"upgraded-from-{release}")) as server:
+            yield Upgrade(release, platform, server, filled, seconds, dump_dir / "mlflow.dump")
+
+
+def test_everything_the_older_release_stored_is_read_back(upgrade: Upgrade) -> None:
+    client = MlflowClient(upgrade.server.url)
+    filled = upgrade.filled
+    experiment = client.get_experiment(filled["experiment_id"])
+    assert (experiment.name, experiment.tags["team"], experiment.tags["source"]) == ("upgrade", "ml", upgrade.release)
+
+    for name, run_id in filled["runs"].items():
+        index = int(name.split("-")[1])
+        run = client.get_run(run_id)
+        assert run.info.run_name == name and run.info.status == "FINISHED"
+        assert run.data.params == {"lr": str(0.1 * (index + 1)), "layers": "4"}
+        assert {k: run.data.tags[k] for k in ("stage", "index")} == {"stage": "upgrade-test", "index": str(index)}
+        history = sorted(client.get_metric_history(run_id, "loss"), key=lambda m: m.step)
+        assert [(m.step, m.value, m.timestamp) for m in history] == [
+            (step, 1.0 / (step + 1), 1_700_000_000_000 + step) for step in range(50)]
+        assert client.download_artifacts(run_id, "notes/readme.txt", str(upgrade.platform.workdir / run_id))
+        assert (upgrade.platform.workdir / run_id / "readme.txt").read_text() == f"notes of run {index}"
+
+    versions = sorted(client.search_model_versions("name='upgrade-model'"), key=lambda v: int(v.version))
+    assert [(v.version, v.run_id) for v in versions] == [("1", filled["runs"]["run-0"]), ("2", filled["runs"]["run-1"])]
+    champion = client.get_model_version_by_alias("upgrade-model", "champion")
+    assert (champion.version, champion.tags) == ("2", {"validated": "yes"})
+    assert client.get_registered_model("upgrade-model").tags == {"owner": "ml"}
+
+    trace = client.get_trace(filled["trace_id"])
+    assert sorted(span.name for span in trace.data.spans) == ["inner", "predict"]
+    inner = next(span for span in trace.data.spans if span.name == "inner")
+    assert (inner.inputs, inner.outputs) == ({"x": 21}, {"y": 42})
+
+    bulk = client.get_run(filled["bulk_run_id"])
+    assert bulk.data.metrics["bulk"] == float(BULK_ROWS - 1)
+    rows = upgrade.platform.postgres.query(upgrade.platform.database,
+                                           "SELECT count(*) FROM metrics WHERE run_uuid = %s", filled["bulk_run_id"])
+    assert rows[0][0] == BULK_ROWS
+
+
+def test_a_new_run_is_logged_after_the_upgrade(upgrade: Upgrade) -> None:
+    client = MlflowClient(upgrade.server.url)
+    run_id = client.create_run(upgrade.filled["experiment_id"], run_name="after-upgrade").info.run_id
+    client.log_param(run_id, "from", upgrade.release)
+    client.log_metric(run_id, "accuracy", 0.9, step=1)
+    client.log_text(run_id, "written after the upgrade", "after.txt")
+    client.set_terminated(run_id)
+    run = client.get_run(run_id)
+    assert (run.data.params, run.data.metrics, run.info.status) == ({"from": upgrade.release}, {"accuracy": 0.9},
+                                                                    "FINISHED")
+    assert [a.path for a in client.list_artifacts(run_id)] == ["after.txt"]
+
+
+def test_rollback_restores_the_pre_upgrade_dump_and_runs_the_older_release(upgrade: Upgrade) -> None:
+    """docs/operations.md's rollback: schema migrations only go forward, so the older release refuses the upgraded
+    database; the dump taken before the upgrade, restored into a fresh database, serves it again."""
+    bin_dir = release_bin(upgrade.release)
+    platform = upgrade.platform
+    with pytest.raises(RuntimeError, match="exited"):
+        platform.start_plain_server(f"mlflow-{upgrade.release}-on-upgraded", bin_dir=bin_dir).stop()
+    restored = platform.postgres.create_database("mlflow_rollback")
+    try:
+        restore(platform.postgres, upgrade.pre_upgrade_dump, restored)
+        with stopping(platform.on_database(restored).start_plain_server(f"mlflow-{upgrade.release}-restored",
+                                                                        bin_dir=bin_dir)) as old:
+            client = MlflowClient(old.url)
+            runs = client.search_runs([upgrade.filled["experiment_id"]], max_results=100)
+            assert sorted(r.info.run_name for r in runs) == ["bulk", "run-0", "run-1", "run-2"]
+            assert client.get_model_version_by_alias("upgrade-model", "champion").version == "2"
+            assert len(client.get_metric_history(upgrade.filled["runs"]["run-2"], "loss")) == 50
+    finally:
+        platform.postgres.drop_database(restored)
+    record(upgrade.release, {"rollback_restored": True})
