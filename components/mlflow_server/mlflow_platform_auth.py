@@ -211,7 +211,6 @@ def token_in(headers: Any, header: str) -> str | None:
 
 
 _verifier: Verifier | None = None
-_provisioned: dict[str, tuple[bool, frozenset[tuple[str, str]]]] = {}
 _state_lock = threading.Lock()
 
 
@@ -232,43 +231,45 @@ def _unauthorized(message: str) -> Response:
 
 def _ensure_user(identity: Identity, config: Config) -> None:
     """The user exists in MLflow's auth store, admin exactly when the config says so, and holds exactly
-    the team roles the config gives them (checked once per process for each identity and groups)."""
+    the team roles the config gives them. Checked against the store on every request (one per request: the
+    result is kept in `g`): another worker or replica may have changed them for a token with other groups, so a
+    per-process memory of what was set goes stale, and a user who left a group kept its rights on the process
+    that remembered them (tests/runtime/test_teams.py)."""
     admin, roles = config.is_admin(identity), frozenset(config.team_roles(identity))
-    if _provisioned.get(identity.username) == (admin, roles):
-        return
     from mlflow.exceptions import MlflowException
     from mlflow.server.auth import store
 
-    if not store.has_user(identity.username):
+    try:
+        user = store.get_user(identity.username)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         try:
             # Never used to log in: the identity is the token. MLflow wants 12 characters or more.
             store.create_user(identity.username, secrets.token_urlsafe(32), is_admin=admin)
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
                 raise
-    user = store.get_user(identity.username)
+        user = store.get_user(identity.username)
     if user.is_admin != admin:
         store.update_user(identity.username, is_admin=admin)
-    if config.teams and not _sync_team_roles(store, user.id, roles):
-        return  # a role is missing: try again on the next request
-    with _state_lock:
-        _provisioned[identity.username] = (admin, roles)
+    if config.teams:
+        _sync_team_roles(store, user.id, roles)
 
 
-def _sync_team_roles(store: Any, user_id: int, wanted: frozenset[tuple[str, str]]) -> bool:
-    """Assign the wanted team roles and take away the others; False when a role does not exist yet."""
+def _sync_team_roles(store: Any, user_id: int, wanted: frozenset[tuple[str, str]]) -> None:
+    """Assign the wanted team roles and take away the others (a role that does not exist yet is tried again on
+    the next request)."""
     from mlflow.exceptions import MlflowException
 
     held = {(role.workspace, role.name): role.id for role in store.list_user_roles(user_id)
             if role.name in TEAM_ROLES.values()}
-    complete = True
     for workspace, name in wanted - held.keys():
         try:
             store.assign_role_to_user(user_id, store.get_role_by_name(workspace, name).id)
         except MlflowException as error:
             if error.error_code == "RESOURCE_DOES_NOT_EXIST":
                 _logger.warning("role %s of workspace %s does not exist: has the migration Job run?", name, workspace)
-                complete = False
             elif error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
                 raise
     for key in held.keys() - wanted:
@@ -277,7 +278,6 @@ def _sync_team_roles(store: Any, user_id: int, wanted: frozenset[tuple[str, str]
         except MlflowException as error:
             if error.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
-    return complete
 
 
 def authenticate() -> Authorization | Response:

@@ -18,7 +18,7 @@ from harness import ProgramRun, run_program
 from runtime.auth_calls import ADMIN, PROGRAMS, admin, call, create_experiment, person
 from runtime.clients import kubelet_probe
 from runtime.identity_provider import IdentityProvider, identity_provider
-from runtime.platform import Platform, RunningServer, migrated_server
+from runtime.platform import Platform, RunningServer, migrated_server, stopping
 from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
@@ -123,6 +123,22 @@ def test_a_group_member_is_in_the_team_only_while_the_token_lists_the_group(
                    json={"name": "gus-after-leaving"})
     assert created.status_code == 403
     assert experiment(server, in_group, experiment_id, "vision") == 200
+
+
+def test_leaving_the_group_takes_effect_on_every_replica(
+        teams_server: tuple[Platform, RunningServer], providers: dict[str, IdentityProvider]) -> None:
+    """Each request is checked against the auth store, not a replica's memory of what it set: a replica that saw a
+    user leave must not hold them out after another saw them come back, nor let them in after they left again."""
+    platform, first = teams_server
+    in_group, left_group = person(providers, "hal", "vision-team"), person(providers, "hal")
+    experiment_id = create_experiment(first, person(providers, "vic"), "vic-for-the-replicas", workspace="vision")
+    with stopping(platform.start_server("teams-replica")) as second:
+        assert experiment(first, in_group, experiment_id, "vision") == 200
+        assert experiment(second, left_group, experiment_id, "vision") == 403
+        assert experiment(first, in_group, experiment_id, "vision") == 200
+        assert experiment(first, left_group, experiment_id, "vision") == 403
+        assert experiment(second, in_group, experiment_id, "vision") == 200
+        assert experiment(first, left_group, experiment_id, "vision") == 403
 
 
 def test_a_manager_grants_within_the_team_workspace_and_a_member_cannot(
