@@ -17,6 +17,9 @@ from components.kube.timeouts import job_timeout
 from components.mlflow_server.args import MlflowServerArgs
 
 SERVER_UID = 10001
+# Measured (tests/runtime/test_upgrades.py, docs/operations.md): 2.22.5 -> 3.17.2, 39 revisions on 1.1 M metric
+# rows, 4.8 s, of which 3.3 s is starting MLflow; the only revision that reads a whole table indexes `metrics`.
+# Half an hour leaves room for databases a thousand times larger on slower disks.
 MIGRATION_DEADLINE_SECONDS = 1800
 BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 # Why the server, jobs and migration pods keep secrets in environment variables (checkov CKV_K8S_35).

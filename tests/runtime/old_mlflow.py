@@ -15,10 +15,18 @@ import venv
 from pathlib import Path
 
 # The releases an upgrade starts from, with what their server needs for the stack's stores: the PostgreSQL driver
-# and the S3 client (their -full images carried both). Their other dependencies resolve as that release declares.
+# and the S3 client (their -full images carried both). Their other dependencies resolve as that release declares,
+# except where today's releases break them; 2.22 and 3.0 were built in May-June 2025, with what was current then:
+# - SQLAlchemy 2.0: they import FallbackAsyncAdaptedQueuePool, which 2.1 removed (they allow any version below 3);
+# - OpenTelemetry 1.34: with 1.45 their tracer ends spans but never exports a trace (measured: no trace, no error);
+#   fastapi is held back with it (0.165 wants OpenTelemetry 1.44 or later).
+MID_2025 = ("SQLAlchemy==2.0.41", "alembic==1.16.1", "opentelemetry-api==1.34.1", "opentelemetry-sdk==1.34.1",
+            "opentelemetry-semantic-conventions==0.55b1", "fastapi==0.115.12")
 UPGRADE_FROM: dict[str, tuple[str, ...]] = {
-    "2.22.5": ("mlflow==2.22.5", "psycopg2-binary==2.9.13", "boto3==1.44.5"),  # the last 2.x release
-    "3.0.0": ("mlflow==3.0.0", "psycopg2-binary==2.9.13", "boto3==1.44.5"),    # the first 3.x release
+    # the last 2.x release
+    "2.22.5": ("mlflow==2.22.5", "psycopg2-binary==2.9.13", "boto3==1.44.5", *MID_2025),
+    # the first 3.x release
+    "3.0.0": ("mlflow==3.0.0", "psycopg2-binary==2.9.13", "boto3==1.44.5", *MID_2025),
     "3.16.1": ("mlflow==3.16.1", "psycopg2-binary==2.9.13", "boto3==1.44.5"),  # the minor before the pinned 3.17
 }
 CACHE = Path.home() / ".cache" / "mlflow-platform"

@@ -87,6 +87,17 @@ def wait_until_healthy(url: str, process: ManagedProcess, timeout: float, header
     raise TimeoutError(f"{url} not healthy after {timeout}s:\n{process.log_tail()}")
 
 
+def _execute(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     admin_url: str
@@ -118,14 +129,7 @@ class PostgresServer:
         return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
     def _admin(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        connection = psycopg2.connect(self.admin_url)
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            connection.close()
+        return _execute(self.admin_url, sql, params)
 
     def create_database(self, prefix: str = "mlflow_rt") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -140,13 +144,8 @@ class PostgresServer:
         return int(self._admin("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", database)[0][0])
 
     def query(self, database: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        connection = psycopg2.connect(self.url_for(database))
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            connection.close()
+        """One statement in a transaction of its own (autocommit): what it writes stays."""
+        return _execute(self.url_for(database), sql, params)
 
 
 class S3Server:

@@ -17,11 +17,9 @@ from mlflow.tracking import MlflowClient
 BATCH = 1000  # the REST API's limit of metrics per log_batch
 
 
-def trace_id() -> str:
-    """The last trace's ID: 3.x names it trace_id, 2.x request_id."""
-    if hasattr(mlflow, "get_last_active_trace_id"):
-        return str(mlflow.get_last_active_trace_id())
-    return str(mlflow.get_last_active_trace().info.request_id)
+def trace_id(span: object) -> str:
+    """The span's trace: MLflow 3 names it trace_id; 2.x request_id (its span.trace_id is OpenTelemetry's)."""
+    return str(getattr(span, "trace_id" if mlflow.__version__.startswith("3.") else "request_id"))
 
 
 def main(url: str, bulk_rows: int) -> dict[str, object]:
@@ -48,8 +46,11 @@ def main(url: str, bulk_rows: int) -> dict[str, object]:
     client.set_registered_model_alias(model, "champion", "2")
     client.set_model_version_tag(model, "2", "validated", "yes")
 
+    traces = []
+
     @mlflow.trace(name="predict")  # type: ignore[untyped-decorator]  # untyped in every release
     def predict(x: int) -> int:
+        traces.append(trace_id(mlflow.get_current_active_span()))
         with mlflow.start_span(name="inner") as span:
             span.set_inputs({"x": x})
             span.set_outputs({"y": x * 2})
@@ -58,7 +59,9 @@ def main(url: str, bulk_rows: int) -> dict[str, object]:
     predict(21)
     if hasattr(mlflow, "flush_trace_async_logging"):
         mlflow.flush_trace_async_logging()
-    traced = trace_id()
+    # Read back through this release's own server: what the upgrade must keep readable.
+    spans = sorted(span.name for span in client.get_trace(traces[0]).data.spans)
+    assert spans == ["inner", "predict"], spans
 
     bulk = client.create_run(experiment_id, run_name="bulk").info.run_id
     started = time.monotonic()
@@ -66,7 +69,7 @@ def main(url: str, bulk_rows: int) -> dict[str, object]:
         client.log_batch(bulk, metrics=[Metric("bulk", float(step), 1_700_000_000_000 + step, step)
                                         for step in range(offset, min(offset + BATCH, bulk_rows))])
     client.set_terminated(bulk)
-    return {"version": mlflow.__version__, "experiment_id": experiment_id, "runs": runs, "trace_id": traced,
+    return {"version": mlflow.__version__, "experiment_id": experiment_id, "runs": runs, "trace_id": traces[0],
             "bulk_run_id": bulk, "bulk_rows": bulk_rows, "bulk_seconds": round(time.monotonic() - started, 1)}
 
 
