@@ -18,12 +18,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-# No file prerequisite: the directory name is the file's hash (a fresh clone's newer mtime must not rebuild it).
+# A cached virtualenv made from a requirements file: $(1) its directory, $(2) the file. No file prerequisite on the
+# targets below: the directory name is the file's hash (a fresh clone's newer mtime must not rebuild it).
+define cached_venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(2)
+	touch $(1)/.installed
+endef
+
 $(IMAGE_ENV)/.installed:
-	rm -rf $(IMAGE_ENV)
-	$(PYTHON) -m venv $(IMAGE_ENV)
-	$(IMAGE_ENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-image.txt
-	touch $@
+	$(call cached_venv,$(IMAGE_ENV),requirements-image.txt)
 
 image-env: $(IMAGE_ENV)/.installed
 
@@ -31,10 +36,7 @@ image-env: $(IMAGE_ENV)/.installed
 CHECKOV_ENV ?= $(HOME)/.cache/mlflow-platform/checkov-$(shell sha256sum requirements-checkov.txt | cut -c1-16)
 
 $(CHECKOV_ENV)/.installed:
-	rm -rf $(CHECKOV_ENV)
-	$(PYTHON) -m venv $(CHECKOV_ENV)
-	$(CHECKOV_ENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-	touch $@
+	$(call cached_venv,$(CHECKOV_ENV),requirements-checkov.txt)
 
 checkov-env: $(CHECKOV_ENV)/.installed
 

@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -14,7 +15,7 @@ from runtime.services import PostgresServer
 REQUIRE_RUNTIME = "MLFLOW_PLATFORM_REQUIRE_RUNTIME"
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip on a developer machine without the services; CI sets REQUIRE_RUNTIME=1 so this fails instead."""
     if os.environ.get(REQUIRE_RUNTIME) == "1":
         pytest.fail(f"runtime tests are required ({REQUIRE_RUNTIME}=1) but {reason}", pytrace=False)

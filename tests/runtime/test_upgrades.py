@@ -55,7 +55,6 @@ def release_bin(release: str) -> Path:
     bin_dir = old_bin(release)
     if bin_dir is None:
         skip_or_fail(str(unavailable_reason(release)))
-        raise AssertionError("unreachable")
     return bin_dir
 
 
