@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.ingress_sso.args import CloudflareTunnel, IngressSsoArgs
 from components.kube.disruption import one_at_a_time
-from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
@@ -71,9 +71,7 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
                         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
                                          {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True}],
                     }],
-                    # Readable by the pod's group (fsGroup) only.
-                    "volumes": [empty_dir("tmp", "16Mi"),
-                                {"name": "token", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}}],
+                    "volumes": [empty_dir("tmp", "16Mi"), secret_files("token", secret.metadata.name)],
                 },
             },
         },

@@ -6,7 +6,7 @@ import pulumi_random as random
 
 from components.ingress_sso.args import OAUTH2_PROXY_PORT, IngressSsoArgs, OidcSso
 from components.kube.disruption import one_at_a_time
-from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
 from components.kube.resources import ResourceSpec
@@ -102,9 +102,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
                         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
                                          {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}],
                     }],
-                    # Readable by the pod's group (fsGroup) only.
-                    "volumes": [empty_dir("tmp", "16Mi"),
-                                {"name": "secrets", "secret": {"secretName": secret.metadata.name, "defaultMode": 0o440}}],
+                    "volumes": [empty_dir("tmp", "16Mi"), secret_files("secrets", secret.metadata.name)],
                 },
             },
         },

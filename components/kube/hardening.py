@@ -36,6 +36,12 @@ def empty_dir(name: str, size_limit: str, medium: str | None = None) -> dict[str
     return {"name": name, "emptyDir": spec}
 
 
+def secret_files(name: str, secret_name: pulumi.Input[str]) -> dict[str, Any]:
+    """A Secret's keys as files, readable by the pod's group (fsGroup) only: secrets reach a process as files,
+    not as environment variables."""
+    return {"name": name, "secret": {"secretName": secret_name, "defaultMode": 0o440}}
+
+
 def data_volume(name: str, metadata: dict[str, Any], size: str, storage_class: str | None,
                 parent: pulumi.Resource, retain: bool) -> k8s.core.v1.PersistentVolumeClaim:
     """A ReadWriteOnce claim declared on its own (not a volumeClaimTemplate), so it can grow and be kept."""

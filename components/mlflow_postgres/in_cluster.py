@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.kube.env import secret_env
-from components.kube.hardening import container_security_context, empty_dir, pod_security_context
+from components.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from components.kube.hardening import data_volume as data_volume_claim
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
@@ -140,9 +140,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                     ],
                     "volumes": [
                         {"name": "data", "persistentVolumeClaim": {"claimName": data_volume.metadata.name}},
-                        # Readable by the pod's group (fsGroup) only.
-                        {"name": "credentials", "secret": {"secretName": credentials.metadata.name,
-                                                           "defaultMode": 0o440}},
+                        secret_files("credentials", credentials.metadata.name),
                         empty_dir("run", "16Mi"),
                         empty_dir("tmp", "1Gi"),
                     ],
