@@ -13,23 +13,27 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from scanner_env import CHECKOV_ENV, checkov_bin
 from test_schemas import as_manifest
 
 from components.kube.scanner import IMAGE_DIGEST
 from conftest import DEPLOYMENT, STATEFULSET, container
-from harness import ProgramRun, run_program
+from harness import ROOT, ProgramRun, run_program
 from runtime.fixtures import skip_or_fail
+from runtime.image_env import cached_env_bin
 
-ROOT = Path(__file__).resolve().parent.parent
+# checkov runs from its own virtualenv (`make checkov-env`): it pins boto3 and other packages to versions the
+# program's environment cannot take (requirements-checkov.txt).
+CHECKOV_ENV = "MLFLOW_PLATFORM_CHECKOV_ENV"
 
 
 def scan(run: ProgramRun, directory: Path, edit: Any = None) -> dict[str, Any]:
     """checkov's JSON report on the run's objects, each written as kubectl would send it."""
-    checkov = checkov_bin()
-    if checkov is None:
+    bin_dir = cached_env_bin(CHECKOV_ENV, "requirements-checkov.txt", "checkov")
+    if bin_dir is None:
         skip_or_fail(f"checkov is missing: run `make checkov-env` and set {CHECKOV_ENV} to it (make test does both)")
+    checkov = bin_dir / "checkov"
     directory.mkdir(parents=True, exist_ok=True)
     for index, obj in enumerate(run.kubernetes_objects()):
         manifest = as_manifest(obj)
@@ -53,15 +57,20 @@ def readme_suppressions() -> set[tuple[str, str]]:
     return set(re.findall(r"^\| `(CKV_K8S_\d+)`[^|]* \| [^|]+ \| (.+?) \|$", section, flags=re.MULTILINE))
 
 
-def test_checkov_reports_no_unsuppressed_failure(any_stack: ProgramRun, tmp_path: Path) -> None:
-    report = scan(any_stack, tmp_path)
+@pytest.fixture(scope="module")
+def report(any_stack: ProgramRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One scan per stack, read by the tests below."""
+    return scan(any_stack, tmp_path_factory.mktemp("checkov"))
+
+
+def test_checkov_reports_no_unsuppressed_failure(report: dict[str, Any]) -> None:
     assert report["summary"]["parsing_errors"] == 0
     assert report["summary"]["passed"] >= 200  # it really checked the stack's workloads
     assert failures(report) == []
 
 
-def test_every_suppression_has_a_reason_the_readme_lists(any_stack: ProgramRun, tmp_path: Path) -> None:
-    skipped = scan(any_stack, tmp_path)["results"].get("skipped_checks", [])
+def test_every_suppression_has_a_reason_the_readme_lists(report: dict[str, Any]) -> None:
+    skipped = report["results"].get("skipped_checks", [])
     assert skipped  # the tag-pinned images at least
     reasons = {(s["check_id"], s["check_result"]["suppress_comment"]) for s in skipped}
     assert reasons <= readme_suppressions()

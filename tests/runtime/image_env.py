@@ -23,18 +23,17 @@ BEHAVIOUR_PACKAGES = ("uvloop", "httptools", "psycopg2", "boto3", "prometheus_fl
                       "slowapi", "tiktoken", "pyarrow", "flask_wtf", "azure.identity", "google.cloud.storage")
 
 
-def default_location() -> Path:
-    """Where `make image-env` puts it: ~/.cache, keyed by requirements-image.txt's content (as the Makefile)."""
-    digest = hashlib.sha256((ROOT / "requirements-image.txt").read_bytes()).hexdigest()[:16]
-    return Path.home() / ".cache" / "mlflow-platform" / f"image-env-{digest}"
+def cached_env_bin(variable: str, requirements: str, prefix: str) -> Path | None:
+    """The bin directory of a virtualenv the Makefile builds from a requirements file (its path in `variable`, else
+    where make puts it: ~/.cache, keyed by the file's content); None when it is not built."""
+    digest = hashlib.sha256((ROOT / requirements).read_bytes()).hexdigest()[:16]
+    root = Path(os.environ.get(variable) or Path.home() / ".cache" / "mlflow-platform" / f"{prefix}-{digest}")
+    return root / "bin" if (root / ".installed").exists() else None
 
 
 def image_bin() -> Path | None:
     """The image environment's bin directory; None when it is not there (the reason: unavailable_reason())."""
-    root = Path(os.environ.get(IMAGE_ENV) or default_location())
-    if not (root / ".installed").exists():
-        return None
-    return root / "bin"
+    return cached_env_bin(IMAGE_ENV, "requirements-image.txt", "image-env")
 
 
 def required_image_bin() -> Path:

@@ -143,6 +143,13 @@ class PostgresServer:
     def connections_to(self, database: str) -> int:
         return int(self._admin("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", database)[0][0])
 
+    def restore(self, dump: Path, database: str) -> None:
+        """pg_restore of a custom-format dump into an empty database, as docs/operations.md tells it."""
+        result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                                 f"--dbname={self.url_for(database)}", str(dump)], capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stderr
+
     def query(self, database: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """One statement in a transaction of its own (autocommit): what it writes stays."""
         return _execute(self.url_for(database), sql, params)

@@ -165,10 +165,7 @@ def test_backup_restores_into_a_fresh_database_identically(
     assert dump_file.stat().st_size > 0
     restored = platform.postgres.create_database("mlflow_restored")
     try:
-        pg_restore = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                                     f"--dbname={platform.postgres.url_for(restored)}", str(dump_file)],
-                                    capture_output=True, text=True, timeout=600)
-        assert pg_restore.returncode == 0, pg_restore.stderr
+        platform.postgres.restore(dump_file, restored)
         server = platform.on_database(restored).start_server("restored")
         try:
             assert snapshot(server.url) == populated

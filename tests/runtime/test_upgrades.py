@@ -58,14 +58,6 @@ def release_bin(release: str) -> Path:
     return bin_dir
 
 
-def restore(postgres: PostgresServer, dump: Path, database: str) -> None:
-    """pg_restore as docs/operations.md tells it, into an empty database."""
-    result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                             f"--dbname={postgres.url_for(database)}", str(dump)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-
-
 def schema_revision(platform: Platform) -> str:
     return str(platform.postgres.query(platform.database, "SELECT version_num FROM alembic_version")[0][0])
 
@@ -183,7 +175,7 @@ def test_rollback_restores_the_pre_upgrade_dump_and_runs_the_older_release(upgra
         platform.start_plain_server(f"mlflow-{upgrade.release}-on-upgraded", bin_dir=bin_dir).stop()
     restored = platform.postgres.create_database("mlflow_rollback")
     try:
-        restore(platform.postgres, upgrade.pre_upgrade_dump, restored)
+        platform.postgres.restore(upgrade.pre_upgrade_dump, restored)
         with stopping(platform.on_database(restored).start_plain_server(f"mlflow-{upgrade.release}-restored",
                                                                         bin_dir=bin_dir)) as old:
             client = MlflowClient(old.url)
