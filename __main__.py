@@ -52,6 +52,7 @@ server = MlflowServer(
         service_account_annotations=artifacts.service_account_annotations,
         auth=settings.identity.server_auth(database.auth_database_uri) if settings.identity else None,
         database_ca_secret=settings.postgres.ca_secret,
+        pods=settings.pods,
         **vars(settings.server),
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),
@@ -77,7 +78,8 @@ if settings.network:
         server_port=SERVER_PORT,
         jobs=server.jobs_selector,
         server_metrics_port=server.metrics_port,
-        database_port=5432,
+        # The external server's port (externalDatabasePort, else its engine's: 5432, 3306); 5432 otherwise.
+        database_port=settings.postgres.port,
         database=database.pod_selector,
         database_cidr=settings.network.database_cidr,
         # S3 and STS, and the token issuers' keys, are on 443; the AI gateway and judges' providers too.

@@ -15,7 +15,9 @@ import yaml
 
 from components.artifact_bucket import ArtifactBucketArgs
 from components.ingress_sso import IngressSsoArgs
+from components.kube.pods import PodSettings
 from components.mlflow_postgres import MlflowPostgresArgs
+from components.mlflow_postgres.engines import LABELS as ENGINE_LABELS
 from components.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
 from components.validation import dns_label_problem, dns_subdomain_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
@@ -26,6 +28,7 @@ from settings.front_door import people_issuer, read_front_door
 from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
 from settings.network import NetworkSettings, read_network
+from settings.pods import read_image_mirrors, read_pods
 from settings.reader import ConfigError, ConfigReader, aws_tags
 from settings.server import ServerSettings, read_server
 
@@ -65,6 +68,8 @@ class Settings:
     ingress: IngressSsoArgs | None
     monitoring: MonitoringSettings | None
     network: NetworkSettings | None
+    pods: PodSettings
+    """Scheduling, pull secrets and metadata every workload's pods get."""
 
     @property
     def uses_aws(self) -> bool:
@@ -78,6 +83,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     storage_class = read.optional("storageClass", check=dns_subdomain_problem)
     aws_region = read.optional("awsRegion", check=aws_region_problem)
     kube_context = read.optional("kubeContext")
+    read.image_mirrors = read_image_mirrors(read)
+    pods = read_pods(read)
     cluster = ClusterFacts(read)
     kubeconfig = cluster.get("kubeconfig", None)
 
@@ -109,6 +116,10 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if artifacts and f"{namespace}:{SERVER_SERVICE_ACCOUNT}" in artifacts.also_trusted_service_accounts:
         read.fail("irsaTrustedServiceAccounts", f"'{namespace}:{SERVER_SERVICE_ACCOUNT}' is the MLflow server's own "
                                                 "ServiceAccount, which the role trusts already: name your jobs' ones")
+    if server and network and server.service_type != "ClusterIP":
+        read.fail("serverServiceType", f"a {server.service_type} Service's traffic comes from outside every namespace "
+                                       "the NetworkPolicies admit, so they would drop it: keep ClusterIP behind a front "
+                                       "door (ingressHost), or set networkPolicies false")
     if network and network.ingress_namespace == namespace:
         read.fail("ingressControllerNamespace", f"{namespace!r} is the platform's own namespace: the server's "
                                                 "NetworkPolicy would admit every pod in it; name the namespace your "
@@ -117,18 +128,23 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if database and server:
         in_cluster = database.mode == "in-cluster"
         budget = server.connection_budget(database.mode, exporter=in_cluster and monitoring is not None,
-                                          backup=database.backups)
+                                          backup=database.backups, engine=database.engine)
         if not budget.fits(database.max_connections):
             read.fail(
                 "postgresMaxConnections",
-                "the MLflow server may open more connections than PostgreSQL allows: "
+                f"the MLflow server may open more connections than {ENGINE_LABELS[database.engine]} allows: "
                 f"{budget.explain(database.max_connections)}. Raise postgresMaxConnections, or lower "
                 "serverMaxReplicas/serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow.",
             )
+    if database and database.engine == "mysql" and read.boolean("authEnabled"):
+        read.fail("authEnabled", "MLflow's auth app cannot create its tables on MySQL or MariaDB: its first migration "
+                                 "names two foreign keys fk_user_id, which MySQL refuses (errno 121; mlflow/mlflow#9642, "
+                                 "reproduced by tests/runtime/test_mysql.py): use externalDatabaseEngine postgresql, or "
+                                 "set authEnabled false")
     _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network)
     read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
     read.raise_if_problems()
-    assert database and artifacts and server  # else a problem was recorded and raised
+    assert database and artifacts and server and pods  # else a problem was recorded and raised
     return Settings(
         namespace=namespace,
         kube_context=kube_context,
@@ -136,11 +152,15 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         delete_unreachable=not data_protection,
         aws_region=aws_region,
         data_protection=data_protection,
-        postgres=_postgres_args(database, namespace, data_protection, storage_class, metrics=monitoring is not None),
-        artifacts=_artifact_args(artifacts, database, namespace, data_protection, storage_class, aws_region),
+        postgres=dataclasses.replace(_postgres_args(database, namespace, data_protection, storage_class,
+                                                    metrics=monitoring is not None), pods=pods),
+        artifacts=dataclasses.replace(_artifact_args(artifacts, database, namespace, data_protection, storage_class,
+                                                     aws_region), pods=pods),
+        pods=pods,
         server=server.behind(front_door),
         identity=identity,
-        ingress=_with_program_issuers(front_door, identity),
+        ingress=dataclasses.replace(ingress, pods=pods) if (ingress := _with_program_issuers(front_door, identity))
+        else None,
         monitoring=monitoring,
         network=network,
     )

@@ -1,9 +1,18 @@
-"""The database area: where MLflow's PostgreSQL lives (in-cluster, RDS, external), its size and its backups."""
+"""The database area: where MLflow's database lives (in-cluster, RDS, external PostgreSQL or MySQL), its size and its
+backups."""
 
 from dataclasses import dataclass
 
 from components.kube.resources import ResourceSpec
-from components.mlflow_postgres import DATABASE_MODES, DatabaseMode, DatabaseNetwork, ExternalDatabase, RdsOptions
+from components.mlflow_postgres import (
+    DATABASE_ENGINES,
+    DATABASE_MODES,
+    DatabaseEngine,
+    DatabaseMode,
+    DatabaseNetwork,
+    ExternalDatabase,
+    RdsOptions,
+)
 from components.validation import cron_problem, dns_subdomain_problem
 from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 from settings.checks import (
@@ -20,6 +29,7 @@ RDS_PROTECTION_KEYS = {
     "storage_encrypted": "rdsStorageEncrypted",
     "backup_retention_days": "rdsBackupRetentionDays",
 }
+# libpq's modes but "allow"; each has a MySQL equivalent in PyMySQL's terms (engines.py MYSQL_TLS).
 SSL_MODES = ("require", "verify-ca", "verify-full", "prefer", "disable")
 
 
@@ -41,6 +51,10 @@ class DatabaseSettings:
     """databaseCaSecret: the Secret with the database server's CA bundle (RDS, external)."""
 
     @property
+    def engine(self) -> DatabaseEngine:
+        return self.external.engine if self.external else "postgresql"
+
+    @property
     def ssl_mode(self) -> str | None:
         """How the server connects; None in the cluster (no TLS, NetworkPolicies guard it)."""
         if self.mode == "rds":
@@ -59,15 +73,20 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     storage_size = read.quantity("postgresStorageSize", minimum="1Gi", maximum="64Ti")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
-    external = _external(read) if mode == "external" else None
+    engine = read.string("externalDatabaseEngine", allowed=DATABASE_ENGINES)
+    if engine == "mysql" and mode != "external":
+        read.fail("externalDatabaseEngine", f"mysql is for databaseMode external; {mode} runs PostgreSQL (set "
+                                            f"{read.key('databaseMode')} external, or this key back to postgresql)")
+    external = _external(read, engine) if mode == "external" else None
     ca_secret = read.optional("databaseCaSecret", check=dns_subdomain_problem)
     if ca_secret and mode == "in-cluster":
         read.fail("databaseCaSecret", "is for a database outside the cluster (rds, external): the in-cluster one is "
                                       "reached without TLS, inside the NetworkPolicies")
     if external and external.ssl_mode.startswith("verify-") and not ca_secret:
+        without = ("PyMySQL, given no CA file, cannot be told to verify" if external.engine == "mysql"
+                   else "libpq looks for ~/.postgresql/root.crt, which the image does not have")
         read.fail("externalDatabaseSslMode", f"{external.ssl_mode} needs the server's CA: create a Secret with it as "
-                                             "ca.crt and name it in databaseCaSecret (without it libpq looks for "
-                                             "~/.postgresql/root.crt, which the image does not have)")
+                                             f"ca.crt and name it in databaseCaSecret (without it {without})")
     if external and ca_secret and not external.ssl_mode.startswith("verify-"):
         read.fail("databaseCaSecret", f"externalDatabaseSslMode {external.ssl_mode} does not verify the server: use "
                                       "verify-full (or verify-ca) with a CA")
@@ -114,7 +133,7 @@ def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data
     return rds
 
 
-def _external(read: ConfigReader) -> ExternalDatabase:
+def _external(read: ConfigReader, engine: str) -> ExternalDatabase:
     host = read.optional("externalDatabaseHost", check=database_host_problem)
     password = read.secret("externalDatabasePassword")
     if not host:
@@ -122,5 +141,7 @@ def _external(read: ConfigReader) -> ExternalDatabase:
     if password is None:
         read.fail("externalDatabasePassword", "is required for databaseMode external (set it with --secret)")
     ssl_mode = read.string("externalDatabaseSslMode", allowed=SSL_MODES)
-    return ExternalDatabase(host=host or "", password=password or "",
-                            port=read.integer("externalDatabasePort", minimum=1, maximum=65535), ssl_mode=ssl_mode)
+    # 0, the declared default: the engine's standard port.
+    port = read.integer("externalDatabasePort", minimum=0, maximum=65535) or None
+    return ExternalDatabase(host=host or "", password=password or "", port=port, ssl_mode=ssl_mode,
+                            engine=engine)  # type: ignore[arg-type]  # checked against DATABASE_ENGINES above

@@ -39,7 +39,7 @@ def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster:
     database_cidr: object | None = None
     if not database_in_cluster:
         database_cidr = read.optional("databaseCidr", check=cidr_problem) or cluster.get(
-            "vpcCidr", "networkPolicies with a database outside the cluster (its egress on 5432)")
+            "vpcCidr", "networkPolicies with a database outside the cluster (its egress on the database's port)")
     return NetworkSettings(ingress_namespace=ingress_namespace, monitoring_namespace=monitoring_namespace,
                            client_namespaces=client_namespaces, database_cidr=database_cidr,
                            allow_https_egress=allow_https_egress)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.kube.images import mirrored
 from components.kube.resources import ResourceSpec
 from components.validation import image_problem, parse_quantity, quantity_problem
 
@@ -25,6 +26,8 @@ class ConfigReader:
     def __init__(self, config: pulumi.Config) -> None:
         self._config = config
         self.problems: list[str] = []
+        self.image_mirrors: dict[str, str] = {}
+        """Registry host -> mirror (imageRegistryMirrors): every image read is pulled through it."""
 
     def key(self, name: str) -> str:
         return f"{self._config.name}:{name}"
@@ -63,7 +66,7 @@ class ConfigReader:
         return value
 
     def image(self, name: str, pinned_default: str) -> str:
-        return self.optional(name, check=image_problem) or pinned_default
+        return mirrored(self.optional(name, check=image_problem) or pinned_default, self.image_mirrors)
 
     def quantity(self, name: str, *, minimum: str, maximum: str) -> str:
         """A Kubernetes quantity within [minimum, maximum] (both quantities too)."""
@@ -123,6 +126,20 @@ class ConfigReader:
             self.fail(name, f"{value!r} is not an object")
             return {}
         return parsed
+
+    def object_list(self, name: str) -> list[dict[str, Any]]:
+        """A value declared `type: array` of objects in Pulumi.yaml."""
+        value = self._raw(name)
+        if not value:
+            return []
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            self.fail(name, f"{value!r} is not a list of objects")
+            return []
+        return items
 
     def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
         """Build a validated value object; its own checks become problems on `name`."""

@@ -2,15 +2,20 @@
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from components.ingress_sso import IngressSsoArgs
+from components.kube.pods import qualified_name_problem
 from components.kube.resources import ResourceSpec
+from components.mlflow_server.args import SERVICE_TYPES, WHEN_UNSATISFIABLE
 from components.mlflow_server.connection_budget import (
+    MYSQL_RESERVED_CONNECTIONS,
     RDS_RESERVED_CONNECTIONS,
     SUPERUSER_RESERVED_CONNECTIONS,
     ConnectionBudget,
     pool_problem,
 )
+from components.mlflow_server.extensions import env_from_problems, env_problems, flag_problems, volume_problems
 from components.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, host_problem, resources
 
@@ -34,6 +39,15 @@ class ServerSettings:
     pool_size: int
     max_overflow: int
     pool_recycle_seconds: int
+    spread_topology_keys: tuple[str, ...]
+    spread_when_unsatisfiable: str
+    service_type: str
+    service_annotations: dict[str, str]
+    extra_env: dict[str, str]
+    env_from: tuple[dict[str, Any], ...]
+    extra_volumes: tuple[dict[str, Any], ...]
+    extra_volume_mounts: tuple[dict[str, Any], ...]
+    extra_args: tuple[str, ...]
     cors_allowed_origins: tuple[str, ...] = ()
 
     def behind(self, front_door: IngressSsoArgs | None) -> "ServerSettings":
@@ -44,7 +58,10 @@ class ServerSettings:
         return dataclasses.replace(self, extra_allowed_hosts=(*self.extra_allowed_hosts, front_door.host),
                                    cors_allowed_origins=(front_door.url,))
 
-    def connection_budget(self, database_mode: str, exporter: bool, backup: bool) -> ConnectionBudget:
+    def connection_budget(self, database_mode: str, exporter: bool, backup: bool,
+                          engine: str = "postgresql") -> ConnectionBudget:
+        reserved = (MYSQL_RESERVED_CONNECTIONS if engine == "mysql" else
+                    RDS_RESERVED_CONNECTIONS if database_mode == "rds" else SUPERUSER_RESERVED_CONNECTIONS)
         return ConnectionBudget(
             max_replicas=self.max_replicas if self.autoscaling else self.replicas,
             workers=self.workers,
@@ -53,7 +70,7 @@ class ServerSettings:
             job_execution=self.job_execution,
             exporter=exporter,
             backup=backup,
-            reserved=RDS_RESERVED_CONNECTIONS if database_mode == "rds" else SUPERUSER_RESERVED_CONNECTIONS,
+            reserved=reserved,
         )
 
 
@@ -88,6 +105,22 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     reject_overlong_values = read.boolean("serverRejectOverlongValues")
     extra_allowed_hosts = read.string_list("serverExtraAllowedHosts", check=host_problem)
     pool_recycle_seconds = read.integer("dbPoolRecycleSeconds", minimum=30, maximum=86400)
+    spread_keys = read.string_list("serverSpreadTopologyKeys", check=qualified_name_problem)
+    when_unsatisfiable = read.string("serverSpreadWhenUnsatisfiable", allowed=WHEN_UNSATISFIABLE)
+    service_type = read.string("serverServiceType", allowed=SERVICE_TYPES)
+    service_annotations = read.mapping("serverServiceAnnotations")
+    for key, value in service_annotations.items():
+        if problem := qualified_name_problem(key) or (None if isinstance(value, str) else f"{value!r} is not a string"):
+            read.fail("serverServiceAnnotations", problem)
+    extra_env = read.mapping("serverEnv")
+    env_from = read.object_list("serverEnvFrom")
+    volumes, mounts = read.object_list("serverExtraVolumes"), read.object_list("serverExtraVolumeMounts")
+    extra_args = read.string_list("serverExtraArgs")
+    for key, problems in (("serverEnv", env_problems(extra_env)), ("serverEnvFrom", env_from_problems(env_from)),
+                          ("serverExtraVolumes", volume_problems(volumes, mounts)),
+                          ("serverExtraArgs", flag_problems(extra_args))):
+        for problem in problems:
+            read.fail(key, problem)
     if read.problems_since(mark) or spec is None:
         return None
     return ServerSettings(
@@ -95,5 +128,8 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
         max_replicas=max_replicas, target_cpu_utilization=target_cpu_utilization, resources=spec,
         tmp_size_limit=tmp_size_limit, metrics=metrics, reject_overlong_values=reject_overlong_values,
         extra_allowed_hosts=extra_allowed_hosts, pool_size=pool_size,
-        max_overflow=max_overflow, pool_recycle_seconds=pool_recycle_seconds,
+        max_overflow=max_overflow, pool_recycle_seconds=pool_recycle_seconds, spread_topology_keys=spread_keys,
+        spread_when_unsatisfiable=when_unsatisfiable, service_type=service_type, service_annotations=service_annotations,
+        extra_env=extra_env, env_from=tuple(env_from), extra_volumes=tuple(volumes), extra_volume_mounts=tuple(mounts),
+        extra_args=extra_args,
     )

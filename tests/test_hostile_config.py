@@ -101,7 +101,9 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
      "is not a host name or IP address"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "db.example.com:6432"}, "externalDatabaseHost",
      "is not a host name or IP address"),
-    ("prod", {**EXTERNAL, "externalDatabasePort": "0"}, "externalDatabasePort", "0 is out of range"),
+    ("prod", {**EXTERNAL, "externalDatabasePort": "-1"}, "externalDatabasePort", "-1 is out of range"),
+    ("prod", {**EXTERNAL, "externalDatabaseEngine": "mariadb"}, "externalDatabaseEngine", "'mariadb' is not allowed"),
+    ("prod", {"externalDatabaseEngine": "mysql"}, "externalDatabaseEngine", "mysql is for databaseMode external"),
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "allow"}, "externalDatabaseSslMode", "'allow' is not allowed"),
     # Verification needs a CA, and a CA needs verification.
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "verify-full"}, "externalDatabaseSslMode",
@@ -135,6 +137,7 @@ ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"backupSchedule": "30 2 * * MON-FRI"}, "weekday names and ranges are standard cron"),
     ("dev", {"artifactPrefix": "team-a/mlflow/"}, "nested prefixes are plain keys"),
     ("dev", {"serverTmpSize": "1Mi"}, "the smallest body limit: 1m in nginx, not unlimited"),
+    ("prod", {**EXTERNAL, "externalDatabasePort": "0"}, "0 is the declared default: the engine's standard port"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "10.0.12.7"}, "an IP address is a host"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "fd00::7"}, "so is an IPv6 address"),
     ("dev", {**DEV_AS_PROD, "allowPlaintextIngress": True}, "each risk accepted by its own key"),

@@ -109,8 +109,9 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": args.pods.metadata(labels),
                 "spec": {
+                    **args.pods.spec(),
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(MINIO_UID),
                     "containers": [
@@ -159,8 +160,9 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
         spec={
             "backoffLimit": 6,
             "template": {
-                "metadata": {"labels": job_labels},
+                "metadata": args.pods.metadata(job_labels),
                 "spec": {
+                    **args.pods.spec(),
                     "restartPolicy": "OnFailure",
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(MINIO_UID),

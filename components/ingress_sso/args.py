@@ -1,9 +1,10 @@
 """What IngressSSO takes: the host, TLS and the OIDC provider oauth2-proxy signs people in with."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
+from components.kube.pods import PodSettings
 from components.validation import dns_label_problem, image_problem
 from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
@@ -77,6 +78,8 @@ class IngressSsoArgs:
     """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
     cloudflare: CloudflareTunnel | None = None
     """A cloudflared tunnel instead of any route into the cluster (Cloudflare Access signs people in)."""
+    pods: PodSettings = field(default_factory=PodSettings)
+    """Scheduling, pull secrets and metadata for every pod here."""
 
     def __post_init__(self) -> None:
         problems = [p for p in (dns_label_problem(self.namespace),

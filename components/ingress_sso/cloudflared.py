@@ -54,8 +54,9 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
             "replicas": tunnel.replicas,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": args.pods.metadata(labels),
                 "spec": {
+                    **args.pods.spec(),
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(CLOUDFLARED_UID),
                     "containers": [{

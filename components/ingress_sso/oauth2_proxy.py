@@ -87,8 +87,9 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
             "replicas": sso.replicas,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": args.pods.metadata(labels),
                 "spec": {
+                    **args.pods.spec(),
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(OAUTH2_PROXY_UID),
                     "containers": [{

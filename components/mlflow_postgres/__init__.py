@@ -1,4 +1,5 @@
-"""MLflow's backend store: PostgreSQL in the cluster (dev), on RDS, or an external server you already run."""
+"""MLflow's backend store: PostgreSQL in the cluster (dev), on RDS, or an external server you already run (PostgreSQL,
+or MySQL/MariaDB)."""
 
 
 import pulumi
@@ -16,16 +17,17 @@ from components.mlflow_postgres.args import (
     RdsOptions,
 )
 from components.mlflow_postgres.endpoint import DatabaseEndpoint, database_uri
+from components.mlflow_postgres.engines import DATABASE_ENGINES, DatabaseEngine
 from components.mlflow_postgres.external import external_database
 from components.mlflow_postgres.in_cluster import in_cluster_database
 from components.mlflow_postgres.rds import rds_database
 
-__all__ = ["AUTH_DATABASE", "DATABASE_MODES", "URI_SECRET_KEY", "DatabaseMode", "DatabaseNetwork", "ExternalDatabase",
-           "MlflowPostgres", "MlflowPostgresArgs", "RdsOptions"]
+__all__ = ["AUTH_DATABASE", "DATABASE_ENGINES", "DATABASE_MODES", "URI_SECRET_KEY", "DatabaseEngine", "DatabaseMode",
+           "DatabaseNetwork", "ExternalDatabase", "MlflowPostgres", "MlflowPostgresArgs", "RdsOptions"]
 
 
 class MlflowPostgres(pulumi.ComponentResource):
-    """PostgreSQL as MLflow's backend store, with the SQLAlchemy URI kept in a Kubernetes Secret."""
+    """MLflow's backend store (PostgreSQL; MySQL when external), with the SQLAlchemy URI kept in a Kubernetes Secret."""
 
     host: pulumi.Output[str]
     port: pulumi.Output[int]
@@ -52,7 +54,8 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.password = pulumi.Output.secret(endpoint.password)
         def uri_of(database: str) -> pulumi.Output[str]:
             return pulumi.Output.all(endpoint.password, endpoint.host, endpoint.port).apply(
-                lambda parts: database_uri(args.username, parts[0], parts[1], parts[2], database, endpoint.query))
+                lambda parts: database_uri(args.username, parts[0], parts[1], parts[2], database, endpoint.query,
+                                           endpoint.drivername))
 
         uri = uri_of(args.database)
         # MLflow's auth app keeps users and permissions in a database of its own on the same server.
@@ -60,7 +63,7 @@ class MlflowPostgres(pulumi.ComponentResource):
         uri_secret = k8s.core.v1.Secret(
             f"{name}-uri",
             metadata={"name": f"{name}-uri", "namespace": args.namespace,
-                      "labels": standard_labels("postgresql", name, "database")},
+                      "labels": standard_labels(args.engine, name, "database")},
             type="Opaque",
             string_data={URI_SECRET_KEY: pulumi.Output.secret(uri)},  # type: ignore[arg-type]  # pulumi infers Never
             opts=pulumi.ResourceOptions(parent=self, depends_on=endpoint.ready),

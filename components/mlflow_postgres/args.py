@@ -6,7 +6,9 @@ from typing import Literal
 import pulumi
 
 from components.artifact_bucket.store import BackupTarget
+from components.kube.pods import PodSettings
 from components.kube.resources import ResourceSpec
+from components.mlflow_postgres.engines import DATABASE_ENGINES, DEFAULT_PORTS, MYSQL_TLS, DatabaseEngine
 from components.validation import cron_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
@@ -59,8 +61,15 @@ class ExternalDatabase:
     host: str
     password: pulumi.Input[str]
     """A Pulumi secret."""
-    port: int = 5432
+    port: int | None = None
+    """None: the engine's standard port (5432, 3306)."""
     ssl_mode: str = "require"
+    """libpq's sslmode; for MySQL the same guarantee in PyMySQL's parameters (engines.py)."""
+    engine: DatabaseEngine = "postgresql"
+
+    @property
+    def server_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.engine]
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,34 @@ class MlflowPostgresArgs:
     ca_secret: str | None = None
     """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
     verify-full, and external with its verify-ca/verify-full."""
+    pods: PodSettings = field(default_factory=PodSettings)
+    """Scheduling, pull secrets and metadata for every pod here."""
+
+    @property
+    def engine(self) -> DatabaseEngine:
+        """PostgreSQL, unless an external server says otherwise."""
+        return self.external.engine if self.external else "postgresql"
+
+    @property
+    def port(self) -> int:
+        """Where clients connect: the NetworkPolicies' egress port."""
+        return self.external.server_port if self.external else DEFAULT_PORTS["postgresql"]
+
+    def _external_problems(self) -> list[str | None]:
+        if not self.external:
+            return []
+        external = self.external
+        return [
+            None if external.engine in DATABASE_ENGINES else f"engine {external.engine!r} is not one of {DATABASE_ENGINES}",
+            None if external.port is None or 1 <= external.port <= 65535 else f"port {external.port} is not 1 to 65535",
+            None if external.engine != "mysql" or external.ssl_mode in MYSQL_TLS
+            else f"ssl_mode {external.ssl_mode!r} has no MySQL equivalent; use one of {', '.join(MYSQL_TLS)}",
+        ]
 
     def __post_init__(self) -> None:
         refuse(
             "MlflowPostgresArgs",
+            *self._external_problems(),
             dns_label_problem(self.namespace),
             image_problem(self.image),
             None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",

@@ -107,8 +107,9 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
             "replicas": 1,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": args.pods.metadata(labels),
                 "spec": {
+                    **args.pods.spec(),
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(POSTGRES_UID),
                     "terminationGracePeriodSeconds": 60,
@@ -189,8 +190,9 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                     "backoffLimit": 2,
                     "activeDeadlineSeconds": 3600,
                     "template": {
-                        "metadata": {"labels": labels},
+                        "metadata": args.pods.metadata(labels),
                         "spec": {
+                            **args.pods.spec(),
                             "restartPolicy": "Never",
                             "automountServiceAccountToken": False,
                             "securityContext": pod_security_context(BACKUP_UID),

@@ -60,7 +60,7 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
         command += ["--app-name", "basic-auth"]
         if args.auth.teams:
             command += ["--enable-workspaces"]
-    return command
+    return [*command, *args.extra_args]
 
 
 class MlflowServer(pulumi.ComponentResource):
@@ -91,6 +91,7 @@ class MlflowServer(pulumi.ComponentResource):
             {"name": "HOME", "value": "/tmp"},
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
+            *({"name": name, "value": value} for name, value in args.extra_env.items()),
         ]
 
         service_account = k8s.core.v1.ServiceAccount(
@@ -104,7 +105,7 @@ class MlflowServer(pulumi.ComponentResource):
         self.selector = selector
         self.migration_selector = selector_labels("mlflow", name, "migration")
         ca = ([ca_volume(args.database_ca_secret)], [CA_MOUNT]) if args.database_ca_secret else ([], [])
-        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1])
+        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1], args.env_from)
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
                 if args.auth else None)
         # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
@@ -126,12 +127,13 @@ class MlflowServer(pulumi.ComponentResource):
         # Every pod that serves the API or runs jobs must read what another wrote, also after a restart.
         key_env = encryption_key_env(self, name, metadata)
         service = cluster_ip_service(name, metadata, selector,
-                                     {"http": SERVER_PORT, **({"metrics": METRICS_PORT} if metrics_sidecar else {})}, self)
+                                     {"http": SERVER_PORT, **({"metrics": METRICS_PORT} if metrics_sidecar else {})}, self,
+                                     args.service_type, dict(args.service_annotations))
 
         # No MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD here: in MLflow 3.17 only clients read it. The server
         # advertises multipart and presigned transfers on /server-info whenever its S3 store supports them.
-        volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}, *ca[1]]
-        volumes = [empty_dir("tmp", args.tmp_size_limit), *ca[0]]
+        volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}, *ca[1], *args.extra_volume_mounts]
+        volumes = [empty_dir("tmp", args.tmp_size_limit), *ca[0], *args.extra_volumes]
         if args.metrics:
             volume_mounts.append({"name": "metrics", "mountPath": METRICS_DIR})
             volumes.append(empty_dir("metrics", "64Mi"))
@@ -176,6 +178,7 @@ class MlflowServer(pulumi.ComponentResource):
                 "command": ["mlflow"],
                 "args": server_args(args, hosts),
                 "env": env,
+                **({"envFrom": list(args.env_from)} if args.env_from else {}),
                 "ports": [{"name": "http", "containerPort": SERVER_PORT}],
                 "resources": args.resources.to_kubernetes(),
                 "securityContext": container_security_context(),
@@ -185,10 +188,10 @@ class MlflowServer(pulumi.ComponentResource):
                 "volumeMounts": volume_mounts,
             }
 
-        pod_template = {
-            "metadata": {"labels": labels, **({"annotations": {
-                "mlflow-platform/identity-config": auth.config_checksum}} if auth else {})},
-            "spec": {
+        pod_template = args.pods.template(
+            labels,
+            annotations={"mlflow-platform/identity-config": auth.config_checksum} if auth else None,
+            spec={
                 "serviceAccountName": service_account.metadata.name,
                 "automountServiceAccountToken": False,
                 "securityContext": pod_security_context(SERVER_UID),
@@ -196,17 +199,18 @@ class MlflowServer(pulumi.ComponentResource):
                 "topologySpreadConstraints": [
                     {
                         "maxSkew": 1,
-                        "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "topologyKey": key,
+                        "whenUnsatisfiable": args.spread_when_unsatisfiable,
                         "labelSelector": {"matchLabels": selector},
                     }
+                    for key in args.spread_topology_keys
                 ],
                 # Job execution is off in every API pod: jobs run in the jobs pod (jobs.py) or nowhere.
                 "containers": [container_for(name, service.spec.cluster_ip, False),
                                *([metrics_sidecar] if metrics_sidecar else [])],
                 "volumes": volumes,
             },
-        }
+        )
         replicas_spec = {} if args.autoscaling else {"replicas": args.replicas}
         deployment = k8s.apps.v1.Deployment(
             name,

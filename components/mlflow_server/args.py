@@ -5,11 +5,16 @@ from typing import Any
 
 import pulumi
 
+from components.kube.pods import PodSettings, qualified_name_problem
 from components.kube.resources import ResourceSpec
 from components.mlflow_server.auth import ServerAuth
 from components.mlflow_server.connection_budget import pool_problem
+from components.mlflow_server.extensions import env_from_problems, env_problems, flag_problems, volume_problems
 from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MLFLOW_IMAGE
+
+WHEN_UNSATISFIABLE = ("ScheduleAnyway", "DoNotSchedule")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,24 @@ class MlflowServerArgs:
     every pod that connects (server, jobs pod, migration)."""
     auth: ServerAuth | None = None
     """MLflow's auth app with identities from verified JWTs; None: everyone who reaches the server is an admin."""
+    spread_topology_keys: tuple[str, ...] = ("kubernetes.io/hostname",)
+    """Node labels the replicas spread over, one skew-1 constraint each (e.g. topology.kubernetes.io/zone)."""
+    spread_when_unsatisfiable: str = "ScheduleAnyway"
+    """DoNotSchedule leaves a replica Pending rather than put two on one node or zone."""
+    service_type: str = "ClusterIP"
+    service_annotations: dict[str, str] = field(default_factory=dict)
+    """E.g. a cloud load balancer's settings (service.beta.kubernetes.io/aws-load-balancer-*)."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More environment for the server, jobs and migration containers (MLflow's MLFLOW_* settings)."""
+    env_from: tuple[dict[str, Any], ...] = ()
+    """core/v1 EnvFromSource items (a Secret's or ConfigMap's keys as variables) for the same containers."""
+    extra_volumes: tuple[dict[str, Any], ...] = ()
+    """core/v1 Volumes added to the server and jobs pods, mounted by extra_volume_mounts."""
+    extra_volume_mounts: tuple[dict[str, Any], ...] = ()
+    extra_args: tuple[str, ...] = ()
+    """More `mlflow server` options, each --option=value (extensions.USER_FLAGS)."""
+    pods: PodSettings = field(default_factory=PodSettings)
+    """Scheduling, pull secrets and metadata for every pod here (server, jobs, migration)."""
 
     def __post_init__(self) -> None:
         refuse(
@@ -71,6 +94,15 @@ class MlflowServerArgs:
             None if not self.autoscaling or self.max_replicas >= self.replicas else "max_replicas is below replicas",
             None if 1 <= self.target_cpu_utilization <= 100 else "target_cpu_utilization must be 1-100",
             quantity_problem(self.tmp_size_limit),
+            *(qualified_name_problem(key) for key in self.spread_topology_keys),
+            *(qualified_name_problem(key) for key in self.service_annotations),
+            None if self.service_type in SERVICE_TYPES else f"service_type must be one of {', '.join(SERVICE_TYPES)}",
+            *(f"extra_env: {p}" for p in env_problems(self.extra_env)),
+            *(f"env_from: {p}" for p in env_from_problems(self.env_from)),
+            *(f"extra_volumes: {p}" for p in volume_problems(self.extra_volumes, self.extra_volume_mounts)),
+            *(f"extra_args: {p}" for p in flag_problems(self.extra_args)),
+            None if self.spread_when_unsatisfiable in WHEN_UNSATISFIABLE
+            else f"spread_when_unsatisfiable must be one of {', '.join(WHEN_UNSATISFIABLE)}",
         )
 
     @property

@@ -1,4 +1,4 @@
-"""How many PostgreSQL connections the MLflow server can open at its peak.
+"""How many database connections the MLflow server can open at its peak.
 
 Measured on MLflow 3.17.2 (see tests/runtime and bench/): every server process keeps one SQLAlchemy
 engine for the tracking store and one for the model registry, each with its own pool, and the
@@ -19,6 +19,11 @@ MIN_CONNECTIONS_PER_ENGINE = REQUEST_THREADS_PER_WORKER + 1
 # PostgreSQL keeps these for superusers (RDS 2 more for rds_superuser); the application cannot use them.
 SUPERUSER_RESERVED_CONNECTIONS = 3
 RDS_RESERVED_CONNECTIONS = SUPERUSER_RESERVED_CONNECTIONS + 2
+# MySQL and MariaDB take nothing from max_connections: they admit one connection beyond it, for accounts with
+# CONNECTION_ADMIN or SUPER (MySQL 8.4 Reference Manual, B.3.2.5 "Too many connections",
+# https://dev.mysql.com/doc/refman/8.4/en/too-many-connections.html; MariaDB, "SUPER Privilege": "create one extra
+# connection if max_connections has been reached"). The application's user may use all max_connections.
+MYSQL_RESERVED_CONNECTIONS = 0
 # The migration Job opens one connection at a time.
 MIGRATION_CONNECTIONS = 1
 # A rollout adds one pod over the count (maxSurge 1, maxUnavailable 0), also at the autoscaler's maximum.
@@ -78,12 +83,13 @@ class ConnectionBudget:
         others = " + ".join([f"{MIGRATION_CONNECTIONS} migration",
                              *([f"{EXPORTER_CONNECTIONS} exporter"] if self.exporter else []),
                              *([f"{BACKUP_CONNECTIONS} backup"] if self.backup else [])])
+        limit = (f"max_connections {max_connections} leaves {max_connections - self.reserved} after "
+                 f"{self.reserved} reserved superuser slots" if self.reserved
+                 else f"max_connections is {max_connections} (the server's one extra connection is for admins)")
         return (
             f"({self.max_replicas} + {SURGE_PODS} during a rollout) pod(s) x ({self.workers} workers x "
             f"{ENGINES_PER_PROCESS} engines x (pool {self.pool_size} + overflow {self.max_overflow}) + "
-            f"{WRAPPER_CONNECTIONS} wrapper) + {jobs}{others} "
-            f"= {self.total} connections, but max_connections {max_connections} leaves "
-            f"{max_connections - self.reserved} after {self.reserved} reserved superuser slots"
+            f"{WRAPPER_CONNECTIONS} wrapper) + {jobs}{others} = {self.total} connections, but {limit}"
         )
 
 

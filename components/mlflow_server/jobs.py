@@ -88,7 +88,7 @@ def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, p
             # the old one was running (mlflow/server/jobs/utils.py, recovery of unfinished jobs).
             "strategy": {"type": "Recreate"},
             "template": {
-                "metadata": {**pod_template["metadata"], "labels": labels},
+                "metadata": {**pod_template["metadata"], "labels": {**pod_template["metadata"]["labels"], **labels}},
                 "spec": {
                     **{k: v for k, v in pod_template["spec"].items() if k != "topologySpreadConstraints"},
                     "containers": [jobs_container],

@@ -36,7 +36,8 @@ UPGRADE_FROM_ENVIRONMENT = (
 )
 
 
-def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None,
+                        env_from: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment; `mounts` what the
     database connection needs (its CA bundle)."""
     return {
@@ -44,6 +45,7 @@ def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict
         **image_fields(image),
         "command": ["python", "-c", UPGRADE_FROM_ENVIRONMENT],
         "env": env,
+        **({"envFrom": list(env_from)} if env_from else {}),
         "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *(mounts or [])],
@@ -64,17 +66,14 @@ def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, se
         spec={
             "backoffLimit": 10,
             "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
-            "template": {
-                "metadata": {"labels": migration_labels},
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "serviceAccountName": service_account_name,
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security_context(SERVER_UID),
-                    **containers,
-                    "volumes": [empty_dir("tmp", "256Mi"), *volumes],
-                },
-            },
+            "template": args.pods.template(migration_labels, {
+                "restartPolicy": "OnFailure",
+                "serviceAccountName": service_account_name,
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security_context(SERVER_UID),
+                **containers,
+                "volumes": [empty_dir("tmp", "256Mi"), *volumes],
+            }),
         },
         # The first `up` pulls the -full image here; upgrades of a large database take minutes.
         opts=pulumi.ResourceOptions(parent=parent, custom_timeouts=job_timeout(MIGRATION_DEADLINE_SECONDS)),

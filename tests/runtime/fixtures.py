@@ -9,6 +9,7 @@ import pytest
 
 from harness import ProgramRun, run_program
 from runtime import image_env
+from runtime.mariadb import MariaDBServer
 from runtime.platform import Platform, RunningServer, local_platform
 from runtime.services import PostgresServer
 
@@ -25,6 +26,14 @@ def skip_or_fail(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def postgres_server() -> PostgresServer:
     server = PostgresServer.from_environment()
+    if reason := server.unavailable_reason() or image_env.unavailable_reason():
+        skip_or_fail(reason)
+    return server
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> MariaDBServer:
+    server = MariaDBServer.from_environment()
     if reason := server.unavailable_reason() or image_env.unavailable_reason():
         skip_or_fail(reason)
     return server

@@ -18,8 +18,8 @@ IMAGE_ENV = "MLFLOW_PLATFORM_IMAGE_ENV"
 # Packages whose absence changes how the server behaves or makes a feature fail, by import name:
 # uvicorn --loop/--http auto pick uvloop/httptools; psycopg2 is the declared driver; boto3 the S3
 # client; prometheus_flask_exporter serves --expose-prometheus; jwt the identity module; fastapi,
-# slowapi and tiktoken the AI gateway; pyarrow datasets and tracing exports.
-BEHAVIOUR_PACKAGES = ("uvloop", "httptools", "psycopg2", "boto3", "prometheus_flask_exporter", "jwt", "fastapi",
+# slowapi and tiktoken the AI gateway; pyarrow datasets and tracing exports; pymysql the MySQL driver.
+BEHAVIOUR_PACKAGES = ("uvloop", "httptools", "psycopg2", "pymysql", "boto3", "prometheus_flask_exporter", "jwt", "fastapi",
                       "slowapi", "tiktoken", "pyarrow", "flask_wtf", "azure.identity", "google.cloud.storage")
 
 

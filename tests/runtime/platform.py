@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from harness import ProgramRun
 from runtime.generated import DeclaredContainer, LocalCluster, declared_container, with_address
 from runtime.image_env import required_image_bin
+from runtime.mariadb import MariaDBServer
 from runtime.services import ManagedProcess, PostgresServer, S3Server, free_port, wait_until_healthy
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -44,7 +45,8 @@ class Platform:
     """Local stand-ins for what the cluster provides, wired from what the program declares."""
 
     run: ProgramRun
-    postgres: PostgresServer
+    postgres: PostgresServer | MariaDBServer
+    """The database server (MariaDB when the stack's externalDatabaseEngine is mysql)."""
     database: str
     s3: S3Server
     bucket: str
@@ -79,7 +81,7 @@ class Platform:
     def on_database(self, database: str) -> "Platform":
         """The same platform pointed at another database (e.g. one restored from a backup)."""
         secrets = dict(self.cluster.secrets)
-        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.credentials + self.postgres.address, database)
+        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.netloc_for(database), database)
         return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
 
     def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
@@ -169,7 +171,7 @@ def stopping(server: "RunningServer") -> Iterator["RunningServer"]:
 
 
 @contextmanager
-def migrated_server(run: ProgramRun, postgres: PostgresServer, workdir: Path,
+def migrated_server(run: ProgramRun, postgres: PostgresServer | MariaDBServer, workdir: Path,
                     name: str) -> Iterator[tuple[Platform, "RunningServer"]]:
     """The declared migration Job run to completion, then the declared server started on it."""
     with local_platform(run, postgres, workdir) as platform:
@@ -180,7 +182,7 @@ def migrated_server(run: ProgramRun, postgres: PostgresServer, workdir: Path,
 
 
 @contextmanager
-def local_platform(run: ProgramRun, postgres: PostgresServer, workdir: Path) -> Iterator[Platform]:
+def local_platform(run: ProgramRun, postgres: PostgresServer | MariaDBServer, workdir: Path) -> Iterator[Platform]:
     """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards."""
     database = postgres.create_database()
     s3: S3Server | None = None
@@ -195,10 +197,11 @@ def local_platform(run: ProgramRun, postgres: PostgresServer, workdir: Path) -> 
                    for key, value in secret.plain_inputs.get("stringData", {}).items()}
         # Every URI a Secret holds (the tracking database's, the auth app's in its ini) points at the local server.
         declared_uri = secrets[URI_SECRET]
-        local = {declared_uri: with_address(declared_uri, postgres.credentials + postgres.address, database)}
+        netloc = postgres.netloc_for(database)
+        local = {declared_uri: with_address(declared_uri, netloc, database)}
         if AUTH_SECRET in secrets:
             declared_auth = secrets[AUTH_SECRET]
-            local[declared_auth] = with_address(declared_auth, postgres.credentials + postgres.address, f"{database}_auth")
+            local[declared_auth] = with_address(declared_auth, netloc, f"{database}_auth")
         for key, value in secrets.items():
             for declared, replacement in local.items():
                 value = value.replace(declared, replacement)

@@ -124,6 +124,10 @@ class PostgresServer:
         netloc = urlsplit(self.admin_url).netloc
         return netloc.rsplit("@", 1)[0] + "@" if "@" in netloc else ""
 
+    def netloc_for(self, database: str) -> str:
+        """user[:password]@host:port the platform's URIs use for `database` (the admin's own credentials)."""
+        return self.credentials + self.address
+
     def url_for(self, database: str) -> str:
         parts = urlsplit(self.admin_url)
         return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
