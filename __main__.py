@@ -53,6 +53,7 @@ server = MlflowServer(
         auth=settings.identity.server_auth(database.auth_database_uri) if settings.identity else None,
         database_ca_secret=settings.postgres.ca_secret,
         pods=settings.pods,
+        sizes=settings.sizes,
         **vars(settings.server),
     ),
     opts=pulumi.ResourceOptions(providers=providers, depends_on=[namespace, database, artifacts]),

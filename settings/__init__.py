@@ -16,6 +16,7 @@ import yaml
 from components.artifact_bucket import ArtifactBucketArgs
 from components.ingress_sso import IngressSsoArgs
 from components.kube.pods import PodSettings
+from components.kube.resources import WorkloadSizes
 from components.mlflow_postgres import MlflowPostgresArgs
 from components.mlflow_postgres.engines import LABELS as ENGINE_LABELS
 from components.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
@@ -28,7 +29,7 @@ from settings.front_door import people_issuer, read_front_door
 from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
 from settings.network import NetworkSettings, read_network
-from settings.pods import read_image_mirrors, read_pods
+from settings.pods import read_image_mirrors, read_pods, read_sizes
 from settings.reader import ConfigError, ConfigReader, aws_tags
 from settings.server import ServerSettings, read_server
 
@@ -69,6 +70,7 @@ class Settings:
     monitoring: MonitoringSettings | None
     network: NetworkSettings | None
     pods: PodSettings
+    sizes: WorkloadSizes
     """Scheduling, pull secrets and metadata every workload's pods get."""
 
     @property
@@ -85,6 +87,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     kube_context = read.optional("kubeContext")
     read.image_mirrors = read_image_mirrors(read)
     pods = read_pods(read)
+    sizes = read_sizes(read)
     cluster = ClusterFacts(read)
     kubeconfig = cluster.get("kubeconfig", None)
 
@@ -153,13 +156,14 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         aws_region=aws_region,
         data_protection=data_protection,
         postgres=dataclasses.replace(_postgres_args(database, namespace, data_protection, storage_class,
-                                                    metrics=monitoring is not None), pods=pods),
+                                                    metrics=monitoring is not None), pods=pods, sizes=sizes),
         artifacts=dataclasses.replace(_artifact_args(artifacts, database, namespace, data_protection, storage_class,
-                                                     aws_region), pods=pods),
+                                                     aws_region), pods=pods, sizes=sizes),
         pods=pods,
+        sizes=sizes,
         server=server.behind(front_door),
         identity=identity,
-        ingress=dataclasses.replace(ingress, pods=pods) if (ingress := _with_program_issuers(front_door, identity))
+        ingress=dataclasses.replace(ingress, pods=pods, sizes=sizes) if (ingress := _with_program_issuers(front_door, identity))
         else None,
         monitoring=monitoring,
         network=network,

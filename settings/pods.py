@@ -1,7 +1,9 @@
-"""The pods area: what a platform team sets on every pod (scheduling, pull secrets, mirrors, metadata)."""
+"""The pods area: what a platform team sets on every pod (scheduling, pull secrets, mirrors, metadata) and the
+size of the small workloads."""
 
 from components.kube.images import mirror_problems
 from components.kube.pods import PodSettings, label_value_problem, qualified_name_problem, toleration_problems
+from components.kube.resources import WorkloadSizes, sized
 from components.validation import dns_subdomain_problem
 from settings.reader import ConfigReader
 
@@ -13,6 +15,13 @@ def read_image_mirrors(read: ConfigReader) -> dict[str, str]:
     for problem in problems:
         read.fail("imageRegistryMirrors", problem)
     return {} if problems else dict(mirrors)
+
+
+def read_sizes(read: ConfigReader) -> WorkloadSizes:
+    sizes, problems = sized(read.mapping("workloadResources"))
+    for problem in problems:
+        read.fail("workloadResources", problem)
+    return WorkloadSizes(sizes)
 
 
 def read_pods(read: ConfigReader) -> PodSettings | None:

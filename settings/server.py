@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.ingress_sso import IngressSsoArgs
+from components.kube.disruption import budget_problems
 from components.kube.pods import qualified_name_problem
 from components.kube.resources import ResourceSpec
 from components.mlflow_server.args import SERVICE_TYPES, WHEN_UNSATISFIABLE
@@ -48,6 +49,7 @@ class ServerSettings:
     extra_volumes: tuple[dict[str, Any], ...]
     extra_volume_mounts: tuple[dict[str, Any], ...]
     extra_args: tuple[str, ...]
+    disruption_budget: dict[str, int | str]
     cors_allowed_origins: tuple[str, ...] = ()
 
     def behind(self, front_door: IngressSsoArgs | None) -> "ServerSettings":
@@ -116,6 +118,9 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     env_from = read.object_list("serverEnvFrom")
     volumes, mounts = read.object_list("serverExtraVolumes"), read.object_list("serverExtraVolumeMounts")
     extra_args = read.string_list("serverExtraArgs")
+    disruption_budget = read.mapping("serverDisruptionBudget")
+    for problem in budget_problems(disruption_budget, replicas):
+        read.fail("serverDisruptionBudget", problem)
     for key, problems in (("serverEnv", env_problems(extra_env)), ("serverEnvFrom", env_from_problems(env_from)),
                           ("serverExtraVolumes", volume_problems(volumes, mounts)),
                           ("serverExtraArgs", flag_problems(extra_args))):
@@ -131,5 +136,5 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
         max_overflow=max_overflow, pool_recycle_seconds=pool_recycle_seconds, spread_topology_keys=spread_keys,
         spread_when_unsatisfiable=when_unsatisfiable, service_type=service_type, service_annotations=service_annotations,
         extra_env=extra_env, env_from=tuple(env_from), extra_volumes=tuple(volumes), extra_volume_mounts=tuple(mounts),
-        extra_args=extra_args,
+        extra_args=extra_args, disruption_budget=disruption_budget,
     )

@@ -42,8 +42,38 @@ def each_stack(request: pytest.FixtureRequest, dev: ProgramRun, prod: ProgramRun
     return {"dev": dev, "prod": prod}[request.param]
 
 
+# What a platform team sets on every pod (tests/components/test_pod_settings.py) and adds to the MLflow containers
+# (tests/components/test_server_extensions.py).
+NODE_SELECTOR = {"node-pool": "ml-platform"}
+TOLERATIONS = [{"key": "dedicated", "operator": "Equal", "value": "ml-platform", "effect": "NoSchedule"}]
+AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}}
+POD_KEYS: dict[str, Any] = {
+    "nodeSelector": NODE_SELECTOR,
+    "tolerations": TOLERATIONS,
+    "affinity": AFFINITY,
+    "priorityClassName": "ml-platform-high",
+    "imagePullSecrets": ["registry-mirror"],
+    "podAnnotations": {"vault.hashicorp.com/agent-inject": "true"},
+    "podLabels": {"team": "ml-platform"},
+}
+MIRRORS = {"ghcr.io": "harbor.example.com/ghcr", "quay.io": "harbor.example.com/quay",
+           "docker.io": "harbor.example.com/dockerhub"}
+EXTENSIONS: dict[str, Any] = {
+    "serverJobExecution": True, "postgresMaxConnections": 1100,
+    "serverEnv": {"MLFLOW_LOGGING_LEVEL": "DEBUG"},
+    "serverEnvFrom": [{"secretRef": {"name": "team-llm-keys"}}, {"configMapRef": {"name": "team-settings"},
+                                                                  "prefix": "TEAM_"}],
+    "serverExtraVolumes": [{"name": "corp-ca", "configMap": {"name": "corp-ca-bundle"}}],
+    "serverExtraVolumeMounts": [{"name": "corp-ca", "mountPath": "/etc/corp-ca", "readOnly": True}],
+    "serverExtraArgs": ["--x-frame-options=DENY"],
+    "serverSpreadTopologyKeys": ["kubernetes.io/hostname", "topology.kubernetes.io/zone"],
+    "serverSpreadWhenUnsatisfiable": "DoNotSchedule",
+    "serverServiceAnnotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+}
+
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
-# Cloudflare tunnel's connectors.
+# Cloudflare tunnel's connectors; every extension point at once.
 CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
                          "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
                          "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
@@ -52,6 +82,7 @@ OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
                                           "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
     "prod-with-cloudflare-tunnel": ("prod", CLOUDFLARE_FRONT_DOOR),
+    "dev-with-every-extension": ("dev", {**EXTENSIONS, **POD_KEYS, "imageRegistryMirrors": MIRRORS}),
 }
 
 

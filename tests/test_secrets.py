@@ -40,11 +40,14 @@ def secret_backed(spec: dict[str, Any]) -> set[str]:
 def test_secret_backed_variables_never_reach_a_command_line(any_stack: ProgramRun) -> None:
     offenders = []
     for where, spec in containers(any_stack):
-        # envFrom of a Secret makes every one of its keys a variable, all of them secret.
+        # envFrom of a Secret makes every one of its keys a variable, all of them secret, except where `env` names
+        # the same variable: "Values defined by an Env with a duplicate key will take precedence" (core/v1
+        # Container.envFrom, kubernetes api/core/v1/types.go).
         from_secret = any("secretRef" in source for source in spec.get("envFrom", []))
+        defined = {e["name"] for e in spec.get("env", []) if e["name"] not in secret_backed(spec)}
         for token in [*spec.get("command", []), *spec.get("args", [])]:
             for name in EXPANSION.findall(str(token)):
-                if from_secret or name in secret_backed(spec):
+                if (from_secret and name not in defined) or name in secret_backed(spec):
                     offenders.append(f"{where}: $({name})")
     assert offenders == []
 

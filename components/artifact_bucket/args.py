@@ -6,6 +6,7 @@ from typing import Literal
 import pulumi
 
 from components.kube.pods import PodSettings
+from components.kube.resources import WorkloadSizes
 from components.validation import bucket_name_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 
@@ -50,6 +51,8 @@ class ArtifactBucketArgs:
     """A customer-managed KMS key; None uses the AWS-managed S3 key (SSE-KMS with a bucket key either way)."""
     noncurrent_version_days: int = 30
     tags: dict[str, str] = field(default_factory=dict)
+    sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
+    """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here."""
 

@@ -16,7 +16,6 @@ from components.kube.hardening import container_security_context, empty_dir, pod
 from components.kube.hardening import data_volume as data_volume_claim
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
@@ -31,7 +30,6 @@ MINIO_READS_ENV = ("mc reads credentials only from MC_HOST_<alias> or a config f
                    "same root Secret as variables")
 SETUP_SCRIPT = (Path(__file__).parent / "minio_setup.sh").read_text()
 SETUP_WAIT_SECONDS = 90 * 2  # minio_setup.sh: 90 attempts of `mc ready`, 2 s apart
-MINIO_RESOURCES = ResourceSpec(cpu_request="100m", memory_request="256Mi", cpu_limit="1", memory_limit="1Gi")
 
 
 def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> ArtifactStore:
@@ -129,7 +127,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
                                 {"name": "api", "containerPort": MINIO_API_PORT},
                                 {"name": "console", "containerPort": MINIO_CONSOLE_PORT},
                             ],
-                            "resources": MINIO_RESOURCES.to_kubernetes(),
+                            "resources": args.sizes.of("minio"),
                             "securityContext": container_security_context(),
                             **probes,
                             "volumeMounts": [
@@ -189,7 +187,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
                                 *backup_env,
                                 {"name": "LIFECYCLE_JSON", "value": json.dumps(lifecycle)},
                             ],
-                            "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                            "resources": args.sizes.of("minioSetup"),
                             "securityContext": container_security_context(),
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                         }

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.kube.pods import PodSettings
+from components.kube.resources import WorkloadSizes
 from components.validation import dns_label_problem, image_problem
 from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
@@ -78,6 +79,8 @@ class IngressSsoArgs:
     """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
     cloudflare: CloudflareTunnel | None = None
     """A cloudflared tunnel instead of any route into the cluster (Cloudflare Access signs people in)."""
+    sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
+    """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here."""
 

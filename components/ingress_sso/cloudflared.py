@@ -19,7 +19,6 @@ from components.kube.disruption import one_at_a_time
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import scanner_skips
 from components.kube.timeouts import CLOUDFLARED_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.versions import CLOUDFLARED_UID
@@ -66,7 +65,7 @@ def cloudflared(parent: pulumi.Resource, name: str, args: IngressSsoArgs, tunnel
                         # The token as a file, not an environment variable (see the module's docstring).
                         "env": [{"name": "TUNNEL_TOKEN_FILE", "value": f"{TOKEN_DIR}/tunnel-token"}],
                         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                        "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                        "resources": args.sizes.of("cloudflared"),
                         "securityContext": container_security_context(),
                         **probes,
                         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},

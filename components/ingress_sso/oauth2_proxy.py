@@ -9,7 +9,6 @@ from components.kube.disruption import one_at_a_time
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
@@ -97,7 +96,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
                         **image_fields(sso.image),
                         "args": flags,
                         "ports": [{"name": "http", "containerPort": OAUTH2_PROXY_PORT}],
-                        "resources": ResourceSpec("50m", "64Mi", "500m", "256Mi").to_kubernetes(),
+                        "resources": args.sizes.of("oauth2Proxy"),
                         "securityContext": container_security_context(),
                         **probes,
                         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},

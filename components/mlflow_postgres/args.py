@@ -7,7 +7,7 @@ import pulumi
 
 from components.artifact_bucket.store import BackupTarget
 from components.kube.pods import PodSettings
-from components.kube.resources import ResourceSpec
+from components.kube.resources import ResourceSpec, WorkloadSizes
 from components.mlflow_postgres.engines import DATABASE_ENGINES, DEFAULT_PORTS, MYSQL_TLS, DatabaseEngine
 from components.validation import cron_problem, dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
@@ -104,6 +104,8 @@ class MlflowPostgresArgs:
     ca_secret: str | None = None
     """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
     verify-full, and external with its verify-ca/verify-full."""
+    sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
+    """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here."""
 

@@ -11,7 +11,6 @@ from components.kube.hardening import container_security_context, empty_dir, pod
 from components.kube.hardening import data_volume as data_volume_claim
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import HIGH_UID, SECRETS_AS_ENV, scanner_skips
 from components.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from components.mlflow_postgres.args import MlflowPostgresArgs
@@ -86,7 +85,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                 {"name": "DATA_SOURCE_PASS_FILE", "value": PASSWORD_FILE},
             ],
             "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT}],
-            "resources": ResourceSpec("20m", "32Mi", "200m", "128Mi").to_kubernetes(),
+            "resources": args.sizes.of("postgresExporter"),
             "securityContext": container_security_context(),
             "volumeMounts": [credentials_mount],
         })
@@ -173,7 +172,7 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
     target = args.backup
     alias = target.endpoint_url.apply(
         lambda url: url.replace("://", "://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@", 1))
-    small = ResourceSpec("100m", "128Mi", "1", "512Mi").to_kubernetes()
+    small = args.sizes.of("backup")
     k8s.batch.v1.CronJob(
         f"{name}-backup",
         metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels,

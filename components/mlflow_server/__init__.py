@@ -11,7 +11,6 @@ from components.kube.env import secret_env
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.images import image_fields
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
@@ -105,7 +104,8 @@ class MlflowServer(pulumi.ComponentResource):
         self.selector = selector
         self.migration_selector = selector_labels("mlflow", name, "migration")
         ca = ([ca_volume(args.database_ca_secret)], [CA_MOUNT]) if args.database_ca_secret else ([], [])
-        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1], args.env_from)
+        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1], args.env_from,
+                                                 args.sizes.of("migration"))
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
                 if args.auth else None)
         # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
@@ -228,12 +228,13 @@ class MlflowServer(pulumi.ComponentResource):
                 MLFLOW_FULL_IMAGE_MEGABYTES, args.peak_replicas * probe_budget_seconds(probes))),
         )
         jobs_service = (jobs_workload(self, name, args.namespace, pod_template, container_for, SERVER_PORT,
-                                      depends_on=[migration]) if args.job_execution else None)
+                                      depends_on=[migration], resources=args.sizes.of("jobs")) if args.job_execution else None)
         self.jobs_selector = selector_labels("mlflow", name, "jobs") if jobs_service else None
         self.jobs_service_name = jobs_service.metadata.name if jobs_service else None
 
-        if args.replicas > 1:
-            one_at_a_time(name, metadata, selector, self)
+        # Also from one replica when autoscaling: the budget holds once the autoscaler has added pods.
+        if args.replicas > 1 or args.autoscaling:
+            one_at_a_time(name, metadata, selector, self, dict(args.disruption_budget))
         if args.autoscaling:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 name,
@@ -278,7 +279,7 @@ class MlflowServer(pulumi.ComponentResource):
                     {"name": "METRICS_PORT", "value": str(METRICS_PORT)},
                     {"name": "PYTHONUNBUFFERED", "value": "1"}],
             "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-            "resources": ResourceSpec("20m", "64Mi", "200m", "128Mi").to_kubernetes(),
+            "resources": args.sizes.of("metricsSidecar"),
             "securityContext": container_security_context(),
             "readinessProbe": {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 10},
             "livenessProbe": {"httpGet": {"path": "/", "port": "metrics"}, "periodSeconds": 20, "timeoutSeconds": 5},

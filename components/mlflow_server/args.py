@@ -5,8 +5,9 @@ from typing import Any
 
 import pulumi
 
+from components.kube.disruption import budget_problems
 from components.kube.pods import PodSettings, qualified_name_problem
-from components.kube.resources import ResourceSpec
+from components.kube.resources import ResourceSpec, WorkloadSizes
 from components.mlflow_server.auth import ServerAuth
 from components.mlflow_server.connection_budget import pool_problem
 from components.mlflow_server.extensions import env_from_problems, env_problems, flag_problems, volume_problems
@@ -76,6 +77,10 @@ class MlflowServerArgs:
     extra_volume_mounts: tuple[dict[str, Any], ...] = ()
     extra_args: tuple[str, ...] = ()
     """More `mlflow server` options, each --option=value (extensions.USER_FLAGS)."""
+    sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
+    """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
+    disruption_budget: dict[str, int | str] = field(default_factory=lambda: {"maxUnavailable": 1})
+    """The PodDisruptionBudget's maxUnavailable or minAvailable (a count or a percentage)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here (server, jobs, migration)."""
 
@@ -101,6 +106,7 @@ class MlflowServerArgs:
             *(f"env_from: {p}" for p in env_from_problems(self.env_from)),
             *(f"extra_volumes: {p}" for p in volume_problems(self.extra_volumes, self.extra_volume_mounts)),
             *(f"extra_args: {p}" for p in flag_problems(self.extra_args)),
+            *(f"disruption_budget: {p}" for p in budget_problems(self.disruption_budget, self.replicas)),
             None if self.spread_when_unsatisfiable in WHEN_UNSATISFIABLE
             else f"spread_when_unsatisfiable must be one of {', '.join(WHEN_UNSATISFIABLE)}",
         )

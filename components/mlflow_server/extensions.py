@@ -29,6 +29,10 @@ USER_FLAGS = ("--secrets-cache-ttl", "--secrets-cache-max-size", "--trace-archiv
 # Volumes and mount paths of the platform's in any configuration (the same test checks these).
 PLATFORM_VOLUMES = ("tmp", "metrics", "shm", "auth-module", "auth-ini", "database-ca")
 PLATFORM_PATHS = ("/tmp", "/dev/shm", "/var/run/mlflow", "/opt/mlflow-platform", "/etc/mlflow-platform")
+# The volume types the restricted Pod Security Standard admits (kubernetes.io/docs/concepts/security/
+# pod-security-standards): the namespace enforces it, so any other type is refused when the pod is created.
+RESTRICTED_VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                             "projected", "secret")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _FLAG = re.compile(r"--[a-z][a-z0-9-]*(=.*)?", re.DOTALL)
 ENV_FROM_SOURCES = ("secretRef", "configMapRef")
@@ -66,6 +70,10 @@ def volume_problems(volumes: Sequence[Any], mounts: Sequence[Any]) -> list[str]:
         if not isinstance(name, str) or dns_label_problem(name) or len(volume) != 2:
             problems.append(f"volume [{index}] {volume!r} needs a name (a DNS label) and exactly one source "
                             "(secret, configMap, persistentVolumeClaim, emptyDir, csi, ...)")
+        elif not set(volume) - {"name"} <= set(RESTRICTED_VOLUME_SOURCES):
+            problems.append(f"volume {name!r}: {', '.join(sorted(set(volume) - {'name'}))} is not allowed in a "
+                            "namespace that enforces the restricted Pod Security Standard; use one of "
+                            + ", ".join(RESTRICTED_VOLUME_SOURCES))
         elif name in PLATFORM_VOLUMES or name in names:
             problems.append(f"volume name {name!r} is taken")
         else:

@@ -22,7 +22,6 @@ import pulumi_kubernetes as k8s
 
 from components.kube.hardening import empty_dir
 from components.kube.labels import selector_labels, standard_labels
-from components.kube.resources import ResourceSpec
 from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
@@ -39,9 +38,6 @@ JOB_ROUTES = (
     "/ajax-api/3.0/mlflow/prompt-optimization",
     "/api/3.0/mlflow/prompt-optimization",
 )
-# Measured with 1 worker: launcher, uvicorn worker and runner ~250 MB each, 7 Huey consumers ~195 MB
-# each, the periodic consumer ~250 MB: ~2.1 GB before any job; each running job is a process more.
-JOBS_RESOURCES = ResourceSpec(cpu_request="500m", memory_request="2560Mi", cpu_limit="2", memory_limit="4Gi")
 # Huey's queue files live in /dev/shm (mlflow/server/__init__.py mkdtemp); the runtime's default is 64 MiB.
 SHM_SIZE = "256Mi"
 
@@ -64,7 +60,8 @@ def jobs_service_name(name: str) -> str:
 
 
 def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, pod_template: dict[str, Any],
-                  container_for: ContainerFor, port: int, depends_on: list[pulumi.Resource]) -> k8s.core.v1.Service:
+                  container_for: ContainerFor, port: int, depends_on: list[pulumi.Resource],
+                  resources: dict[str, Any]) -> k8s.core.v1.Service:
     """The jobs Deployment (one pod, replaced, never surged) and its Service, from the API pods' template.
     Returns the Service the front door routes JOB_ROUTES to."""
     jobs_name = jobs_service_name(name)
@@ -74,7 +71,7 @@ def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, p
     container = container_for(jobs_name, service.spec.cluster_ip, True)
     jobs_container = {
         **container,
-        "resources": JOBS_RESOURCES.to_kubernetes(),
+        "resources": resources,
         "volumeMounts": [*container["volumeMounts"], {"name": "shm", "mountPath": "/dev/shm"}],
     }
     probes = {key: value for key, value in container.items() if key.endswith("Probe")}

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 from components.kube.hardening import container_security_context, empty_dir, pod_security_context
 from components.kube.images import image_fields
 from components.kube.labels import standard_labels
-from components.kube.resources import ResourceSpec
+from components.kube.resources import DEFAULT_RESOURCES
 from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.timeouts import job_timeout
 from components.mlflow_server.args import MlflowServerArgs
@@ -37,7 +37,8 @@ UPGRADE_FROM_ENVIRONMENT = (
 
 
 def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None,
-                        env_from: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+                        env_from: tuple[dict[str, Any], ...] = (), resources: dict[str, Any] | None = None
+                        ) -> dict[str, Any]:
     """`env` holds BACKEND_URI_ENV (from the URI Secret) and the server's common environment; `mounts` what the
     database connection needs (its CA bundle)."""
     return {
@@ -46,7 +47,7 @@ def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict
         "command": ["python", "-c", UPGRADE_FROM_ENVIRONMENT],
         "env": env,
         **({"envFrom": list(env_from)} if env_from else {}),
-        "resources": ResourceSpec("100m", "256Mi", "1", "1Gi").to_kubernetes(),
+        "resources": resources or DEFAULT_RESOURCES["migration"].to_kubernetes(),
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *(mounts or [])],
     }

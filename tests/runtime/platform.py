@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 from urllib.parse import urlsplit
+
+from typing_extensions import TypeVar
 
 from harness import ProgramRun
 from runtime.generated import DeclaredContainer, LocalCluster, declared_container, with_address
@@ -40,13 +42,16 @@ def projected_files(run: ProgramRun, volume: dict[str, Any], secrets: dict[tuple
     return {item["path"]: data[item["key"]] for item in items} if items else data
 
 
+# The database server: PostgreSQL, unless the stack's externalDatabaseEngine is mysql (Platform[MariaDBServer]).
+Server = TypeVar("Server", bound=PostgresServer | MariaDBServer, default=PostgresServer)
+
+
 @dataclass
-class Platform:
+class Platform(Generic[Server]):
     """Local stand-ins for what the cluster provides, wired from what the program declares."""
 
     run: ProgramRun
-    postgres: PostgresServer | MariaDBServer
-    """The database server (MariaDB when the stack's externalDatabaseEngine is mysql)."""
+    postgres: Server
     database: str
     s3: S3Server
     bucket: str
@@ -78,7 +83,7 @@ class Platform:
                 break
         return result
 
-    def on_database(self, database: str) -> "Platform":
+    def on_database(self, database: str) -> "Platform[Server]":
         """The same platform pointed at another database (e.g. one restored from a backup)."""
         secrets = dict(self.cluster.secrets)
         secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.netloc_for(database), database)
@@ -171,8 +176,8 @@ def stopping(server: "RunningServer") -> Iterator["RunningServer"]:
 
 
 @contextmanager
-def migrated_server(run: ProgramRun, postgres: PostgresServer | MariaDBServer, workdir: Path,
-                    name: str) -> Iterator[tuple[Platform, "RunningServer"]]:
+def migrated_server(run: ProgramRun, postgres: Server, workdir: Path,
+                    name: str) -> Iterator[tuple[Platform[Server], "RunningServer"]]:
     """The declared migration Job run to completion, then the declared server started on it."""
     with local_platform(run, postgres, workdir) as platform:
         migrated = platform.migrate()
@@ -182,7 +187,7 @@ def migrated_server(run: ProgramRun, postgres: PostgresServer | MariaDBServer, w
 
 
 @contextmanager
-def local_platform(run: ProgramRun, postgres: PostgresServer | MariaDBServer, workdir: Path) -> Iterator[Platform]:
+def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator[Platform[Server]]:
     """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards."""
     database = postgres.create_database()
     s3: S3Server | None = None

@@ -63,13 +63,13 @@ def mysql_run(mariadb_server: MariaDBServer, stack_budget: int) -> ProgramRun:
 
 @pytest.fixture(scope="module")
 def mysql_platform(mysql_run: ProgramRun, mariadb_server: MariaDBServer,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform[MariaDBServer]]:
     with local_platform(mysql_run, mariadb_server, Path(tmp_path_factory.mktemp("mysql"))) as local:
         yield local
 
 
 @pytest.fixture(scope="module")
-def migrations(mysql_platform: Platform) -> list[tuple[subprocess.CompletedProcess[str], float]]:
+def migrations(mysql_platform: Platform[MariaDBServer]) -> list[tuple[subprocess.CompletedProcess[str], float]]:
     """The declared migration Job, twice, each with its duration in seconds."""
     results = []
     for _ in range(2):
@@ -79,7 +79,7 @@ def migrations(mysql_platform: Platform) -> list[tuple[subprocess.CompletedProce
 
 
 @pytest.fixture(scope="module")
-def mysql_server(mysql_platform: Platform, migrations: list[object]) -> Iterator[RunningServer]:
+def mysql_server(mysql_platform: Platform[MariaDBServer], migrations: list[object]) -> Iterator[RunningServer]:
     running = mysql_platform.start_server("mysql-server")
     try:
         yield running
@@ -95,13 +95,13 @@ def tracking_uri(request: pytest.FixtureRequest) -> Iterator[None]:
     mlflow.set_tracking_uri("")
 
 
-def user_of(platform: Platform) -> str:
+def user_of(platform: Platform[MariaDBServer]) -> str:
     return platform.database  # the test user is named like its database
 
 
 class TestMigration:
     def test_runs_on_an_empty_database_and_again_as_a_no_op(
-            self, migrations: list[tuple[subprocess.CompletedProcess[str], float]], mysql_platform: Platform,
+            self, migrations: list[tuple[subprocess.CompletedProcess[str], float]], mysql_platform: Platform[MariaDBServer],
             mariadb_server: MariaDBServer) -> None:
         (first, first_seconds), (second, second_seconds) = migrations
         assert first.returncode == 0, first.stderr[-3000:]
@@ -111,11 +111,11 @@ class TestMigration:
         assert {"experiments", "runs", "metrics", "registered_models", "model_versions"} <= tables
         print(f"migration on MariaDB {mariadb_server.version()}: {first_seconds} s empty, {second_seconds} s again")
 
-    def test_the_job_connects_with_the_declared_mysql_uri(self, mysql_platform: Platform) -> None:
+    def test_the_job_connects_with_the_declared_mysql_uri(self, mysql_platform: Platform[MariaDBServer]) -> None:
         uri = make_url(mysql_platform.cluster.secrets[("mlflow-postgres-uri", "uri")])
         assert (uri.drivername, uri.port, uri.username, dict(uri.query)) == (
             "mysql+pymysql", int(mysql_platform.postgres.address.rsplit(":", 1)[1]), user_of(mysql_platform), {})
-        assert uri.password == mysql_platform.postgres.passwords[mysql_platform.database]  # type: ignore[union-attr]
+        assert uri.password == mysql_platform.postgres.passwords[mysql_platform.database]
 
 
 class TestServer:
@@ -124,7 +124,7 @@ class TestServer:
         assert mysql_server.env["MLFLOW_BACKEND_STORE_URI"].startswith("mysql+pymysql://")
 
     def test_seed_scenario_experiment_param_metric_and_artifact_in_the_bucket(
-            self, mysql_server: RunningServer, mysql_platform: Platform, tmp_path: Path) -> None:
+            self, mysql_server: RunningServer, mysql_platform: Platform[MariaDBServer], tmp_path: Path) -> None:
         experiment_id = mlflow.set_experiment("mysql-seed").experiment_id
         artifact = tmp_path / "result.txt"
         artifact.write_text("acceptance artifact on mysql\n")
@@ -158,7 +158,7 @@ class TestServer:
         assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]
 
     def test_connections_stay_within_the_budget_under_24_clients(
-            self, mysql_server: RunningServer, mysql_platform: Platform, mariadb_server: MariaDBServer,
+            self, mysql_server: RunningServer, mysql_platform: Platform[MariaDBServer], mariadb_server: MariaDBServer,
             stack_budget: int) -> None:
         env = mysql_server.env
         budget = ConnectionBudget(max_replicas=1, workers=int(mysql_server.argv[mysql_server.argv.index("--workers") + 1]),
