@@ -53,7 +53,8 @@ def test_the_readme_is_for_newcomers_and_links_every_doc() -> None:
     """The two commands and what is verified stay; reference material lives in docs/."""
     headings = re.findall(r"(?m)^## (.+)$", README)
     assert headings == ["Components", "Prerequisites", "Quick start (dev)", "Who can reach what",
-                        "Security choices a stack must make explicitly", "Upgrading", "Running the tests",
+                        "Security choices a stack must make explicitly", "Coming from a Helm chart", "Upgrading",
+                        "Running the tests",
                         "What is verified here, and what needs a real cluster", "Documentation"]
     for doc in (ROOT / "docs").glob("*.md"):
         assert f"](docs/{doc.name})" in README, doc.name
