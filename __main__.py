@@ -47,11 +47,15 @@ server = MlflowServer(
     MlflowServerArgs(
         namespace=settings.namespace,
         backend_uri_secret_name=database.uri_secret_name,
+        required_uri_query=database.required_uri_query,
         artifacts_destination=artifacts.artifacts_destination,
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,
-        auth=settings.identity.server_auth(database.auth_database_uri) if settings.identity else None,
+        # The settings refuse the auth app with a URI of the user's own (auth_database_uri None).
+        auth=settings.identity.server_auth(database.auth_database_uri)
+        if settings.identity and database.auth_database_uri is not None else None,
         database_ca_secret=settings.postgres.ca_secret,
+        database_volume_claim=database.volume_claim,
         pods=settings.pods,
         sizes=settings.sizes,
         **vars(settings.server),
@@ -92,6 +96,7 @@ if settings.network:
         object_store_clients=(database.backup_selector,) if database.backup_selector else (),
         object_store_setup=artifacts.store.setup_selector,
         object_store_port=artifacts.store.port,
+        object_store_cidr=artifacts.store.cidr,
         oauth2_proxy=front_door.proxy_selector if front_door else None,
         # cloudflared only connects out: its pods admit nobody.
         oauth2_proxy_port=None if settings.ingress and settings.ingress.cloudflare else OAUTH2_PROXY_PORT,
@@ -106,10 +111,11 @@ pulumi.export("trackingUri", server.tracking_uri)
 pulumi.export("serviceAccountName", server.service_account_name)
 pulumi.export("artifactBucket", artifacts.bucket_name)
 pulumi.export("artifactsDestination", artifacts.artifacts_destination)
-pulumi.export("databaseEndpoint", pulumi.Output.format("{0}:{1}", database.host, database.port))
+pulumi.export("databaseEndpoint", database.endpoint)
 for output, value in (("artifactBucketArn", artifacts.outputs.get("bucketArn")),
                       ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn")),
                       ("artifactReaderRoleArn", artifacts.outputs.get("artifactReaderRoleArn")),
+                      ("artifactBucketPolicy", artifacts.outputs.get("bucketPolicy")),
                       ("trackingUrl", front_door.tracking_url if front_door else None),
                       ("authTokenAudience", settings.identity.service_account_audience if settings.identity else None)):
     if value is not None:

@@ -24,7 +24,7 @@ from components.validation import dns_label_problem, dns_subdomain_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.checks import aws_region_problem
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
-from settings.database import DatabaseSettings, read_database
+from settings.database import DatabaseSettings, read_database, refuse_sqlite_misfits
 from settings.front_door import people_issuer, read_front_door
 from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
@@ -96,8 +96,11 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     server = read_server(read)
     front_door = read_front_door(read, None if dns_label_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
                                  server.tmp_size_limit if server else None, data_protection)
+    if front_door and server and server.static_prefix:
+        front_door = dataclasses.replace(front_door, path_prefix=server.static_prefix)
     monitoring = read_monitoring(read)
-    network = read_network(read, cluster, database_in_cluster=database is None or database.mode == "in-cluster")
+    network = read_network(read, cluster, database_in_cluster=database is None or database.mode in ("in-cluster",
+                                                                                                      "sqlite"))
     identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
     if server and server.job_execution and front_door:
         if front_door.cloudflare:
@@ -128,7 +131,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                                                 "NetworkPolicy would admit every pod in it; name the namespace your "
                                                 "ingress controller runs in (e.g. ingress-nginx)")
     # Checked whenever both areas read cleanly, so this problem is reported with any others.
-    if database and server:
+    # sqlite opens a file: there is no max_connections to fit under.
+    if database and server and database.mode != "sqlite":
         in_cluster = database.mode == "in-cluster"
         budget = server.connection_budget(database.mode, exporter=in_cluster and monitoring is not None,
                                           backup=database.backups, engine=database.engine)
@@ -144,6 +148,15 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                                  "names two foreign keys fk_user_id, which MySQL refuses (errno 121; mlflow/mlflow#9642, "
                                  "reproduced by tests/runtime/test_mysql.py): use externalDatabaseEngine postgresql, or "
                                  "set authEnabled false")
+    if database and database.external and database.external.uri_secret and read.boolean("authEnabled"):
+        read.fail("authEnabled", "MLflow's auth app needs a database URI of its own (mlflow_auth on the same server), "
+                                 "which the program builds from the password: with externalDatabaseUriSecret it has "
+                                 "none; use externalDatabasePassword, or set authEnabled false")
+    if artifacts and artifacts.endpoint and network and (
+            unreachable := artifacts.endpoint.unreachable_with_policies(network.allow_https_egress)):
+        read.fail("artifactEndpointCidr", unreachable)
+    if database and database.mode == "sqlite":
+        refuse_sqlite_misfits(read, server, data_protection, read.boolean("authEnabled"))
     _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network)
     read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
     read.raise_if_problems()
@@ -171,7 +184,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
 
 
 INSECURE_OPT_INS = ("allowPlaintextIngress", "allowDisabledNetworkPolicies", "allowInClusterStoresInProd",
-                    "allowUnverifiedDatabaseTls")
+                    "allowUnverifiedDatabaseTls", "allowPlaintextArtifactEndpoint")
 
 
 def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database: DatabaseSettings | None,
@@ -200,6 +213,10 @@ def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database
     if artifacts and artifacts.backend == "minio":
         refuse("artifactBackend", "allowInClusterStoresInProd",
                "MinIO here is one pod on one volume: use s3")
+    if artifacts and artifacts.endpoint and artifacts.endpoint.plaintext:
+        refuse("artifactEndpointUrl", "allowPlaintextArtifactEndpoint",
+               f"{artifacts.endpoint.url} is plain http: every artifact, and requests signed with MLflow's keys that a "
+               "machine in the path could replay, cross the network in clear; use the store's https endpoint")
     ssl_mode = database.ssl_mode if database else None
     if ssl_mode and ssl_mode not in ("verify-ca", "verify-full"):
         refuse("externalDatabaseSslMode" if database and database.mode == "external" else "databaseMode",
@@ -256,6 +273,11 @@ def _artifact_args(artifacts: ArtifactSettings, database: DatabaseSettings, name
         storage_size=artifacts.storage_size,
         kms_key_arn=artifacts.kms_key_arn,
         noncurrent_version_days=artifacts.noncurrent_version_days,
+        endpoint_url=endpoint.url if (endpoint := artifacts.endpoint) else None,
+        credentials_secret=endpoint.credentials_secret if endpoint else None,
+        signing_region=endpoint.signing_region if endpoint else ArtifactBucketArgs.signing_region,
+        addressing_style=endpoint.addressing_style if endpoint else ArtifactBucketArgs.addressing_style,
+        endpoint_cidr=endpoint.cidr if endpoint else None,
     )
 
 

@@ -1,13 +1,49 @@
-"""The artifacts area: MinIO in the cluster or S3 with an IRSA role, the bucket, its prefix and its keys."""
+"""The artifacts area: MinIO in the cluster, S3 with an IRSA role, or an S3-compatible store the team runs; the
+bucket, its prefix and its keys."""
 
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBackend, IrsaTrust
-from components.validation import bucket_name_problem
+from components.artifact_bucket.args import (
+    ADDRESSING_STYLES,
+    endpoint_port,
+    endpoint_url_problem,
+    signing_region_problem,
+)
+from components.validation import bucket_name_problem, dns_subdomain_problem
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 from settings.checks import arn_problem, prefix_problem, service_account_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
+
+
+@dataclass(frozen=True)
+class StoreEndpoint:
+    """An S3-compatible store the team runs: the program creates nothing there and never sees its keys."""
+
+    url: str
+    credentials_secret: str
+    signing_region: str
+    addressing_style: str
+    cidr: str | None
+
+    @property
+    def plaintext(self) -> bool:
+        return urlsplit(self.url).scheme == "http"
+
+    @property
+    def port(self) -> int:
+        return endpoint_port(self.url)
+
+    def unreachable_with_policies(self, allow_https_egress: bool) -> str | None:
+        """Why the server's NetworkPolicy would not let it reach the store, or None."""
+        if self.cidr or (allow_https_egress and self.port == 443):
+            return None
+        return (f"with networkPolicies the server connects only where its NetworkPolicy says, and nothing says "
+                f"{self.url} (port {self.port}): set artifactEndpointCidr to the store's network"
+                + (", or networkAllowHttpsEgress true (443 to any address)" if self.port == 443 else ""))
 
 
 @dataclass(frozen=True)
@@ -22,6 +58,34 @@ class ArtifactSettings:
     storage_size: str
     kms_key_arn: str | None
     noncurrent_version_days: int
+    endpoint: StoreEndpoint | None = None
+    """artifactBackend s3-compatible: where the store is and how MLflow reaches it."""
+
+
+ENDPOINT_KEYS = ("artifactEndpointUrl", "artifactCredentialsSecret", "artifactEndpointCidr")
+
+
+def endpoint_cidr_problem(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return f"{value!r} is not a network in CIDR form like 10.20.0.0/24"
+    return None if value not in ("0.0.0.0/0", "::/0") else f"{value!r} is everywhere: name the store's network"
+
+
+def read_endpoint(read: ConfigReader, region: str, style: str) -> StoreEndpoint | None:
+    """artifactBackend s3-compatible: the endpoint, the Secret with the keys, signing and addressing, the network."""
+    url = read.optional("artifactEndpointUrl", check=endpoint_url_problem)
+    secret = read.optional("artifactCredentialsSecret", check=dns_subdomain_problem)
+    if not url:
+        read.fail("artifactEndpointUrl", "is required for artifactBackend s3-compatible: your store's S3 API, e.g. "
+                                         "https://rgw.example.com or https://<account>.r2.cloudflarestorage.com")
+    if not secret:
+        read.fail("artifactCredentialsSecret", "is required for artifactBackend s3-compatible: a Secret you create in "
+                                               "the namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                               "(kubectl create secret generic ...); the keys never enter config")
+    cidr = read.optional("artifactEndpointCidr", check=endpoint_cidr_problem)
+    return StoreEndpoint(url, secret, region, style, cidr) if url and secret else None
 
 
 def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None) -> ArtifactSettings | None:
@@ -32,6 +96,16 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
     prefix = read.string("artifactPrefix", check=prefix_problem)
     irsa: IrsaTrust | None = None
     also_trusted: tuple[str, ...] = ()
+    endpoint: StoreEndpoint | None = None
+    # Read with every backend, like the other backends' keys with defaults: a typo is reported whatever the backend.
+    region = read.string("artifactEndpointRegion", check=signing_region_problem)
+    style = read.string("artifactEndpointAddressingStyle", allowed=ADDRESSING_STYLES)
+    if backend == "s3-compatible":
+        endpoint = read_endpoint(read, region, style)
+    else:
+        for key in ENDPOINT_KEYS:
+            if read.optional(key):
+                read.fail(key, f"is for artifactBackend s3-compatible (the backend is {backend!r}): unset it")
     if backend == "s3":
         if not aws_region:
             read.fail("awsRegion", "is required for artifactBackend s3 (e.g. us-east-1)")
@@ -52,5 +126,6 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
         storage_size=read.quantity("minioStorageSize", minimum="1Gi", maximum="64Ti"),
         kms_key_arn=read.optional("artifactKmsKeyArn", check=arn_problem),
         noncurrent_version_days=read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
+        endpoint=endpoint,
     )
     return None if read.problems_since(mark) else settings

@@ -1,5 +1,5 @@
-"""The database area: where MLflow's database lives (in-cluster, RDS, external PostgreSQL or MySQL), its size and its
-backups."""
+"""The database area: where MLflow's database lives (in-cluster, RDS, external PostgreSQL or MySQL, or a throwaway
+SQLite file), its size and its backups."""
 
 from dataclasses import dataclass
 
@@ -23,6 +23,7 @@ from settings.checks import (
 )
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader, aws_tags, resources
+from settings.server import ServerSettings
 
 RDS_PROTECTION_KEYS = {
     "deletion_protection": "rdsDeletionProtection",
@@ -71,17 +72,22 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     image = read.image("postgresImage", POSTGRES_IMAGE)
     exporter_image = read.image("postgresExporterImage", POSTGRES_EXPORTER_IMAGE)
     storage_size = read.quantity("postgresStorageSize", minimum="1Gi", maximum="64Ti")
+    sqlite_size = read.quantity("sqliteStorageSize", minimum="64Mi", maximum="1Ti")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
     engine = read.string("externalDatabaseEngine", allowed=DATABASE_ENGINES)
     if engine == "mysql" and mode != "external":
-        read.fail("externalDatabaseEngine", f"mysql is for databaseMode external; {mode} runs PostgreSQL (set "
+        runs = "SQLite" if mode == "sqlite" else "PostgreSQL"
+        read.fail("externalDatabaseEngine", f"mysql is for databaseMode external; {mode} runs {runs} (set "
                                             f"{read.key('databaseMode')} external, or this key back to postgresql)")
     external = _external(read, engine) if mode == "external" else None
     ca_secret = read.optional("databaseCaSecret", check=dns_subdomain_problem)
     if ca_secret and mode == "in-cluster":
         read.fail("databaseCaSecret", "is for a database outside the cluster (rds, external): the in-cluster one is "
                                       "reached without TLS, inside the NetworkPolicies")
+    if ca_secret and mode == "sqlite":
+        read.fail("databaseCaSecret", "is for a database outside the cluster (rds, external): sqlite is a file on "
+                                      "the server's volume, with no connection to verify")
     if external and external.ssl_mode.startswith("verify-") and not ca_secret:
         without = ("PyMySQL, given no CA file, cannot be told to verify" if external.engine == "mysql"
                    else "libpq looks for ~/.postgresql/root.crt, which the image does not have")
@@ -97,11 +103,43 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
         return None
     return DatabaseSettings(
         mode=mode,  # type: ignore[arg-type]  # checked against DATABASE_MODES above
-        max_connections=max_connections, image=image, exporter_image=exporter_image, storage_size=storage_size,
+        max_connections=max_connections, image=image, exporter_image=exporter_image,
+        storage_size=sqlite_size if mode == "sqlite" else storage_size,
         resources=spec, rds=rds,
         external=external, backups=backups and mode == "in-cluster", backup_schedule=backup_schedule,
         backup_retention_days=backup_retention_days, ca_secret=ca_secret,
     )
+
+
+def refuse_sqlite_misfits(read: ConfigReader, server: ServerSettings | None, data_protection: bool,
+                          auth_enabled: bool) -> None:
+    """databaseMode sqlite: one file on a ReadWriteOnce volume, for throwaway stacks on the smallest clusters. What
+    it cannot carry is refused, each on its own key (the server's keys once they read cleanly)."""
+    if data_protection:
+        read.fail("dataProtection", "databaseMode sqlite is for throwaway stacks only: one file on one volume, no "
+                                    "replica, no backup; set dataProtection false, or use in-cluster, rds or external")
+    if auth_enabled:
+        read.fail("authEnabled", "MLflow's auth app is for shared stacks, and databaseMode sqlite is a throwaway "
+                                 "single-pod one: its users and permissions would be a second SQLite file this stack "
+                                 "neither builds nor tests; use databaseMode in-cluster, or set authEnabled false")
+    if server is None:
+        return
+    if server.replicas > 1:
+        read.fail("serverReplicas", f"{server.replicas} pods cannot share databaseMode sqlite's volume "
+                                    "(ReadWriteOnce: one node mounts it) nor its one writer: set 1, or use in-cluster")
+    if server.autoscaling:
+        read.fail("serverAutoscaling", "adds pods, which cannot mount databaseMode sqlite's ReadWriteOnce volume: "
+                                       "set false, or use in-cluster")
+    if server.workers > 1:
+        read.fail("serverWorkers", f"{server.workers} worker processes would each open the SQLite file, whose one "
+                                   "writer they then share through the volume's file locks, which some storage "
+                                   "classes (NFS) do not honour (sqlite.org/howtocorrupt.html); MLflow keeps SQLite's "
+                                   "rollback journal and waits 20 s for the lock (busy_timeout, "
+                                   "mlflow/store/db/utils.py), then fails with 'database is locked'. One process "
+                                   "keeps its connections' locking inside SQLite: set 1 with databaseMode sqlite")
+    if server.job_execution:
+        read.fail("serverJobExecution", "the jobs pod is a second pod, which cannot mount databaseMode sqlite's "
+                                        "ReadWriteOnce volume: set false, or use in-cluster")
 
 
 def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data_protection: bool) -> RdsOptions:
@@ -136,12 +174,17 @@ def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data
 def _external(read: ConfigReader, engine: str) -> ExternalDatabase:
     host = read.optional("externalDatabaseHost", check=database_host_problem)
     password = read.secret("externalDatabasePassword")
+    uri_secret = read.optional("externalDatabaseUriSecret", check=dns_subdomain_problem)
     if not host:
         read.fail("externalDatabaseHost", "is required for databaseMode external")
-    if password is None:
-        read.fail("externalDatabasePassword", "is required for databaseMode external (set it with --secret)")
+    if password is None and not uri_secret:
+        read.fail("externalDatabasePassword", "is required for databaseMode external (set it with --secret), unless "
+                                              "externalDatabaseUriSecret names a Secret with the whole URI")
+    if password is not None and uri_secret:
+        read.fail("externalDatabaseUriSecret", "and externalDatabasePassword are two ways to give the password: "
+                                               "keep one")
     ssl_mode = read.string("externalDatabaseSslMode", allowed=SSL_MODES)
     # 0, the declared default: the engine's standard port.
     port = read.integer("externalDatabasePort", minimum=0, maximum=65535) or None
-    return ExternalDatabase(host=host or "", password=password or "", port=port, ssl_mode=ssl_mode,
+    return ExternalDatabase(host=host or "", password=password or "", port=port, ssl_mode=ssl_mode, uri_secret=uri_secret,
                             engine=engine)  # type: ignore[arg-type]  # checked against DATABASE_ENGINES above

@@ -16,7 +16,13 @@ from components.mlflow_server.connection_budget import (
     ConnectionBudget,
     pool_problem,
 )
-from components.mlflow_server.extensions import env_from_problems, env_problems, flag_problems, volume_problems
+from components.mlflow_server.extensions import (
+    env_from_problems,
+    env_problems,
+    flag_problems,
+    static_prefix_problem,
+    volume_problems,
+)
 from components.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, host_problem, resources
 
@@ -50,6 +56,7 @@ class ServerSettings:
     extra_volume_mounts: tuple[dict[str, Any], ...]
     extra_args: tuple[str, ...]
     disruption_budget: dict[str, int | str]
+    static_prefix: str
     cors_allowed_origins: tuple[str, ...] = ()
 
     def behind(self, front_door: IngressSsoArgs | None) -> "ServerSettings":
@@ -118,6 +125,11 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     env_from = read.object_list("serverEnvFrom")
     volumes, mounts = read.object_list("serverExtraVolumes"), read.object_list("serverExtraVolumeMounts")
     extra_args = read.string_list("serverExtraArgs")
+    static_prefix = read.optional("serverStaticPrefix", check=static_prefix_problem) or ""
+    if static_prefix and job_execution:
+        read.fail("serverStaticPrefix", "cannot be used with serverJobExecution: MLflow points its job runner at "
+                                        "http://<host>:<port> without the prefix (mlflow/server/__init__.py sets the "
+                                        "runner's MLFLOW_TRACKING_URI), so every job's call would miss the server")
     disruption_budget = read.mapping("serverDisruptionBudget")
     for problem in budget_problems(disruption_budget, replicas):
         read.fail("serverDisruptionBudget", problem)
@@ -136,5 +148,5 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
         max_overflow=max_overflow, pool_recycle_seconds=pool_recycle_seconds, spread_topology_keys=spread_keys,
         spread_when_unsatisfiable=when_unsatisfiable, service_type=service_type, service_annotations=service_annotations,
         extra_env=extra_env, env_from=tuple(env_from), extra_volumes=tuple(volumes), extra_volume_mounts=tuple(mounts),
-        extra_args=extra_args, disruption_budget=disruption_budget,
+        extra_args=extra_args, disruption_budget=disruption_budget, static_prefix=static_prefix,
     )

@@ -72,8 +72,11 @@ EXTENSIONS: dict[str, Any] = {
     "serverServiceAnnotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
 }
 
+# databaseMode sqlite: a volume instead of PostgreSQL, one server pod of one worker (monitored: no exporter).
+SQLITE_STACK: dict[str, Any] = {"databaseMode": "sqlite", "serverWorkers": 1, "monitoringEnabled": True}
+
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
-# Cloudflare tunnel's connectors; every extension point at once.
+# Cloudflare tunnel's connectors; every extension point at once; SQLite's volume.
 CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
                          "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
                          "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
@@ -83,6 +86,7 @@ OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
                                           "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
     "prod-with-cloudflare-tunnel": ("prod", CLOUDFLARE_FRONT_DOOR),
     "dev-with-every-extension": ("dev", {**EXTENSIONS, **POD_KEYS, "imageRegistryMirrors": MIRRORS}),
+    "dev-on-sqlite": ("dev", SQLITE_STACK),
 }
 
 

@@ -22,8 +22,8 @@ DECLARED = {key for key in PROJECT_FILE["config"] if ":" not in key}
 
 
 def test_configuration_tables_match_pulumi_yaml_and_the_secret_keys() -> None:
-    assert config_table() in CONFIGURATION, "regenerate the table with: python -m tools.config_table"
-    assert secrets_table() in CONFIGURATION, "regenerate the table with: python -m tools.config_table"
+    assert config_table() in CONFIGURATION, "rewrite the tables with: python -m tools.config_table"
+    assert secrets_table() in CONFIGURATION, "rewrite the tables with: python -m tools.config_table"
 
 
 def slug(heading: str) -> str:

@@ -54,8 +54,8 @@ def test_other_namespaces_are_not_ours_to_refuse() -> None:
     ("overrides", "key", "expected"),
     [
         ({"serverReplicas": 0}, "serverReplicas", "0 is out of range; allowed: 1 to 50"),
-        ({"artifactBackend": "gcs"}, "artifactBackend", "'gcs' is not allowed; use one of: minio, s3"),
-        ({"databaseMode": "sqlite"}, "databaseMode", "'sqlite' is not allowed; use one of: in-cluster, rds, external"),
+        ({"artifactBackend": "gcs"}, "artifactBackend", "'gcs' is not allowed; use one of: minio, s3, s3-compatible"),
+        ({"databaseMode": "mssql"}, "databaseMode", "'mssql' is not allowed; use one of: in-cluster, rds, external, sqlite"),
         ({"artifactPrefix": "/mlflow"}, "artifactPrefix", "'/mlflow' is not a key prefix like mlflow/"),
         ({"mlflowImage": "ghcr.io/mlflow/mlflow"}, "mlflowImage", "'ghcr.io/mlflow/mlflow' has no tag"),
         ({"postgresImage": "postgres:latest"}, "postgresImage", "'postgres:latest' uses a floating tag"),

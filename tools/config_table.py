@@ -1,4 +1,5 @@
-"""Print docs/configuration.md's tables from Pulumi.yaml and settings.SECRET_KEYS (tests keep them equal)."""
+"""docs/configuration.md's tables from Pulumi.yaml and settings.SECRET_KEYS (tests keep them equal):
+`python -m tools.config_table` rewrites them."""
 
 import json
 from pathlib import Path
@@ -39,7 +40,22 @@ def secrets_table() -> str:
     return "\n".join(rows)
 
 
+def write_tables(path: Path = ROOT / "docs" / "configuration.md") -> None:
+    """Replace the two generated tables in `path`, in order, leaving the prose around them."""
+    tables, lines, out = [config_table(), secrets_table()], path.read_text().split("\n"), []
+    index = 0
+    while index < len(lines):
+        if lines[index].startswith("| ") and index + 1 < len(lines) and lines[index + 1].startswith("| ---"):
+            while index < len(lines) and lines[index].startswith("|"):
+                index += 1
+            out.append(tables.pop(0))
+        else:
+            out.append(lines[index])
+            index += 1
+    if tables:
+        raise SystemExit(f"{path} has fewer tables than the generator writes")
+    path.write_text("\n".join(out))
+
+
 if __name__ == "__main__":
-    print(config_table())
-    print()
-    print(secrets_table())
+    write_tables()

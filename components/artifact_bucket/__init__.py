@@ -1,4 +1,5 @@
-"""MLflow's artifact store: MinIO in the cluster (dev) or S3 with an IRSA role (EKS)."""
+"""MLflow's artifact store: MinIO in the cluster (dev), S3 with an IRSA role (EKS), or an S3-compatible store the team
+already runs, with static keys in a Secret of theirs."""
 
 
 import pulumi
@@ -6,6 +7,7 @@ import pulumi
 from components.artifact_bucket.args import ARTIFACT_BACKENDS, ArtifactBackend, ArtifactBucketArgs, IrsaTrust
 from components.artifact_bucket.minio import minio_store
 from components.artifact_bucket.s3 import s3_store
+from components.artifact_bucket.s3_compatible import s3_compatible_store
 
 __all__ = ['ARTIFACT_BACKENDS', 'ArtifactBackend', 'ArtifactBucket', 'ArtifactBucketArgs', 'IrsaTrust']
 
@@ -20,7 +22,8 @@ class ArtifactBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlflow-platform:index:ArtifactBucket", name, None, opts)
-        store = s3_store(self, name, args) if args.backend == "s3" else minio_store(self, name, args)
+        stores = {"s3": s3_store, "s3-compatible": s3_compatible_store, "minio": minio_store}
+        store = stores[args.backend](self, name, args)
         self.bucket_name = store.bucket_name
         self.artifacts_destination = store.destination
         self.server_env = store.server_env

@@ -30,4 +30,7 @@ class ArtifactStore:
     """Labels of the object store's pods when it runs in the cluster (MinIO)."""
     setup_selector: dict[str, str] | None = None
     port: int = 443
+    cidr: str | None = None
+    """Where an object store outside the cluster is reached on `port` (s3-compatible with a CIDR); None: on 443
+    anywhere (S3), or its pods (MinIO)."""
     backup_target: BackupTarget | None = None

@@ -39,7 +39,7 @@ class IngressSSO(pulumi.ComponentResource):
                 self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso")
                 backend, routes = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT), []
             self._route(name, args, *backend, routes)
-        self.tracking_url = pulumi.Output.from_input(args.url)
+        self.tracking_url = pulumi.Output.from_input(args.tracking_url)
         self.register_outputs({"trackingUrl": self.tracking_url})
 
     def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int, routes: Routes) -> None:

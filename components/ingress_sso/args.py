@@ -79,6 +79,8 @@ class IngressSsoArgs:
     """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
     cloudflare: CloudflareTunnel | None = None
     """A cloudflared tunnel instead of any route into the cluster (Cloudflare Access signs people in)."""
+    path_prefix: str = ""
+    """MLflow's --static-prefix: the route takes only that path, and oauth2-proxy's own pages move under it."""
     sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
     """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
@@ -99,6 +101,10 @@ class IngressSsoArgs:
     @property
     def tls(self) -> bool:
         return bool(self.gateway or self.cloudflare or self.tls_cluster_issuer or self.tls_secret)
+
+    @property
+    def tracking_url(self) -> str:
+        return self.url + self.path_prefix
 
     @property
     def url(self) -> str:

@@ -18,7 +18,7 @@ def ingress_spec(args: IngressSsoArgs, tls_secret: str, service: pulumi.Input[st
         "rules": [{"host": args.host, "http": {"paths": [{
             "path": path, "pathType": "Prefix",
             "backend": {"service": {"name": backend, "port": {"number": port}}},
-        } for path, backend in [("/", service), *routes]]}}],
+        } for path, backend in [(args.path_prefix or "/", service), *routes]]}}],
     }
     if args.tls:
         spec["tls"] = [{"hosts": [args.host], "secretName": tls_secret}]
@@ -36,7 +36,7 @@ def http_route_spec(args: IngressSsoArgs, gateway: GatewayRef, service: pulumi.I
     if gateway.section_name:
         parent["sectionName"] = gateway.section_name
     # The longest matching path prefix wins (HTTPRoute spec, "Rule precedence").
-    rules = [(["/"], service)] + ([([path for path, _ in routes], routes[0][1])] if routes else [])
+    rules = [([args.path_prefix or "/"], service)] + ([([path for path, _ in routes], routes[0][1])] if routes else [])
     return {
         "parentRefs": [parent],
         "hostnames": [args.host],

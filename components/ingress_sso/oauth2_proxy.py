@@ -43,7 +43,9 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         f"--cookie-secret-file={SECRETS_DIR}/cookie-secret",
         f"--oidc-issuer-url={sso.issuer_url}",
         f"--http-address=0.0.0.0:{OAUTH2_PROXY_PORT}",
-        f"--redirect-url={args.url}/oauth2/callback",
+        # Under MLflow's prefix its own pages (sign-in, callback) move there too: the route takes only that path.
+        *([f"--proxy-prefix={args.path_prefix}/oauth2"] if args.path_prefix else []),
+        f"--redirect-url={args.url}{args.path_prefix}/oauth2/callback",
         f"--whitelist-domain={args.host}",
         f"--cookie-domain={args.host}",
         f"--cookie-secure={'true' if args.tls else 'false'}",
@@ -64,7 +66,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         "--pass-authorization-header=true",
         "--skip-jwt-bearer-tokens=true",
         # API calls without a session get 401, not a redirect to the sign-in page a program cannot follow.
-        "--api-route=^/(api|ajax-api)/",
+        f"--api-route=^{args.path_prefix}/(api|ajax-api)/",
         # The default (30 s) counts from the end of the request body: MLflow answers large uploads later.
         f"--upstream-timeout={args.timeout_seconds}s",
         *(f"--extra-jwt-issuers={issuer}" for issuer in sso.program_issuers),

@@ -50,8 +50,10 @@ class RdsOptions:
         return problems
 
 
-DatabaseMode = Literal["in-cluster", "rds", "external"]
-DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external")
+DatabaseMode = Literal["in-cluster", "rds", "external", "sqlite"]
+DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external", "sqlite")
+# sqlite: one file on a ReadWriteOnce volume, mounted here in the server's and the migration's pods.
+SQLITE_DIR = "/var/lib/mlflow"
 URI_SECRET_KEY = "uri"
 AUTH_DATABASE = "mlflow_auth"
 
@@ -66,6 +68,10 @@ class ExternalDatabase:
     ssl_mode: str = "require"
     """libpq's sslmode; for MySQL the same guarantee in PyMySQL's parameters (engines.py)."""
     engine: DatabaseEngine = "postgresql"
+    uri_secret: str | None = None
+    """A Secret in the namespace whose key `uri` is the whole SQLAlchemy URI, made and rotated by you (External
+    Secrets, Vault): then `password` is unused and the program never sees it. The URI must carry the TLS parameters
+    of `ssl_mode` (tls_query), which the migration Job checks before it migrates."""
 
     @property
     def server_port(self) -> int:
@@ -77,7 +83,7 @@ class MlflowPostgresArgs:
     namespace: str
     """Namespace of the URI Secret (and of the StatefulSet in-cluster)."""
     mode: DatabaseMode = "in-cluster"
-    """Where the database lives; each mode is a different set of resources."""
+    """Where the database lives; each mode is a different set of resources (sqlite: a volume, no server)."""
     database: str = "mlflow"
     username: str = "mlflow"
     max_connections: int = 100
@@ -88,6 +94,7 @@ class MlflowPostgresArgs:
     image: str = POSTGRES_IMAGE
     """Pinned PostgreSQL server image (Debian variant: runs as uid 999)."""
     storage_size: str = "10Gi"
+    """The data volume: PostgreSQL's in-cluster, the database file's with sqlite."""
     storage_class: str | None = None
     resources: ResourceSpec = field(
         default_factory=lambda: ResourceSpec(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
@@ -115,8 +122,10 @@ class MlflowPostgresArgs:
         return self.external.engine if self.external else "postgresql"
 
     @property
-    def port(self) -> int:
-        """Where clients connect: the NetworkPolicies' egress port."""
+    def port(self) -> int | None:
+        """Where clients connect: the NetworkPolicies' egress port; None for sqlite (a file, no network)."""
+        if self.mode == "sqlite":
+            return None
         return self.external.server_port if self.external else DEFAULT_PORTS["postgresql"]
 
     def _external_problems(self) -> list[str | None]:

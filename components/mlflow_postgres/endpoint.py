@@ -1,5 +1,6 @@
 """What a database mode hands to the component: the same shape for in-cluster, RDS and external."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,3 +53,7 @@ class DatabaseEndpoint:
     extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
     pod_selector: dict[str, str] | None = None
     """Labels of the database pods when they run in the cluster."""
+    volume_claim: pulumi.Output[str] | None = None
+    """sqlite: the claim holding the database file, which the server's and the migration's pods mount."""
+    uri: Callable[[str], str] | None = None
+    """A database name -> its URI, for a database that is a file rather than host:port (sqlite)."""

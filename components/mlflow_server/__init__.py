@@ -1,6 +1,7 @@
 """The MLflow tracking server: a one-shot migration Job, then a hardened Deployment behind a Service, and with
 server-side jobs one more pod that runs them (jobs.py)."""
 
+import json
 from typing import Any
 
 import pulumi
@@ -14,13 +15,21 @@ from components.kube.labels import selector_labels, standard_labels
 from components.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from components.kube.service import cluster_ip_service
 from components.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from components.mlflow_postgres.args import SQLITE_DIR
 from components.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from components.mlflow_server.args import MlflowServerArgs
 from components.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from components.mlflow_server.encryption_keys import encryption_key_env
 from components.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
 from components.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
-from components.mlflow_server.migration import BACKEND_URI_ENV, MLFLOW_READS_ENV, SERVER_UID, migration_container, migration_job
+from components.mlflow_server.migration import (
+    BACKEND_URI_ENV,
+    MLFLOW_READS_ENV,
+    REQUIRED_QUERY_ENV,
+    SERVER_UID,
+    migration_container,
+    migration_job,
+)
 
 SERVER_PORT = 5000
 # With the auth app, Prometheus scrapes a sidecar here instead of the server's /metrics (mlflow_platform_metrics.py).
@@ -32,6 +41,7 @@ READINESS_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 # server-info is its one public API route (mlflow/server/auth/__init__.py): it proves the app and the
 # auth layer answer, not the database (the MlflowDatabaseErrors alert covers that).
 AUTH_READINESS_PATH = "/api/3.0/mlflow/server-info"
+SQLITE_VOLUME = "database"
 
 __all__ = ["JOB_ROUTES", "METRICS_PORT", "SERVER_PORT", "MlflowServer", "MlflowServerArgs", "server_args"]
 
@@ -55,6 +65,8 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
         command += ["--cors-allowed-origins", ",".join(args.cors_allowed_origins)]
     if args.metrics:
         command += ["--expose-prometheus", METRICS_DIR]
+    if args.static_prefix:
+        command += ["--static-prefix", args.static_prefix]
     if args.auth:
         command += ["--app-name", "basic-auth"]
         if args.auth.teams:
@@ -104,7 +116,14 @@ class MlflowServer(pulumi.ComponentResource):
         self.selector = selector
         self.migration_selector = selector_labels("mlflow", name, "migration")
         ca = ([ca_volume(args.database_ca_secret)], [CA_MOUNT]) if args.database_ca_secret else ([], [])
-        tracking_migration = migration_container(args.image, [backend_env, *common_env], ca[1], args.env_from,
+        if args.database_volume_claim is not None:
+            # sqlite: like the CA bundle, what every pod that opens the database needs (server, migration).
+            ca = ([*ca[0], {"name": SQLITE_VOLUME, "persistentVolumeClaim": {"claimName": args.database_volume_claim}}],
+                  [*ca[1], {"name": SQLITE_VOLUME, "mountPath": SQLITE_DIR}])
+        required_query = ([{"name": REQUIRED_QUERY_ENV, "value": json.dumps(args.required_uri_query, sort_keys=True)}]
+                          if args.required_uri_query is not None else [])
+        tracking_migration = migration_container(args.image, [backend_env, *required_query, *common_env], ca[1],
+                                                 args.env_from,
                                                  args.sizes.of("migration"))
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
                 if args.auth else None)
@@ -151,9 +170,10 @@ class MlflowServer(pulumi.ComponentResource):
             }
 
         probes = {
-            "startupProbe": http_probe("/health", period=2, timeout=2, failures=90),
-            "readinessProbe": http_probe(AUTH_READINESS_PATH if auth else READINESS_PATH, period=10, timeout=5, failures=3),
-            "livenessProbe": http_probe("/health", period=20, timeout=5, failures=3),
+            "startupProbe": http_probe(f"{args.static_prefix}/health", period=2, timeout=2, failures=90),
+            "readinessProbe": http_probe(args.static_prefix + (AUTH_READINESS_PATH if auth else READINESS_PATH),
+                                         period=10, timeout=5, failures=3),
+            "livenessProbe": http_probe(f"{args.static_prefix}/health", period=20, timeout=5, failures=3),
         }
 
         def container_for(service_name: str, cluster_ip: pulumi.Output[str], job_execution: bool) -> dict[str, Any]:
@@ -220,7 +240,9 @@ class MlflowServer(pulumi.ComponentResource):
                 **replicas_spec,
                 "selector": {"matchLabels": selector},
                 # Never drop below the desired count during a rollout.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                # sqlite: the one pod stops before its successor mounts the ReadWriteOnce volume.
+                "strategy": {"type": "Recreate"} if args.database_volume_claim is not None
+                else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": pod_template,
             },
             # A rollout replaces pods one at a time (maxSurge 1), each may pull the image and start.
@@ -259,7 +281,8 @@ class MlflowServer(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.service_account_name = service_account.metadata.name
         self.tracking_uri = pulumi.Output.format(
-            "http://{0}.{1}.svc.cluster.local:{2}", service.metadata.name, args.namespace, SERVER_PORT
+            "http://{0}.{1}.svc.cluster.local:{2}{3}", service.metadata.name, args.namespace, SERVER_PORT,
+            args.static_prefix,
         )
         self.register_outputs({
             "serviceName": self.service_name,

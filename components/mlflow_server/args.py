@@ -10,7 +10,13 @@ from components.kube.pods import PodSettings, qualified_name_problem
 from components.kube.resources import ResourceSpec, WorkloadSizes
 from components.mlflow_server.auth import ServerAuth
 from components.mlflow_server.connection_budget import pool_problem
-from components.mlflow_server.extensions import env_from_problems, env_problems, flag_problems, volume_problems
+from components.mlflow_server.extensions import (
+    env_from_problems,
+    env_problems,
+    flag_problems,
+    static_prefix_problem,
+    volume_problems,
+)
 from components.validation import dns_label_problem, image_problem, quantity_problem, refuse
 from components.versions import MLFLOW_IMAGE
 
@@ -26,6 +32,8 @@ class MlflowServerArgs:
     artifacts_destination: pulumi.Input[str]
     """Where the artifact proxy writes, e.g. s3://mlflow-artifacts/."""
     backend_uri_secret_key: str = "uri"
+    required_uri_query: dict[str, str] | None = None
+    """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
     artifact_store_env: list[dict[str, Any]] = field(default_factory=list)
     """Environment the artifact store needs (endpoint, credential Secret references)."""
     service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -56,6 +64,10 @@ class MlflowServerArgs:
     extra_allowed_hosts: tuple[str, ...] = ()
     """Host headers to accept beyond localhost and the Service names (e.g. an ingress host)."""
     cors_allowed_origins: tuple[str, ...] = ()
+    database_volume_claim: pulumi.Input[str] | None = None
+    """A claim holding a SQLite database file (MlflowPostgres' volume_claim), mounted at SQLITE_DIR in the server's
+    and the migration's pods. Its volume is ReadWriteOnce and SQLite has one writer: one pod of one worker, replaced
+    by Recreate (a surge pod could not mount it), no jobs pod, no auth app."""
     database_ca_secret: str | None = None
     """The database's CA bundle Secret (MlflowPostgresArgs.ca_secret): mounted where the URI's sslrootcert points, in
     every pod that connects (server, jobs pod, migration)."""
@@ -81,6 +93,9 @@ class MlflowServerArgs:
     """The size of each small workload here (components/kube/resources.py DEFAULT_RESOURCES)."""
     disruption_budget: dict[str, int | str] = field(default_factory=lambda: {"maxUnavailable": 1})
     """The PodDisruptionBudget's maxUnavailable or minAvailable (a count or a percentage)."""
+    static_prefix: str = ""
+    """Serve under this path (--static-prefix), e.g. /mlflow: the UI, the API and /health move there; /metrics
+    stays at the root (measured on 3.17.2)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here (server, jobs, migration)."""
 
@@ -107,9 +122,25 @@ class MlflowServerArgs:
             *(f"extra_volumes: {p}" for p in volume_problems(self.extra_volumes, self.extra_volume_mounts)),
             *(f"extra_args: {p}" for p in flag_problems(self.extra_args)),
             *(f"disruption_budget: {p}" for p in budget_problems(self.disruption_budget, self.replicas)),
+            static_prefix_problem(self.static_prefix),
+            None if not (self.static_prefix and self.job_execution) else (
+                "job_execution cannot run under a static prefix: MLflow points its job runner at http://<host>:<port> "
+                "without the prefix (mlflow/server/__init__.py, MLFLOW_TRACKING_URI of the runner)"),
+            *self._sqlite_problems(),
             None if self.spread_when_unsatisfiable in WHEN_UNSATISFIABLE
             else f"spread_when_unsatisfiable must be one of {', '.join(WHEN_UNSATISFIABLE)}",
         )
+
+    def _sqlite_problems(self) -> list[str | None]:
+        if self.database_volume_claim is None:
+            return []
+        return [
+            None if self.replicas == 1 and not self.autoscaling else "a SQLite volume holds one pod: replicas 1, "
+                                                                     "no autoscaling",
+            None if self.workers == 1 else "a SQLite database has one writer: workers 1",
+            None if not self.job_execution else "the jobs pod cannot mount the SQLite volume (ReadWriteOnce)",
+            None if self.auth is None else "the auth app is not for a SQLite database",
+        ]
 
     @property
     def peak_replicas(self) -> int:

@@ -18,8 +18,9 @@ PLATFORM_ENV = frozenset({
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "MLFLOW_SERVER_JOB_EXECUTION_ENGINE", "MLFLOW_GATEWAY_URI",
     "MLFLOW_CRYPTO_KEK_PASSPHRASE", "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", "MLFLOW_FLASK_SERVER_SECRET_KEY",
     "MLFLOW_AUTH_CONFIG_PATH", "MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD",
-    "MLFLOW_PLATFORM_AUTH_CONFIG", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "PROMETHEUS_MULTIPROC_DIR", "METRICS_PORT",
+    "MLFLOW_PLATFORM_AUTH_CONFIG", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "PROMETHEUS_MULTIPROC_DIR", "METRICS_PORT", "MLFLOW_PLATFORM_REQUIRED_URI_QUERY",
 })
 # The `mlflow server` options of 3.17.2 (mlflow/cli/__init__.py, `server`) a team may add. The others are the
 # platform's (where it listens, the stores, the artifact proxy, workers, host and origin checks, metrics, the auth
@@ -27,8 +28,9 @@ PLATFORM_ENV = frozenset({
 # database password (--read-replica-backend-store-uri), which must not reach a command line.
 USER_FLAGS = ("--secrets-cache-ttl", "--secrets-cache-max-size", "--trace-archival-config", "--x-frame-options")
 # Volumes and mount paths of the platform's in any configuration (the same test checks these).
-PLATFORM_VOLUMES = ("tmp", "metrics", "shm", "auth-module", "auth-ini", "database-ca")
-PLATFORM_PATHS = ("/tmp", "/dev/shm", "/var/run/mlflow", "/opt/mlflow-platform", "/etc/mlflow-platform")
+PLATFORM_VOLUMES = ("tmp", "metrics", "shm", "auth-module", "auth-ini", "database-ca", "database")
+PLATFORM_PATHS = ("/tmp", "/dev/shm", "/var/run/mlflow", "/opt/mlflow-platform", "/etc/mlflow-platform",
+                  "/var/lib/mlflow")
 # The volume types the restricted Pod Security Standard admits (kubernetes.io/docs/concepts/security/
 # pod-security-standards): the namespace enforces it, so any other type is refused when the pod is created.
 RESTRICTED_VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
@@ -108,3 +110,15 @@ def flag_problems(flags: Sequence[str]) -> list[str]:
             problems.append(f"{flag!r}: $(...) is expanded by the kubelet into the command line; set it in the "
                             "environment instead")
     return problems
+
+
+_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def static_prefix_problem(prefix: str) -> str | None:
+    """A path MLflow can serve under (--static-prefix) and an Ingress can route: /segment[/segment...], no trailing
+    slash, no characters a URL would escape."""
+    if prefix and not _PREFIX.fullmatch(prefix):
+        return (f"static prefix {prefix!r} is not a path like /mlflow (segments of letters, digits, '.', '_', '~', '-', "
+                "no trailing slash)")
+    return None

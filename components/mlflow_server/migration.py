@@ -29,10 +29,22 @@ MLFLOW_READS_ENV = "MLflow reads its store URIs, keys and admin password only fr
 # `mlflow db upgrade <uri>` run through MLflow's own CLI, with the URI read from the environment inside Python:
 # as an argument (even as $(VAR), which the kubelet expands) the password would be in the process's argv, so in
 # `ps`, /proc/<pid>/cmdline and the node's container config.
+# With a URI the user keeps in a Secret of their own, the parameters in REQUIRED_QUERY_ENV (the TLS of
+# externalDatabaseSslMode) are checked first: the Job fails, so `pulumi up` stops before the server rolls, instead of
+# MLflow connecting with less than the stack declares.
+REQUIRED_QUERY_ENV = "MLFLOW_PLATFORM_REQUIRED_URI_QUERY"
 UPGRADE_FROM_ENVIRONMENT = (
-    "import os\n"
+    "import json, os, sys\n"
+    "from sqlalchemy.engine import make_url\n"
     "from mlflow.cli import cli\n"
-    f"cli.main(['db', 'upgrade', os.environ['{BACKEND_URI_ENV}']], prog_name='mlflow')\n"
+    f"uri = os.environ['{BACKEND_URI_ENV}']\n"
+    f"required = json.loads(os.environ.get('{REQUIRED_QUERY_ENV}', '{{}}'))\n"
+    "query = make_url(uri).query\n"
+    "wrong = sorted(k for k, v in required.items() if query.get(k) != v)\n"
+    "if wrong:\n"
+    "    sys.exit('the database URI in the Secret lacks what the stack declares (externalDatabaseSslMode, '\n"
+    "             'databaseCaSecret): ' + ', '.join(f'{k}={required[k]}' for k in wrong))\n"
+    "cli.main(['db', 'upgrade', uri], prog_name='mlflow')\n"
 )
 
 

@@ -53,12 +53,17 @@ class NetworkPolicies(pulumi.ComponentResource):
         super().__init__("mlflow-platform:index:NetworkPolicies", name, None, opts)
         self._args = args
         self._name = name
-        if not args.database and args.database_cidr is None:
+        if args.database_port is not None and not args.database and args.database_cidr is None:
             raise ValueError("NetworkPoliciesArgs: a database outside the cluster needs database_cidr")
         database_peers = [pods(args.database)] if args.database else [{"ipBlock": {"cidr": args.database_cidr}}]
-        to_database = {"to": database_peers, "ports": tcp(args.database_port)}
-        # Without MinIO the store is S3, on 443 (https_egress).
+        # No port: the database is a file on the server's volume (sqlite), reached over no network.
+        to_database = ([{"to": database_peers, "ports": tcp(args.database_port)}] if args.database_port is not None
+                       else [])
+        # Without MinIO the store is S3, on 443 (https_egress), or a store of the team's: its network on its port, or
+        # 443 (https_egress) when no network is given.
         to_store = [{"to": [pods(args.object_store)], "ports": tcp(args.object_store_port)}] if args.object_store else []
+        to_remote_store = [{"to": [{"ipBlock": {"cidr": args.object_store_cidr}}], "ports": tcp(args.object_store_port)}
+                           ] if args.object_store_cidr else []
         to_https = [{"to": ANYWHERE, "ports": tcp(443)}] if args.https_egress else []
         prometheus = pods_in([args.monitoring_namespace], args.prometheus)
         clients = [pods({CLIENT_LABEL: "true"})]
@@ -79,12 +84,12 @@ class NetworkPolicies(pulumi.ComponentResource):
                          ingress=[{"from": callers, "ports": tcp(args.server_port)},
                                   *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
                                     if args.server_metrics_port and suffix == "server" else [])],
-                         egress=[DNS_EGRESS, to_database, *to_store, *to_https])
-        self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, to_database])
+                         egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
+        self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, *to_database])
         # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
         self._policy("clients", {CLIENT_LABEL: "true"}, ingress=[],
                      egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": tcp(443)}])
-        if args.database:
+        if args.database and args.database_port is not None:
             clients = [*(pods(selector) for _, selector in servers), pods(args.migration),
                        *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
@@ -99,7 +104,7 @@ class NetworkPolicies(pulumi.ComponentResource):
         if args.object_store_setup:
             self._policy("minio-setup", args.object_store_setup, ingress=[], egress=[DNS_EGRESS, *to_store])
         if args.backup:
-            self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, to_database, *to_store])
+            self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, *to_database, *to_store])
         if args.oauth2_proxy:
             # oauth2-proxy fetches its issuer's discovery document and keys on 443; cloudflared dials Cloudflare.
             outside = CLOUDFLARE_EDGE_PORTS if args.front_door_name == "cloudflared" else tcp(443)

@@ -10,7 +10,8 @@ class NetworkPoliciesArgs:
     """Selector of the MLflow server pods."""
     migration: dict[str, str]
     server_port: int
-    database_port: int
+    database_port: int | None
+    """None: the database is a file on the server's volume (sqlite), and nothing connects to it."""
     object_store_port: int
     jobs: dict[str, str] | None = None
     """Selector of the jobs pod (the server with job execution on); None when there is none."""
@@ -26,6 +27,9 @@ class NetworkPoliciesArgs:
     """Besides the server and the migration: e.g. the backup job."""
     object_store: dict[str, str] | None = None
     """Selector of the MinIO pods; None for S3 (reached on 443)."""
+    object_store_cidr: str | None = None
+    """Where an object store outside the cluster (s3-compatible) is reached on object_store_port; the server and the
+    jobs pod connect there."""
     object_store_setup: dict[str, str] | None = None
     object_store_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the setup job: e.g. the backup job."""

@@ -1,10 +1,14 @@
 """MlflowPostgres (in-cluster): a hardened single-replica StatefulSet whose password and URI stay secret."""
 
+import json
+
 import pytest
 
 from components.mlflow_postgres import MlflowPostgresArgs
 from conftest import (
     CRONJOB,
+    DEPLOYMENT,
+    JOB,
     PVC,
     RANDOM_PASSWORD,
     SECRET,
@@ -17,6 +21,7 @@ from conftest import (
     pod_spec,
 )
 from harness import ProgramRun, is_secret, run_program
+from settings import ConfigError
 
 
 def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev: ProgramRun) -> None:
@@ -117,7 +122,7 @@ def test_password_is_generated_without_url_special_characters(dev: ProgramRun) -
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("mode", "sqlite", "mode 'sqlite' is not one of"),
+        ("mode", "mssql", "mode 'mssql' is not one of"),
         ("mode", "rds", "mode rds needs rds options"),
         ("mode", "external", "mode external needs the external database"),
         ("image", "postgres", "has no tag"),
@@ -167,3 +172,45 @@ class TestBackups:
 
     def test_rds_needs_no_backup_job(self, prod: ProgramRun) -> None:
         assert not prod.of_type(CRONJOB)
+
+
+USERS_URI = {"databaseMode": "external", "externalDatabaseHost": "pg.internal.example.com",
+             "externalDatabaseUriSecret": "team-mlflow-db", "externalDatabaseSslMode": "prefer",
+             "databaseCidr": "10.20.0.0/16"}
+
+
+class TestTheUsersOwnUriSecret:
+    """externalDatabaseUriSecret: the whole URI in a Secret the team keeps (as MLflow's chart's backendStoreUriFrom);
+    the program never sees the password."""
+
+    @pytest.fixture(scope="class")
+    def run(self) -> ProgramRun:
+        return run_program("dev", USERS_URI)
+
+    def test_the_server_and_the_migration_read_it_and_no_uri_secret_is_made(self, run: ProgramRun) -> None:
+        assert [s.k8s_name for s in run.of_type(SECRET) if s.k8s_name.endswith("-uri")] == []
+        migration = container(run.one(JOB, "mlflow-migrate"))
+        for spec in (container(run.one(DEPLOYMENT, "mlflow"), "mlflow"), migration):
+            assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"] == {
+                "secretKeyRef": {"name": "team-mlflow-db", "key": "uri"}}
+
+    def test_the_migration_is_told_which_tls_parameters_the_uri_must_carry(self, run: ProgramRun) -> None:
+        migration = container(run.one(JOB, "mlflow-migrate"))
+        assert json.loads(env_of(migration)["MLFLOW_PLATFORM_REQUIRED_URI_QUERY"]["value"]) == {"sslmode": "prefer"}
+        ca = run_program("dev", {**USERS_URI, "externalDatabaseSslMode": "verify-full", "databaseCaSecret": "db-ca"})
+        assert json.loads(env_of(container(ca.one(JOB, "mlflow-migrate")))["MLFLOW_PLATFORM_REQUIRED_URI_QUERY"][
+            "value"]) == {"sslmode": "verify-full", "sslrootcert": "/etc/mlflow-platform/database-ca/ca.crt"}
+
+    def test_a_generated_uri_needs_no_check(self, dev: ProgramRun) -> None:
+        assert "MLFLOW_PLATFORM_REQUIRED_URI_QUERY" not in env_of(container(dev.one(JOB, "mlflow-migrate")))
+
+    @pytest.mark.parametrize(("overrides", "key", "expected"), [
+        ({"externalDatabasePassword": {"secure": "v1:x"}}, "externalDatabaseUriSecret", "keep one"),
+        ({"externalDatabaseUriSecret": None}, "externalDatabasePassword", "unless externalDatabaseUriSecret"),
+        ({"externalDatabaseUriSecret": "Team DB"}, "externalDatabaseUriSecret", "is not a DNS subdomain"),
+        ({"authEnabled": True, "ssoEnabled": True}, "authEnabled", "with externalDatabaseUriSecret it has none"),
+    ])
+    def test_refused(self, overrides: dict[str, object], key: str, expected: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            run_program("dev", {**USERS_URI, **overrides})
+        assert f"mlflow-platform:{key}: " in str(caught.value) and expected in str(caught.value), str(caught.value)

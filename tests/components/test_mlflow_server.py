@@ -76,7 +76,8 @@ class TestMigration:
         # `mlflow db upgrade` takes the URL positionally: given as an argument it would be in argv
         # (tests/test_secrets.py), so MLflow's CLI is called from Python with it (tests/runtime run it).
         assert spec["command"][:2] == ["python", "-c"] and "args" not in spec
-        assert "cli.main(['db', 'upgrade', os.environ['MLFLOW_BACKEND_STORE_URI']]" in spec["command"][2]
+        assert "uri = os.environ['MLFLOW_BACKEND_STORE_URI']" in spec["command"][2]
+        assert "cli.main(['db', 'upgrade', uri], prog_name='mlflow')" in spec["command"][2]
         assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
             "name": "mlflow-postgres-uri", "key": "uri",
         }

@@ -8,7 +8,7 @@ import pytest
 from test_hostile_config import refusal
 
 from components.mlflow_server.extensions import PLATFORM_ENV, PLATFORM_PATHS, PLATFORM_VOLUMES
-from conftest import DEPLOYMENT, EXTENSIONS, JOB, PDB, SERVICE, container, env_of, pod_spec
+from conftest import DEPLOYMENT, EXTENSIONS, JOB, PDB, PROD_SECRETS, SERVICE, container, env_of, pod_spec
 from harness import ProgramRun, run_program
 
 
@@ -185,3 +185,44 @@ class TestDisruptionBudget:
     def test_a_budget_that_blocks_drains_is_refused(self, budget: dict[str, Any], expected: str) -> None:
         message = refusal("dev", {"serverReplicas": 2, "serverDisruptionBudget": budget, "postgresMaxConnections": 1100})
         assert "mlflow-platform:serverDisruptionBudget: " in message and expected in message, message
+
+
+class TestStaticPrefix:
+    """serverStaticPrefix: MLflow's --static-prefix, and everything that reaches it following (the runtime proof is
+    tests/runtime/test_static_prefix.py)."""
+
+    @pytest.fixture(scope="class")
+    def prod_prefixed(self) -> ProgramRun:
+        return run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow"})
+
+    def test_the_server_probes_and_tracking_uri_follow_it(self, prod_prefixed: ProgramRun) -> None:
+        server = container(prod_prefixed.one(DEPLOYMENT, "mlflow"), "mlflow")
+        assert server["args"][server["args"].index("--static-prefix") + 1] == "/tools/mlflow"
+        assert {server[probe]["httpGet"]["path"].split("/api")[0].removesuffix("/health")
+                for probe in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/tools/mlflow"}
+        assert prod_prefixed.stack_outputs["trackingUri"].endswith(":5000/tools/mlflow")
+        assert prod_prefixed.stack_outputs["trackingUrl"] == "https://mlflow.example.com/tools/mlflow"
+
+    def test_the_route_takes_only_the_prefix_and_oauth2_proxy_moves_under_it(self, prod_prefixed: ProgramRun) -> None:
+        ingress = prod_prefixed.one("kubernetes:networking.k8s.io/v1:Ingress").plain_inputs
+        assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/tools/mlflow"]
+        proxy = container(prod_prefixed.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+        assert "--proxy-prefix=/tools/mlflow/oauth2" in proxy["args"]
+        assert "--redirect-url=https://mlflow.example.com/tools/mlflow/oauth2/callback" in proxy["args"]
+        assert "--api-route=^/tools/mlflow/(api|ajax-api)/" in proxy["args"]
+
+    def test_without_a_prefix_nothing_moves(self, prod: ProgramRun) -> None:
+        proxy = container(prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
+        assert not [a for a in proxy["args"] if str(a).startswith("--proxy-prefix")]
+        assert "--static-prefix" not in container(prod.one(DEPLOYMENT, "mlflow"), "mlflow")["args"]
+
+    @pytest.mark.parametrize(("overrides", "expected"), [
+        ({"serverStaticPrefix": "mlflow"}, "is not a path like /mlflow"),
+        ({"serverStaticPrefix": "/mlflow/"}, "is not a path like /mlflow"),
+        ({"serverStaticPrefix": "/ml flow"}, "is not a path like /mlflow"),
+        ({"serverStaticPrefix": "/mlflow", "serverJobExecution": True, "postgresMaxConnections": 1100},
+         "MLflow points its job runner"),
+    ])
+    def test_refused(self, overrides: dict[str, Any], expected: str) -> None:
+        message = refusal("dev", overrides)
+        assert "mlflow-platform:serverStaticPrefix: " in message and expected in message, message

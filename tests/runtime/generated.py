@@ -3,7 +3,8 @@
 Nothing here writes a command line by hand: argv and environment come from the captured
 Deployment and Job. Only what Kubernetes itself would supply is substituted: Secret values
 (which the test controls), cluster DNS names (mapped to loopback addresses), volume mounts
-(mapped to local directories) and the listen address (loopback only, on a free port).
+(mapped to local directories, also inside a file URI such as sqlite's) and the listen address (loopback only, on a
+free port).
 """
 
 import re
@@ -19,6 +20,9 @@ from runtime.image_env import required_image_bin
 # The pod IP the local stand-in pretends to have: an address in kind's default pod CIDR (10.244.0.0/16).
 POD_IP = "10.244.0.17"
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# A URI whose path is a file's absolute path (sqlite:////var/lib/mlflow/mlflow.db, file:///data): scheme:// and the
+# slashes before it, kept as they are when the path is mapped.
+_FILE_URI_HEAD = re.compile(r"[a-z][a-z0-9+.-]*:///?(?=/)")
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,12 @@ class LocalCluster:
         for cluster_address, local_address in self.addresses.items():
             value = value.replace(cluster_address, local_address)
         flag, separator, path = value.partition("=") if value.startswith("--") else ("", "", value)
+        head = flag + separator
+        if uri := _FILE_URI_HEAD.match(path):
+            head, path = head + uri.group(0), path[uri.end():]
         for container_path, local_path in sorted(self.mounts.items(), key=lambda item: -len(item[0])):
             if path == container_path or path.startswith(container_path + "/"):
-                return flag + separator + str(local_path) + path[len(container_path):]
+                return head + str(local_path) + path[len(container_path):]
         return value
 
     def environment(self, container: DeclaredContainer) -> dict[str, str]:

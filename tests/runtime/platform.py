@@ -42,8 +42,9 @@ def projected_files(run: ProgramRun, volume: dict[str, Any], secrets: dict[tuple
     return {item["path"]: data[item["key"]] for item in items} if items else data
 
 
-# The database server: PostgreSQL, unless the stack's externalDatabaseEngine is mysql (Platform[MariaDBServer]).
-Server = TypeVar("Server", bound=PostgresServer | MariaDBServer, default=PostgresServer)
+# The database server: PostgreSQL, unless the stack's externalDatabaseEngine is mysql (Platform[MariaDBServer]); None
+# when the database is a file on a declared volume (databaseMode sqlite: Platform[None]).
+Server = TypeVar("Server", bound=PostgresServer | MariaDBServer | None, default=PostgresServer)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Platform(Generic[Server]):
 
     def on_database(self, database: str) -> "Platform[Server]":
         """The same platform pointed at another database (e.g. one restored from a backup)."""
+        assert self.postgres is not None, "a database server"
         secrets = dict(self.cluster.secrets)
         secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.netloc_for(database), database)
         return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
@@ -97,6 +99,7 @@ class Platform(Generic[Server]):
         cluster = dataclasses.replace(self.cluster, mounts={"/backup": destination, "/tmp": destination})
         env = cluster.environment(declared)
         # What the cluster would resolve: the Service's address and the database user's credentials.
+        assert self.postgres is not None, "a database server"
         address = urlsplit(f"//{self.postgres.address}")
         user = urlsplit(self.postgres.admin_url)
         env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
@@ -157,9 +160,11 @@ class RunningServer:
         return self.process.stop()
 
     def wait_healthy(self, timeout: float) -> "RunningServer":
-        """Once /health answers (the time it took in startup_seconds); stopped if it never does."""
+        """Once the declared startup probe's path (/health, under a static prefix if any) answers (the time it took
+        in startup_seconds); stopped if it never does."""
+        path = self.declared.probes.get("startupProbe", {}).get("httpGet", {}).get("path", "/health")
         try:
-            self.startup_seconds = wait_until_healthy(f"{self.url}/health", self.process, timeout=timeout)
+            self.startup_seconds = wait_until_healthy(f"{self.url}{path}", self.process, timeout=timeout)
         except BaseException:
             self.process.stop()
             raise
@@ -188,33 +193,42 @@ def migrated_server(run: ProgramRun, postgres: Server, workdir: Path,
 
 @contextmanager
 def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator[Platform[Server]]:
-    """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards."""
-    database = postgres.create_database()
+    """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards. Without a
+    database server (None), the database is a file on a volume the server mounts: its local directory (mounts)."""
+    database = postgres.create_database() if postgres is not None else ""
     s3: S3Server | None = None
     try:
         s3 = S3Server(workdir)
-        setup_env = {e["name"]: e.get("value") for e in declared_container(run, JOB, "mlflow-artifacts-setup").env}
-        bucket = str(setup_env["BUCKET"])
-        keys = s3.set_up_like_the_bucket_job(bucket, str(setup_env["POLICY_JSON"]))
+        store = run.component_outputs[run.one("mlflow-platform:index:ArtifactBucket").urn]
+        bucket = str(store["bucketName"])
+        if "artifactBucketPolicy" in run.stack_outputs:
+            # A store the team runs (s3-compatible): the team creates the bucket and a user with the exported policy.
+            policy = str(run.stack_outputs["artifactBucketPolicy"])
+        else:
+            setup_env = {e["name"]: e.get("value") for e in declared_container(run, JOB, "mlflow-artifacts-setup").env}
+            assert setup_env["BUCKET"] == bucket
+            policy = str(setup_env["POLICY_JSON"])
+        keys = s3.set_up_like_the_bucket_job(bucket, policy)
 
         # Secret values the test controls: every declared Secret as declared, then the local credentials.
         secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
                    for key, value in secret.plain_inputs.get("stringData", {}).items()}
         # Every URI a Secret holds (the tracking database's, the auth app's in its ini) points at the local server.
         declared_uri = secrets[URI_SECRET]
-        netloc = postgres.netloc_for(database)
-        local = {declared_uri: with_address(declared_uri, netloc, database)}
-        if AUTH_SECRET in secrets:
+        netloc = postgres.netloc_for(database) if postgres is not None else ""
+        local = {declared_uri: with_address(declared_uri, netloc, database)} if postgres is not None else {}
+        if AUTH_SECRET in secrets and postgres is not None:
             declared_auth = secrets[AUTH_SECRET]
             local[declared_auth] = with_address(declared_auth, netloc, f"{database}_auth")
         for key, value in secrets.items():
             for declared, replacement in local.items():
                 value = value.replace(declared, replacement)
             secrets[key] = value
-        secrets[("mlflow-artifacts-mlflow-credentials", "AWS_ACCESS_KEY_ID")] = keys[0]
-        secrets[("mlflow-artifacts-mlflow-credentials", "AWS_SECRET_ACCESS_KEY")] = keys[1]
+        # MinIO's generated Secret, or the one the team creates for its own store: the scoped user's keys either way.
+        secrets[(str(store["credentialsSecretName"]), "AWS_ACCESS_KEY_ID")] = keys[0]
+        secrets[(str(store["credentialsSecretName"]), "AWS_SECRET_ACCESS_KEY")] = keys[1]
 
-        minio = urlsplit(run.component_outputs[run.one("mlflow-platform:index:ArtifactBucket").urn]["endpointUrl"])
+        minio = urlsplit(store["endpointUrl"])
         mounts = {}
         volumes = {v["name"]: v for v in run.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["spec"]["volumes"]}
         for mount in declared_container(run, DEPLOYMENT, "mlflow").volume_mounts:
@@ -228,5 +242,6 @@ def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator
     finally:
         if s3 is not None:
             s3.stop()
-        postgres.drop_database(database)
-        postgres.drop_database(f"{database}_auth")
+        if postgres is not None:
+            postgres.drop_database(database)
+            postgres.drop_database(f"{database}_auth")

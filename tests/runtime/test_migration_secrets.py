@@ -5,6 +5,7 @@ The migration runs `mlflow db upgrade` from Python with the URI read from its en
 """
 
 import dataclasses
+import subprocess
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from components.mlflow_postgres.endpoint import database_uri
+from harness import run_program
 from runtime.platform import URI_SECRET, Platform
 
 pytestmark = pytest.mark.runtime
@@ -57,4 +59,24 @@ def test_a_password_with_uri_metacharacters_reaches_the_database(platform: Platf
     secrets = {**platform.cluster.secrets, URI_SECRET: uri}
     weird = dataclasses.replace(platform, cluster=dataclasses.replace(platform.cluster, secrets=secrets))
     migrated = weird.migrate()
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+
+
+def test_a_uri_of_the_users_own_secret_must_carry_the_declared_tls(platform: Platform) -> None:
+    """externalDatabaseUriSecret: the program never sees that URI, so the Job checks it carries what the stack
+    declares (here sslmode=prefer, which the local server without TLS accepts) before it migrates."""
+    declared = run_program("dev", {"databaseMode": "external", "externalDatabaseHost": "pg.internal.example.com",
+                                   "externalDatabaseUriSecret": "team-mlflow-db", "externalDatabaseSslMode": "prefer",
+                                   "databaseCidr": "10.20.0.0/16"})
+
+    def migrate_with(uri: str) -> subprocess.CompletedProcess[str]:
+        secrets = {**platform.cluster.secrets, ("team-mlflow-db", "uri"): uri}
+        return dataclasses.replace(platform, run=declared,
+                                   cluster=dataclasses.replace(platform.cluster, secrets=secrets)).migrate()
+
+    local = platform.cluster.secrets[URI_SECRET]
+    refused = migrate_with(local)
+    assert refused.returncode != 0 and "lacks what the stack declares" in refused.stderr, refused.stderr[-2000:]
+    assert "sslmode=prefer" in refused.stderr
+    migrated = migrate_with(f"{local}{'&' if '?' in local else '?'}sslmode=prefer")
     assert migrated.returncode == 0, migrated.stderr[-2000:]
