@@ -97,17 +97,22 @@ class ConfigReader:
             return False
         return value.lower() == "true"
 
-    def string_list(self, name: str, *, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+    def _list_of(self, name: str, kind: type, what: str) -> list[Any]:
+        """A value declared `type: array` in Pulumi.yaml (the program receives it as JSON), each item a `kind`."""
         value = self._raw(name)
         if not value:
-            return ()
+            return []
         try:
             items = json.loads(value)
         except json.JSONDecodeError:
             items = None
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            self.fail(name, f"{value!r} is not a list of strings")
-            return ()
+        if not isinstance(items, list) or not all(isinstance(item, kind) for item in items):
+            self.fail(name, f"{value!r} is not a list of {what}")
+            return []
+        return items
+
+    def string_list(self, name: str, *, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+        items = self._list_of(name, str, "strings")
         for item in items:
             if check is not None and (problem := check(item)):
                 self.fail(name, problem)
@@ -128,18 +133,7 @@ class ConfigReader:
         return parsed
 
     def object_list(self, name: str) -> list[dict[str, Any]]:
-        """A value declared `type: array` of objects in Pulumi.yaml."""
-        value = self._raw(name)
-        if not value:
-            return []
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            self.fail(name, f"{value!r} is not a list of objects")
-            return []
-        return items
+        return self._list_of(name, dict, "objects")
 
     def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
         """Build a validated value object; its own checks become problems on `name`."""

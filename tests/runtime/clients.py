@@ -1,11 +1,16 @@
 """The requests real clients of the cluster send, for the runtime tests that play them."""
 
 import time
+from pathlib import Path
+from typing import Any
 
+import mlflow
+import pandas as pd
 import requests
+from mlflow.tracking import MlflowClient
 
 from runtime.generated import POD_IP
-from runtime.platform import RunningServer
+from runtime.platform import Platform, RunningServer
 
 # What Prometheus 3 sends on a scrape (prometheus/scrape/scrape.go, acceptHeader and the request it builds).
 PROMETHEUS_HEADERS = {
@@ -73,3 +78,41 @@ def wait_for_online_scoring_job(jobs_url: str, experiment_id: str, timeout: floa
             return round(time.monotonic() - began, 1)
         time.sleep(1)
     return None
+
+
+def seed_run(platform: Platform[Any], experiment: str, workdir: Path) -> tuple[str, str]:
+    """The seed scenario through the current tracking URI: an experiment, a run with a param, a metric and an
+    artifact; checked through MLflow and, with the bucket owner's keys, in the bucket where the stack says.
+    Returns (experiment ID, run ID)."""
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    artifact = workdir / "result.txt"
+    artifact.write_text(f"acceptance artifact of {experiment}\n")
+    with mlflow.start_run() as run:
+        mlflow.log_param("test_param", "value")
+        mlflow.log_metric("test_metric", 0.95)
+        mlflow.log_artifact(str(artifact))
+    fetched = MlflowClient().get_run(run.info.run_id)
+    assert fetched.data.params == {"test_param": "value"}
+    assert fetched.data.metrics == {"test_metric": 0.95}
+    key = f"{platform.prefix}{experiment_id}/{run.info.run_id}/artifacts/result.txt"
+    body = platform.s3.client("s3").get_object(Bucket=platform.bucket, Key=key)["Body"].read()
+    assert body == artifact.read_bytes()
+    return str(experiment_id), run.info.run_id
+
+
+def registry_alias_round_trip(model_name: str) -> None:
+    """A pyfunc model logged and registered, an alias set, and the model loaded by models:/<name>@champion."""
+
+    class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.Series:
+            return model_input["x"] * 2
+
+    mlflow.set_experiment(f"{model_name}-registry")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["pandas"],
+                                       registered_model_name=model_name)
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, "champion", info.registered_model_version)
+    assert client.get_model_version_by_alias(model_name, "champion").version == str(info.registered_model_version)
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]

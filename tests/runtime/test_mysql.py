@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
@@ -19,6 +18,7 @@ from components.mlflow_postgres.endpoint import database_uri, tls_query
 from components.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ProgramRun, run_program
+from runtime.clients import registry_alias_round_trip, seed_run
 from runtime.fixtures import skip_or_fail
 from runtime.image_env import required_image_bin
 from runtime.mariadb import MariaDBServer
@@ -125,37 +125,13 @@ class TestServer:
 
     def test_seed_scenario_experiment_param_metric_and_artifact_in_the_bucket(
             self, mysql_server: RunningServer, mysql_platform: Platform[MariaDBServer], tmp_path: Path) -> None:
-        experiment_id = mlflow.set_experiment("mysql-seed").experiment_id
-        artifact = tmp_path / "result.txt"
-        artifact.write_text("acceptance artifact on mysql\n")
-        with mlflow.start_run() as run:
-            mlflow.log_param("test_param", "value")
-            mlflow.log_metric("test_metric", 0.95)
-            mlflow.log_artifact(str(artifact))
-        fetched = MlflowClient().get_run(run.info.run_id)
-        assert fetched.data.params == {"test_param": "value"}
-        assert fetched.data.metrics == {"test_metric": 0.95}
-        key = f"{mysql_platform.prefix}{experiment_id}/{run.info.run_id}/artifacts/result.txt"
-        body = mysql_platform.s3.client("s3").get_object(Bucket=mysql_platform.bucket, Key=key)["Body"].read()
-        assert body == b"acceptance artifact on mysql\n"
+        _, run_id = seed_run(mysql_platform, "mysql-seed", tmp_path)
         rows = mysql_platform.postgres.query(mysql_platform.database, "SELECT `key`, value FROM params WHERE run_uuid = %s",
-                                             run.info.run_id)
+                                             run_id)
         assert rows == [("test_param", "value")]  # in MariaDB, not anywhere else
 
     def test_registry_alias_load_and_predict(self, mysql_server: RunningServer) -> None:
-        class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-            def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.Series:
-                return model_input["x"] * 2
-
-        mlflow.set_experiment("mysql-registry")
-        with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["pandas"],
-                                           registered_model_name="doubler-mysql")
-        client = MlflowClient()
-        client.set_registered_model_alias("doubler-mysql", "champion", info.registered_model_version)
-        assert client.get_model_version_by_alias("doubler-mysql", "champion").version == str(info.registered_model_version)
-        model = mlflow.pyfunc.load_model("models:/doubler-mysql@champion")
-        assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]
+        registry_alias_round_trip("doubler-mysql")
 
     def test_connections_stay_within_the_budget_under_24_clients(
             self, mysql_server: RunningServer, mysql_platform: Platform[MariaDBServer], mariadb_server: MariaDBServer,

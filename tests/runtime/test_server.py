@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -25,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ROOT, ProgramRun, run_program
-from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
+from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe, registry_alias_round_trip, seed_run
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer, migrated_server
 from runtime.services import PostgresServer
@@ -96,37 +95,13 @@ class TestServing:
 
 class TestTracking:
     def test_experiment_run_param_metric_and_artifact_in_the_bucket(self, platform: Platform, tmp_path: Path) -> None:
-        experiment_id = mlflow.set_experiment("test-experiment").experiment_id
-        artifact = tmp_path / "result.txt"
-        artifact.write_text("acceptance artifact\n")
-        with mlflow.start_run() as run:
-            mlflow.log_param("test_param", "value")
-            mlflow.log_metric("test_metric", 0.95)
-            mlflow.log_artifact(str(artifact))
-        fetched = MlflowClient().get_run(run.info.run_id)
-        assert fetched.data.params == {"test_param": "value"}
-        assert fetched.data.metrics == {"test_metric": 0.95}
-        # Checked in S3 directly, with the bucket owner's keys, not through MLflow.
-        run_prefix = f"{platform.prefix}{experiment_id}/{run.info.run_id}/"
-        keys = bucket_keys(platform, run_prefix)
-        assert keys == [f"{run_prefix}artifacts/result.txt"]
-        body = platform.s3.client("s3").get_object(Bucket=platform.bucket, Key=keys[0])["Body"].read()
-        assert body == b"acceptance artifact\n"
+        experiment_id, run_id = seed_run(platform, "test-experiment", tmp_path)
+        # Only the artifact under the run's prefix, checked in S3 directly with the bucket owner's keys.
+        run_prefix = f"{platform.prefix}{experiment_id}/{run_id}/"
+        assert bucket_keys(platform, run_prefix) == [f"{run_prefix}artifacts/result.txt"]
 
     def test_model_registry_alias_load_and_predict(self) -> None:
-        class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-            def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.Series:
-                return model_input["x"] * 2
-
-        mlflow.set_experiment("registry")
-        with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["pandas"],
-                                           registered_model_name="doubler")
-        client = MlflowClient()
-        client.set_registered_model_alias("doubler", "champion", info.registered_model_version)
-        assert client.get_model_version_by_alias("doubler", "champion").version == str(info.registered_model_version)
-        model = mlflow.pyfunc.load_model("models:/doubler@champion")
-        assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]
+        registry_alias_round_trip("doubler")
 
     def test_large_artifact_goes_multipart_and_downloads_byte_identical(
         self, platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

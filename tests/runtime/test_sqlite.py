@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from components.mlflow_postgres import SQLITE_DIR
 from harness import ProgramRun, run_program
 from runtime import image_env
+from runtime.clients import registry_alias_round_trip, seed_run
 from runtime.fixtures import skip_or_fail
 from runtime.platform import DEPLOYMENT, JOB, URI_SECRET, Platform, RunningServer, local_platform
 
@@ -112,38 +112,13 @@ class TestServer:
     def test_seed_scenario_experiment_param_metric_and_artifact_in_the_bucket(
             self, sqlite_server: RunningServer, sqlite_platform: Platform[None], database_file: Path,
             tmp_path: Path) -> None:
-        experiment_id = mlflow.set_experiment("sqlite-seed").experiment_id
-        artifact = tmp_path / "result.txt"
-        artifact.write_text("acceptance artifact on sqlite\n")
-        with mlflow.start_run() as run:
-            mlflow.log_param("test_param", "value")
-            mlflow.log_metric("test_metric", 0.95)
-            mlflow.log_artifact(str(artifact))
-        fetched = MlflowClient().get_run(run.info.run_id)
-        assert fetched.data.params == {"test_param": "value"}
-        assert fetched.data.metrics == {"test_metric": 0.95}
-        key = f"{sqlite_platform.prefix}{experiment_id}/{run.info.run_id}/artifacts/result.txt"
-        body = sqlite_platform.s3.client("s3").get_object(Bucket=sqlite_platform.bucket, Key=key)["Body"].read()
-        assert body == b"acceptance artifact on sqlite\n"
+        _, run_id = seed_run(sqlite_platform, "sqlite-seed", tmp_path)
         # In the volume's file, not anywhere else.
-        assert query(database_file, "SELECT key, value FROM params WHERE run_uuid = ?", run.info.run_id) == [
+        assert query(database_file, "SELECT key, value FROM params WHERE run_uuid = ?", run_id) == [
             ("test_param", "value")]
 
     def test_registry_alias_load_and_predict(self, sqlite_server: RunningServer) -> None:
-        class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-            def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.Series:
-                return model_input["x"] * 2
-
-        mlflow.set_experiment("sqlite-registry")
-        with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(name="model", python_model=Doubler(), pip_requirements=["pandas"],
-                                           registered_model_name="doubler-sqlite")
-        client = MlflowClient()
-        client.set_registered_model_alias("doubler-sqlite", "champion", info.registered_model_version)
-        assert client.get_model_version_by_alias("doubler-sqlite", "champion").version == str(
-            info.registered_model_version)
-        model = mlflow.pyfunc.load_model("models:/doubler-sqlite@champion")
-        assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]
+        registry_alias_round_trip("doubler-sqlite")
 
     def test_concurrent_writers_through_the_one_worker_all_succeed(self, sqlite_server: RunningServer) -> None:
         """The one worker's threads share the file: MLflow's busy_timeout (20 s) makes them wait, never fail."""

@@ -7,10 +7,9 @@ from pathlib import Path
 import mlflow
 import pytest
 import requests
-from mlflow.tracking import MlflowClient
 
 from harness import ProgramRun, run_program
-from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
+from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe, seed_run
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer, migrated_server
 from runtime.services import PostgresServer
@@ -63,17 +62,7 @@ def test_the_mlflow_client_on_the_tracking_uri_logs_a_run_and_an_artifact(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     try:
-        experiment_id = mlflow.set_experiment("under-a-prefix").experiment_id
-        artifact = tmp_path / "result.txt"
-        artifact.write_text("under a prefix\n")
-        with mlflow.start_run() as run:
-            mlflow.log_param("p", "v")
-            mlflow.log_metric("m", 1.0)
-            mlflow.log_artifact(str(artifact))
-        assert MlflowClient().get_run(run.info.run_id).data.params == {"p": "v"}
-        key = f"{platform.prefix}{experiment_id}/{run.info.run_id}/artifacts/result.txt"
-        body = platform.s3.client("s3").get_object(Bucket=platform.bucket, Key=key)["Body"].read()
-        assert body == b"under a prefix\n"
+        seed_run(platform, "under-a-prefix", tmp_path)
     finally:
         mlflow.set_tracking_uri(None)
 
