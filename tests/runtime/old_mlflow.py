@@ -14,8 +14,8 @@ import sys
 import venv
 from pathlib import Path
 
-# The releases an upgrade starts from, with what their server needs for the stack's stores: the PostgreSQL driver
-# and the S3 client (their -full images carried both). Their other dependencies resolve as that release declares,
+# The releases an upgrade starts from, with what their server needs for the stack's stores: the PostgreSQL and MySQL
+# drivers and the S3 client (their -full images carried them). Their other dependencies resolve as that release declares,
 # except where today's releases break them; 2.22 and 3.0 were built in May-June 2025, with what was current then:
 # - SQLAlchemy 2.0: they import FallbackAsyncAdaptedQueuePool, which 2.1 removed (they allow any version below 3);
 # - OpenTelemetry 1.34: with 1.45 their tracer ends spans but never exports a trace (measured: no trace, no error);
@@ -24,10 +24,11 @@ MID_2025 = ("SQLAlchemy==2.0.41", "alembic==1.16.1", "opentelemetry-api==1.34.1"
             "opentelemetry-semantic-conventions==0.55b1", "fastapi==0.115.12")
 UPGRADE_FROM: dict[str, tuple[str, ...]] = {
     # the last 2.x release
-    "2.22.5": ("mlflow==2.22.5", "psycopg2-binary==2.9.13", "boto3==1.44.5", *MID_2025),
+    "2.22.5": ("mlflow==2.22.5", "psycopg2-binary==2.9.13", "PyMySQL==1.2.4", "boto3==1.44.5", *MID_2025),
     # the first 3.x release
-    "3.0.0": ("mlflow==3.0.0", "psycopg2-binary==2.9.13", "boto3==1.44.5", *MID_2025),
-    "3.16.1": ("mlflow==3.16.1", "psycopg2-binary==2.9.13", "boto3==1.44.5"),  # the minor before the pinned 3.17
+    "3.0.0": ("mlflow==3.0.0", "psycopg2-binary==2.9.13", "PyMySQL==1.2.4", "boto3==1.44.5", *MID_2025),
+    # the minor before the pinned 3.17
+    "3.16.1": ("mlflow==3.16.1", "psycopg2-binary==2.9.13", "PyMySQL==1.2.4", "boto3==1.44.5"),
 }
 CACHE = Path.home() / ".cache" / "mlflow-platform"
 

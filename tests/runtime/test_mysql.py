@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import pytest
@@ -17,48 +16,15 @@ from sqlalchemy.engine import make_url
 from components.mlflow_postgres.endpoint import database_uri, tls_query
 from components.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from components.mlflow_server.connection_budget import ConnectionBudget
-from harness import ProgramRun, run_program
+from harness import ProgramRun
 from runtime.clients import registry_alias_round_trip, seed_run
-from runtime.fixtures import skip_or_fail
 from runtime.image_env import required_image_bin
 from runtime.mariadb import MariaDBServer
 from runtime.platform import Platform, RunningServer, local_platform
 
 pytestmark = pytest.mark.runtime
 
-# The smallest stack this test can state: dev's server (1 replica, 2 workers, pools 5 + 36) on the external server.
-MYSQL_STACK: dict[str, Any] = {
-    "databaseMode": "external", "externalDatabaseEngine": "mysql", "externalDatabaseHost": "mysql.db.internal",
-    "externalDatabasePassword": {"secure": "v1:replaced-by-the-test-users"}, "databaseCidr": "10.0.0.0/16",
-    # MariaDB here has no TLS: PyMySQL's PREFERRED mode falls back to plaintext (require is refused, below).
-    "externalDatabaseSslMode": "prefer",
-}
 CLIENTS = 24
-
-
-@pytest.fixture(scope="module")
-def stack_budget(mariadb_server: MariaDBServer) -> Iterator[int]:
-    """The stack's preview-time budget (ConnectionBudget.total), with the server's max_connections raised to it for
-    the module if it is lower (MariaDB's default, 151, is below any stack's: 2 pods x 84 + 1 at the least)."""
-    budget = ConnectionBudget(max_replicas=1, workers=2, pool_size=5, max_overflow=36, job_execution=False).total
-    before = mariadb_server.max_connections()
-    if before < budget:
-        try:
-            mariadb_server.set_max_connections(budget)
-        except Exception as error:
-            skip_or_fail(f"MariaDB's max_connections is {before}, below the stack's budget {budget}, and could not "
-                         f"be raised ({error})")
-    try:
-        yield budget
-    finally:
-        if before < budget:
-            mariadb_server.set_max_connections(before)
-
-
-@pytest.fixture(scope="module")
-def mysql_run(mariadb_server: MariaDBServer, stack_budget: int) -> ProgramRun:
-    """The stack as a user would state it: postgresMaxConnections is what the server allows (checked at preview)."""
-    return run_program("dev", {**MYSQL_STACK, "postgresMaxConnections": mariadb_server.max_connections()})
 
 
 @pytest.fixture(scope="module")

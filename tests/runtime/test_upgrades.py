@@ -1,11 +1,12 @@
 """MLflow upgrades from real older databases: what users of an earlier release stored is all there after the
 migration Job, and a new run can be logged. The rollback the README documents is run too.
 
-For each release users arrive from (tests/runtime/old_mlflow.py): that release's own `mlflow server` creates the
-schema on the platform's stores and its own client fills them (tests/runtime/upgrade_fill.py, with a run of
-BULK_ROWS metric rows for a realistic migration time). Then the declared migration Job runs, with the pinned MLflow,
-and the declared server starts on the result; the current client reads it back. Timings go to build/upgrades.json;
-docs/operations.md reports them.
+For each release users arrive from (tests/runtime/old_mlflow.py), on PostgreSQL and on MariaDB (the external MySQL
+backend): that release's own `mlflow server` creates the schema on the platform's stores and its own client fills
+them (tests/runtime/upgrade_fill.py, with a run of BULK_ROWS metric rows, and SQL_ROWS more added with SQL, for a
+realistic migration time). Then the declared migration Job runs, with the pinned MLflow, and the declared server
+starts on the result; the current client reads it back. Timings go to build/upgrades.json; docs/operations.md
+reports them. The rollback through the pre-upgrade dump is the in-cluster PostgreSQL's (its backup CronJob's dump).
 """
 
 import json
@@ -24,7 +25,6 @@ from harness import ROOT, ProgramRun
 from runtime.fixtures import skip_or_fail
 from runtime.old_mlflow import UPGRADE_FROM, old_bin, unavailable_reason
 from runtime.platform import Platform, RunningServer, local_platform, stopping
-from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
 RESULTS = ROOT / "build" / "upgrades.json"
@@ -32,12 +32,26 @@ BULK_ROWS = 100_000
 # Rows added with SQL on top, for how the migration scales (one revision indexes the whole metrics table).
 SQL_ROWS = 1_000_000
 FILL_SCRIPT = Path(__file__).with_name("upgrade_fill.py")
+# The metric rows SQL adds to the bulk run, per engine (`key` is a reserved word in MySQL; MariaDB's SEQUENCE engine
+# plays generate_series).
+SQL_FILL = {
+    "postgresql": "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                  "SELECT 'sql', n, 1700000000000 + n, %s, n, false FROM generate_series(1, %s) AS n",
+    "mysql": "INSERT INTO metrics (`key`, value, timestamp, run_uuid, step, is_nan) "
+             "SELECT 'sql', seq, 1700000000000 + seq, %s, seq, 0 FROM seq_1_to_{rows}",
+}
+METRIC_COUNTS = {
+    "postgresql": "SELECT key, count(*) FROM metrics WHERE run_uuid = %s GROUP BY key ORDER BY key",
+    "mysql": "SELECT `key`, count(*) FROM metrics WHERE run_uuid = %s GROUP BY `key` ORDER BY `key`",
+}
+POSTGRESQL_UPGRADES = [(release, "postgresql") for release in UPGRADE_FROM]
 
 
 @dataclass
 class Upgrade:
     release: str
-    platform: Platform
+    engine: str
+    platform: Platform[Any]
     server: RunningServer
     filled: dict[str, Any]
     migration_seconds: float
@@ -58,7 +72,7 @@ def release_bin(release: str) -> Path:
     return bin_dir
 
 
-def schema_revision(platform: Platform) -> str:
+def schema_revision(platform: Platform[Any]) -> str:
     return str(platform.postgres.query(platform.database, "SELECT version_num FROM alembic_version")[0][0])
 
 
@@ -71,13 +85,17 @@ def applied_revisions(old_head: str, new_head: str) -> list[str]:
     return [f"{script.revision}: {script.doc}" for script in reversed(list(scripts.iterate_revisions(new_head, old_head)))]
 
 
-@pytest.fixture(scope="module", params=list(UPGRADE_FROM))
-def upgrade(request: pytest.FixtureRequest, dev: ProgramRun, postgres_server: PostgresServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgrade]:
-    release = request.param
+@pytest.fixture(scope="module", params=[*POSTGRESQL_UPGRADES, *((release, "mysql") for release in UPGRADE_FROM)],
+                ids=lambda param: f"{param[0]}-{param[1]}")
+def upgrade(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgrade]:
+    release, engine = request.param
     bin_dir = release_bin(release)
-    workdir = Path(tmp_path_factory.mktemp(f"upgrade-{release}"))
-    with local_platform(dev, postgres_server, workdir) as platform:
+    # The dev stack, or on MariaDB the stack of tests/runtime/test_mysql.py (its max_connections raised to the budget).
+    run: ProgramRun = request.getfixturevalue("dev" if engine == "postgresql" else "mysql_run")
+    server = request.getfixturevalue("postgres_server" if engine == "postgresql" else "mariadb_server")
+    workdir = Path(tmp_path_factory.mktemp(f"upgrade-{release}-{engine}"))
+    key = release if engine == "postgresql" else f"{release} on MariaDB"
+    with local_platform(run, server, workdir) as platform:
         with stopping(platform.start_plain_server(f"mlflow-{release}", bin_dir=bin_dir)) as old:
             # -I: not the script's directory first on the path, whose platform.py would shadow the standard one.
             fill = subprocess.run([str(bin_dir / "python"), "-I", str(FILL_SCRIPT), old.url, str(BULK_ROWS)],
@@ -86,13 +104,15 @@ def upgrade(request: pytest.FixtureRequest, dev: ProgramRun, postgres_server: Po
             assert fill.returncode == 0, fill.stderr[-3000:]
             filled = json.loads(fill.stdout.splitlines()[-1])
         assert filled["version"] == release
-        platform.postgres.query(platform.database, "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                                "SELECT 'sql', n, 1700000000000 + n, %s, n, false FROM generate_series(1, %s) AS n",
-                                filled["bulk_run_id"], SQL_ROWS)
+        if engine == "postgresql":
+            platform.postgres.query(platform.database, SQL_FILL[engine], filled["bulk_run_id"], SQL_ROWS)
+        else:
+            platform.postgres.query(platform.database, SQL_FILL[engine].format(rows=SQL_ROWS), filled["bulk_run_id"])
         dump_dir = workdir / "pre-upgrade"
         dump_dir.mkdir()
-        dumped = platform.backup(dump_dir)
-        assert dumped.returncode == 0, dumped.stderr
+        if engine == "postgresql":
+            dumped = platform.backup(dump_dir)
+            assert dumped.returncode == 0, dumped.stderr
 
         old_head = schema_revision(platform)
         started = time.monotonic()
@@ -102,11 +122,11 @@ def upgrade(request: pytest.FixtureRequest, dev: ProgramRun, postgres_server: Po
         revisions = applied_revisions(old_head, schema_revision(platform))
         started = time.monotonic()
         assert platform.migrate().returncode == 0  # again, as on every rollout: nothing left to do
-        record(release, {"migration_seconds": round(seconds, 1), "rerun_seconds": round(time.monotonic() - started, 1),
+        record(key, {"migration_seconds": round(seconds, 1), "rerun_seconds": round(time.monotonic() - started, 1),
                          "revisions": revisions,
                          "metric_rows": BULK_ROWS + SQL_ROWS + 3 * 50, "fill_seconds_bulk": filled["bulk_seconds"]})
-        with stopping(platform.start_server(f"upgraded-from-{release}")) as server:
-            yield Upgrade(release, platform, server, filled, seconds, dump_dir / "mlflow.dump")
+        with stopping(platform.start_server(f"upgraded-from-{release}")) as running:
+            yield Upgrade(release, engine, platform, running, filled, seconds, dump_dir / "mlflow.dump")
 
 
 @pytest.fixture(autouse=True)
@@ -148,9 +168,9 @@ def test_everything_the_older_release_stored_is_read_back(upgrade: Upgrade) -> N
 
     bulk = client.get_run(filled["bulk_run_id"])
     assert bulk.data.metrics["bulk"] == float(BULK_ROWS - 1)
-    rows = upgrade.platform.postgres.query(upgrade.platform.database, "SELECT key, count(*) FROM metrics WHERE "
-                                           "run_uuid = %s GROUP BY key ORDER BY key", filled["bulk_run_id"])
-    assert rows == [("bulk", BULK_ROWS), ("sql", SQL_ROWS)]
+    rows = upgrade.platform.postgres.query(upgrade.platform.database, METRIC_COUNTS[upgrade.engine],
+                                           filled["bulk_run_id"])
+    assert [(key, int(count)) for key, count in rows] == [("bulk", BULK_ROWS), ("sql", SQL_ROWS)]
 
 
 def test_a_new_run_is_logged_after_the_upgrade(upgrade: Upgrade) -> None:
@@ -166,6 +186,7 @@ def test_a_new_run_is_logged_after_the_upgrade(upgrade: Upgrade) -> None:
     assert [a.path for a in client.list_artifacts(run_id)] == ["after.txt"]
 
 
+@pytest.mark.parametrize("upgrade", POSTGRESQL_UPGRADES, indirect=True, ids=lambda param: f"{param[0]}-{param[1]}")
 def test_rollback_restores_the_pre_upgrade_dump_and_runs_the_older_release(upgrade: Upgrade) -> None:
     """docs/operations.md's rollback: schema migrations only go forward, so the older release refuses the upgraded
     database; the dump taken before the upgrade, restored into a fresh database, serves it again."""
