@@ -1,5 +1,6 @@
 """Checks shared by stack settings and component Args, so each rule is written once."""
 
+import ipaddress
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -67,6 +68,18 @@ def bucket_name_problem(value: str) -> str | None:
     """Why a value is not a valid S3 bucket name, or None."""
     if not _BUCKET.match(value) or ".." in value or re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
         return f"{value!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
+    return None
+
+
+def cidr_problem(value: str, network: str | None = None) -> str | None:
+    """Why a value is not a network in CIDR form (host bits clear), or None. With `network` named, the whole address
+    space is refused too: a rule for every address is no rule."""
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return f"{value!r} is not a network in CIDR form like 10.0.0.0/16"
+    if network and value in ("0.0.0.0/0", "::/0"):
+        return f"{value!r} is everywhere: name {network}"
     return None
 
 

@@ -1,7 +1,6 @@
 """The artifacts area: MinIO in the cluster, S3 with an IRSA role, or an S3-compatible store the team runs; the
 bucket, its prefix and its keys."""
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -12,7 +11,7 @@ from components.artifact_bucket.args import (
     endpoint_url_problem,
     signing_region_problem,
 )
-from components.validation import bucket_name_problem, dns_subdomain_problem
+from components.validation import bucket_name_problem, cidr_problem, dns_subdomain_problem
 from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 from settings.checks import arn_problem, prefix_problem, service_account_problem
 from settings.cluster import ClusterFacts
@@ -65,14 +64,6 @@ class ArtifactSettings:
 ENDPOINT_KEYS = ("artifactEndpointUrl", "artifactCredentialsSecret", "artifactEndpointCidr")
 
 
-def endpoint_cidr_problem(value: str) -> str | None:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        return f"{value!r} is not a network in CIDR form like 10.20.0.0/24"
-    return None if value not in ("0.0.0.0/0", "::/0") else f"{value!r} is everywhere: name the store's network"
-
-
 def read_endpoint(read: ConfigReader, region: str, style: str) -> StoreEndpoint | None:
     """artifactBackend s3-compatible: the endpoint, the Secret with the keys, signing and addressing, the network."""
     url = read.optional("artifactEndpointUrl", check=endpoint_url_problem)
@@ -84,7 +75,7 @@ def read_endpoint(read: ConfigReader, region: str, style: str) -> StoreEndpoint 
         read.fail("artifactCredentialsSecret", "is required for artifactBackend s3-compatible: a Secret you create in "
                                                "the namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                                                "(kubectl create secret generic ...); the keys never enter config")
-    cidr = read.optional("artifactEndpointCidr", check=endpoint_cidr_problem)
+    cidr = read.optional("artifactEndpointCidr", check=lambda value: cidr_problem(value, "the store's network"))
     return StoreEndpoint(url, secret, region, style, cidr) if url and secret else None
 
 

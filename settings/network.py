@@ -1,10 +1,9 @@
 """The network area: whether to declare NetworkPolicies, which namespaces may call the server, and where pods may
 connect out to."""
 
-import ipaddress
 from dataclasses import dataclass
 
-from components.validation import dns_label_problem
+from components.validation import cidr_problem, dns_label_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 
@@ -20,14 +19,6 @@ class NetworkSettings:
     """networkAllowHttpsEgress: the server may reach any address on 443 even when nothing else needs it."""
 
 
-def cidr_problem(value: str) -> str | None:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        return f"{value!r} is not a network in CIDR form like 10.0.0.0/16"
-    return None if value not in ("0.0.0.0/0", "::/0") else f"{value!r} is everywhere: name the database's network"
-
-
 def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster: bool) -> NetworkSettings | None:
     """None when NetworkPolicies are off."""
     ingress_namespace = read.string("ingressControllerNamespace", check=dns_label_problem)
@@ -38,7 +29,8 @@ def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster:
         return None
     database_cidr: object | None = None
     if not database_in_cluster:
-        database_cidr = read.optional("databaseCidr", check=cidr_problem) or cluster.get(
+        given = read.optional("databaseCidr", check=lambda value: cidr_problem(value, "the database's network"))
+        database_cidr = given or cluster.get(
             "vpcCidr", "networkPolicies with a database outside the cluster (its egress on the database's port)")
     return NetworkSettings(ingress_namespace=ingress_namespace, monitoring_namespace=monitoring_namespace,
                            client_namespaces=client_namespaces, database_cidr=database_cidr,

@@ -155,6 +155,12 @@ def refusal(stack: str, overrides: dict[str, Any]) -> str:
     return str(caught.value)
 
 
+def assert_refused(stack: str, overrides: dict[str, Any], key: str, expected: str) -> None:
+    """Refused at preview, the message naming `key` and saying `expected`."""
+    message = refusal(stack, overrides)
+    assert f"mlflow-platform:{key}: " in message and expected in message, message
+
+
 def test_the_corpus_covers_at_least_60_refusals() -> None:
     assert len(REFUSED) >= 60
 
@@ -162,8 +168,7 @@ def test_the_corpus_covers_at_least_60_refusals() -> None:
 @pytest.mark.parametrize(("stack", "overrides", "key", "expected"), REFUSED,
                          ids=[f"{key}={next(iter(o.values()))!r}"[:60] for _, o, key, _ in REFUSED])
 def test_refused_at_preview_naming_the_key(stack: str, overrides: dict[str, Any], key: str, expected: str) -> None:
-    message = refusal(stack, overrides)
-    assert f"mlflow-platform:{key}: " in message and expected in message, message
+    assert_refused(stack, overrides, key, expected)
 
 
 @pytest.mark.parametrize(("stack", "overrides", "why"), ACCEPTED, ids=[why[:40] for _, _, why in ACCEPTED])

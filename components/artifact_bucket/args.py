@@ -12,6 +12,7 @@ from components.kube.pods import PodSettings
 from components.kube.resources import WorkloadSizes
 from components.validation import (
     bucket_name_problem,
+    cidr_problem,
     dns_label_problem,
     dns_subdomain_problem,
     image_problem,
@@ -48,14 +49,6 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _cidr_problem(value: str) -> str | None:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        return f"endpoint_cidr {value!r} is not a network in CIDR form like 10.0.0.0/16"
-    return None
 
 
 def endpoint_port(url: str) -> int:
@@ -140,7 +133,7 @@ class ArtifactBucketArgs:
             endpoint_url_problem(self.endpoint_url) if self.endpoint_url else None,
             dns_subdomain_problem(self.credentials_secret) if self.credentials_secret else None,
             signing_region_problem(self.signing_region),
-            _cidr_problem(self.endpoint_cidr) if self.endpoint_cidr else None,
+            f"endpoint_cidr {problem}" if self.endpoint_cidr and (problem := cidr_problem(self.endpoint_cidr)) else None,
             None if self.addressing_style in ADDRESSING_STYLES
             else f"addressing_style {self.addressing_style!r} is not one of {ADDRESSING_STYLES}",
             None if self.noncurrent_version_days >= 1 else "noncurrent_version_days must be at least 1",

@@ -1,5 +1,6 @@
 """The requests real clients of the cluster send, for the runtime tests that play them."""
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ import pandas as pd
 import requests
 from mlflow.tracking import MlflowClient
 
+from components.mlflow_server.connection_budget import ConnectionBudget
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 
@@ -116,3 +118,33 @@ def registry_alias_round_trip(model_name: str) -> None:
     assert client.get_model_version_by_alias(model_name, "champion").version == str(info.registered_model_version)
     model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     assert list(model.predict(pd.DataFrame({"x": [1, 2, 3]}))) == [2, 4, 6]
+
+
+def declared_budget(server: RunningServer) -> ConnectionBudget:
+    env = server.env
+    return ConnectionBudget(max_replicas=1, workers=int(server.argv[server.argv.index("--workers") + 1]),
+                            pool_size=int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]),
+                            max_overflow=int(env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]),
+                            job_execution=env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true")
+
+
+def peak_connections(platform: Platform[Any], clients: list[threading.Thread]) -> int:
+    """Run the clients to the end while sampling the server's connections to its database (PostgreSQL or MariaDB)."""
+    stop = threading.Event()
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, platform.postgres.connections_to(platform.database))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    stop.set()
+    sampler.join()
+    return peak

@@ -77,9 +77,11 @@ class MariaDBServer:
             self.query(None, f"DROP DATABASE IF EXISTS `{name}_auth`")
             self.query(None, f"DROP USER IF EXISTS '{name}'@'%'")
 
-    def connections_of(self, user: str) -> int:
-        """The user's sessions now (the admin sees every process)."""
-        return int(self.query(None, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", user)[0][0])
+    def connections_to(self, database: str) -> int:
+        """The sessions of the database's own user now (the admin sees every process; an idle session names no
+        database, so the user is what counts them)."""
+        return int(self.query(None, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s",
+                              database)[0][0])
 
     def max_connections(self) -> int:
         return int(self.query(None, "SELECT @@GLOBAL.max_connections")[0][0])

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class Platform(Generic[Server]):
             if result.returncode != 0:
                 break
         return result
+
+    def timed_migrate(self) -> tuple[subprocess.CompletedProcess[str], float]:
+        """migrate(), and how long it took in seconds (to a tenth)."""
+        began = time.monotonic()
+        result = self.migrate()
+        return result, round(time.monotonic() - began, 1)
 
     def on_database(self, database: str) -> "Platform[Server]":
         """The same platform pointed at another database (e.g. one restored from a backup)."""

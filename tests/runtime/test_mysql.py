@@ -15,12 +15,11 @@ from sqlalchemy.engine import make_url
 
 from components.mlflow_postgres.endpoint import database_uri, tls_query
 from components.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
-from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ProgramRun
-from runtime.clients import registry_alias_round_trip, seed_run
+from runtime.clients import declared_budget, peak_connections, registry_alias_round_trip, seed_run
 from runtime.image_env import required_image_bin
 from runtime.mariadb import MariaDBServer
-from runtime.platform import Platform, RunningServer, local_platform
+from runtime.platform import Platform, RunningServer, local_platform, stopping
 
 pytestmark = pytest.mark.runtime
 
@@ -37,20 +36,13 @@ def mysql_platform(mysql_run: ProgramRun, mariadb_server: MariaDBServer,
 @pytest.fixture(scope="module")
 def migrations(mysql_platform: Platform[MariaDBServer]) -> list[tuple[subprocess.CompletedProcess[str], float]]:
     """The declared migration Job, twice, each with its duration in seconds."""
-    results = []
-    for _ in range(2):
-        began = time.monotonic()
-        results.append((mysql_platform.migrate(), round(time.monotonic() - began, 1)))
-    return results
+    return [mysql_platform.timed_migrate() for _ in range(2)]
 
 
 @pytest.fixture(scope="module")
 def mysql_server(mysql_platform: Platform[MariaDBServer], migrations: list[object]) -> Iterator[RunningServer]:
-    running = mysql_platform.start_server("mysql-server")
-    try:
+    with stopping(mysql_platform.start_server("mysql-server")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -102,10 +94,7 @@ class TestServer:
     def test_connections_stay_within_the_budget_under_24_clients(
             self, mysql_server: RunningServer, mysql_platform: Platform[MariaDBServer], mariadb_server: MariaDBServer,
             stack_budget: int) -> None:
-        env = mysql_server.env
-        budget = ConnectionBudget(max_replicas=1, workers=int(mysql_server.argv[mysql_server.argv.index("--workers") + 1]),
-                                  pool_size=int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]),
-                                  max_overflow=int(env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]), job_execution=False)
+        budget = declared_budget(mysql_server)
         experiment_id = MlflowClient().create_experiment("mysql-load")
         errors: list[BaseException] = []
 
@@ -123,24 +112,7 @@ class TestServer:
             except BaseException as error:  # reported below, with the peak
                 errors.append(error)
 
-        stop = threading.Event()
-        peak = 0
-
-        def sample() -> None:
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, mariadb_server.connections_of(user_of(mysql_platform)))
-                time.sleep(0.05)
-
-        sampler = threading.Thread(target=sample)
-        clients = [threading.Thread(target=load) for _ in range(CLIENTS)]
-        sampler.start()
-        for thread in clients:
-            thread.start()
-        for thread in clients:
-            thread.join()
-        stop.set()
-        sampler.join()
+        peak = peak_connections(mysql_platform, [threading.Thread(target=load) for _ in range(CLIENTS)])
         print(f"peak MariaDB connections of the server's user: {peak}; budget per pod {budget.per_pod}, "
               f"stack {stack_budget}, max_connections {mariadb_server.max_connections()}")
         assert not errors, errors[:3]

@@ -22,9 +22,15 @@ import requests
 from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
-from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ROOT, ProgramRun, run_program
-from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe, registry_alias_round_trip, seed_run
+from runtime.clients import (
+    PROMETHEUS_HEADERS,
+    declared_budget,
+    kubelet_probe,
+    peak_connections,
+    registry_alias_round_trip,
+    seed_run,
+)
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer, migrated_server
 from runtime.services import PostgresServer
@@ -247,36 +253,6 @@ def test_every_mlflow_metric_the_alerts_and_dashboard_use_is_served(server: Runn
     # The labels the queries group and filter by.
     assert all('status="' in line and 'method="' in line for line in samples)
     assert any('status="4' in line for line in samples)
-
-
-def declared_budget(server: RunningServer) -> ConnectionBudget:
-    env = server.env
-    return ConnectionBudget(max_replicas=1, workers=int(server.argv[server.argv.index("--workers") + 1]),
-                            pool_size=int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]),
-                            max_overflow=int(env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]),
-                            job_execution=env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true")
-
-
-def peak_connections(platform: Platform, clients: list[threading.Thread]) -> int:
-    """Run the clients to the end while sampling the server's PostgreSQL connections."""
-    stop = threading.Event()
-    peak = 0
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, platform.postgres.connections_to(platform.database))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    for thread in clients:
-        thread.start()
-    for thread in clients:
-        thread.join()
-    stop.set()
-    sampler.join()
-    return peak
 
 
 def test_database_connections_stay_within_the_budget_under_load(platform: Platform, server: RunningServer) -> None:

@@ -19,7 +19,7 @@ from harness import ProgramRun, run_program
 from runtime import image_env
 from runtime.clients import registry_alias_round_trip, seed_run
 from runtime.fixtures import skip_or_fail
-from runtime.platform import DEPLOYMENT, JOB, URI_SECRET, Platform, RunningServer, local_platform
+from runtime.platform import DEPLOYMENT, JOB, URI_SECRET, Platform, RunningServer, local_platform, stopping
 
 pytestmark = pytest.mark.runtime
 
@@ -52,20 +52,13 @@ def database_file(sqlite_platform: Platform[None]) -> Path:
 @pytest.fixture(scope="module")
 def migrations(sqlite_platform: Platform[None]) -> list[tuple[subprocess.CompletedProcess[str], float]]:
     """The declared migration Job, twice, each with its duration in seconds."""
-    results = []
-    for _ in range(2):
-        began = time.monotonic()
-        results.append((sqlite_platform.migrate(), round(time.monotonic() - began, 1)))
-    return results
+    return [sqlite_platform.timed_migrate() for _ in range(2)]
 
 
 @pytest.fixture(scope="module")
 def sqlite_server(sqlite_platform: Platform[None], migrations: list[object]) -> Iterator[RunningServer]:
-    running = sqlite_platform.start_server("sqlite-server")
-    try:
+    with stopping(sqlite_platform.start_server("sqlite-server")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(autouse=True)
