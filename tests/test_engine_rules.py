@@ -213,6 +213,15 @@ class TestWhatPulumiKubernetesWaitsFor:
                 needed = (pull / PULL_MEGABYTES_PER_SECOND + pods * max(map(probe_budget_seconds, containers))) / 60
             assert minutes > needed, f"{workload.name}: {minutes} min for {math.ceil(needed)} min of work"
 
+    def test_a_load_balancer_service_makes_up_wait_for_its_address_and_the_key_says_so(self) -> None:
+        """service.go: a LoadBalancer Service is ready once status.loadBalancer.ingress has an entry, which only a
+        load-balancer controller writes; a cluster without one fails the update after 10 minutes."""
+        run = run_program("dev", {"serverServiceType": "LoadBalancer", "networkPolicies": False})
+        assert run.one("kubernetes:core/v1:Service", "mlflow").plain_inputs["spec"]["type"] == "LoadBalancer"
+        assert "LoadBalancer: also status.loadBalancer.ingress" in AWAIT["kubernetes:core/v1:Service"].waits_for
+        description = PROJECT_FILE["config"]["serverServiceType"]["description"]
+        assert "pulumi up waits for the load balancer's address" in description and "NodePort" in description
+
     def test_the_first_up_waits_for_the_mlflow_image_far_beyond_the_default(self, prod: ProgramRun) -> None:
         migration = prod.one(JOB, "mlflow-migrate")
         server = prod.one(DEPLOYMENT, "mlflow")

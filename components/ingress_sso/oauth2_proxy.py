@@ -44,6 +44,7 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         f"--oidc-issuer-url={sso.issuer_url}",
         f"--http-address=0.0.0.0:{OAUTH2_PROXY_PORT}",
         # Under MLflow's prefix its own pages (sign-in, callback) move there too: the route takes only that path.
+        # --proxy-prefix, default /oauth2 (docs/docs/configuration/overview.md); /ping and /ready keep their paths.
         *([f"--proxy-prefix={args.path_prefix}/oauth2"] if args.path_prefix else []),
         f"--redirect-url={args.url}{args.path_prefix}/oauth2/callback",
         f"--whitelist-domain={args.host}",
