@@ -7,13 +7,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.artifact_bucket import ArtifactBucket
-from components.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
-from components.kube.labels import PART_OF
-from components.mlflow_postgres import MlflowPostgres
-from components.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
-from components.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
-from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
+from mlflow_platform.artifact_bucket import ArtifactBucket
+from mlflow_platform.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
+from mlflow_platform.kube.labels import PART_OF
+from mlflow_platform.mlflow_postgres import MlflowPostgres
+from mlflow_platform.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
+from mlflow_platform.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
+from mlflow_platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from settings import SERVER_SERVICE_ACCOUNT, load_settings
 
 settings = load_settings()

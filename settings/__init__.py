@@ -13,14 +13,14 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from components.artifact_bucket import ArtifactBucketArgs
-from components.ingress_sso import IngressSsoArgs
-from components.kube.pods import PodSettings
-from components.kube.resources import WorkloadSizes
-from components.mlflow_postgres import MlflowPostgresArgs
-from components.mlflow_postgres.engines import LABELS as ENGINE_LABELS
-from components.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
-from components.validation import dns_label_problem, dns_subdomain_problem
+from mlflow_platform.artifact_bucket import ArtifactBucketArgs
+from mlflow_platform.ingress_sso import IngressSsoArgs
+from mlflow_platform.kube.pods import PodSettings
+from mlflow_platform.kube.resources import WorkloadSizes
+from mlflow_platform.mlflow_postgres import MlflowPostgresArgs
+from mlflow_platform.mlflow_postgres.engines import LABELS as ENGINE_LABELS
+from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
+from mlflow_platform.validation import dns_label_problem, dns_subdomain_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.checks import aws_region_problem
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts

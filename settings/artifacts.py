@@ -4,15 +4,15 @@ bucket, its prefix and its keys."""
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from components.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBackend, IrsaTrust
-from components.artifact_bucket.args import (
+from mlflow_platform.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBackend, IrsaTrust
+from mlflow_platform.artifact_bucket.args import (
     ADDRESSING_STYLES,
     endpoint_port,
     endpoint_url_problem,
     signing_region_problem,
 )
-from components.validation import bucket_name_problem, cidr_problem, dns_subdomain_problem
-from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
+from mlflow_platform.validation import bucket_name_problem, cidr_problem, dns_subdomain_problem
+from mlflow_platform.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 from settings.checks import arn_problem, prefix_problem, service_account_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader

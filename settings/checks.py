@@ -4,7 +4,7 @@ import ipaddress
 import math
 import re
 
-from components.validation import dns_label_problem
+from mlflow_platform.validation import dns_label_problem
 
 
 def dns_name_problem(value: str) -> str | None:

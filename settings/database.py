@@ -3,8 +3,8 @@ SQLite file), its size and its backups."""
 
 from dataclasses import dataclass
 
-from components.kube.resources import ResourceSpec
-from components.mlflow_postgres import (
+from mlflow_platform.kube.resources import ResourceSpec
+from mlflow_platform.mlflow_postgres import (
     DATABASE_ENGINES,
     DATABASE_MODES,
     DatabaseEngine,
@@ -13,8 +13,8 @@ from components.mlflow_postgres import (
     ExternalDatabase,
     RdsOptions,
 )
-from components.validation import cron_problem, dns_subdomain_problem
-from components.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+from mlflow_platform.validation import cron_problem, dns_subdomain_problem
+from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 from settings.checks import (
     arn_problem,
     database_host_problem,

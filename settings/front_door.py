@@ -1,11 +1,11 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
-from components.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
-from components.mlflow_server.auth import TrustedIssuer
+from mlflow_platform.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
-from components.validation import dns_label_problem, dns_subdomain_problem, parse_quantity
-from components.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
+from mlflow_platform.validation import dns_label_problem, dns_subdomain_problem, parse_quantity
+from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 from settings.checks import dns_name_problem, https_url_problem, issuer_url_problem
 from settings.reader import ConfigReader
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer
+from mlflow_platform.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer
 from settings.checks import issuer_url_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from components.monitoring.alert_rules import AlertThresholds
+from mlflow_platform.monitoring.alert_rules import AlertThresholds
 from settings.checks import label_problem, positive_number_problem, ratio_problem
 from settings.reader import ConfigReader
 

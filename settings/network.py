@@ -3,7 +3,7 @@ connect out to."""
 
 from dataclasses import dataclass
 
-from components.validation import cidr_problem, dns_label_problem
+from mlflow_platform.validation import cidr_problem, dns_label_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 

@@ -1,10 +1,10 @@
 """The pods area: what a platform team sets on every pod (scheduling, pull secrets, mirrors, metadata) and the
 size of the small workloads."""
 
-from components.kube.images import mirror_problems
-from components.kube.pods import PodSettings, label_value_problem, qualified_name_problem, toleration_problems
-from components.kube.resources import WorkloadSizes, sized
-from components.validation import dns_subdomain_problem
+from mlflow_platform.kube.images import mirror_problems
+from mlflow_platform.kube.pods import PodSettings, label_value_problem, qualified_name_problem, toleration_problems
+from mlflow_platform.kube.resources import WorkloadSizes, sized
+from mlflow_platform.validation import dns_subdomain_problem
 from settings.reader import ConfigReader
 
 

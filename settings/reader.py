@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.kube.images import mirrored
-from components.kube.resources import ResourceSpec
-from components.validation import image_problem, parse_quantity, quantity_problem
+from mlflow_platform.kube.images import mirrored
+from mlflow_platform.kube.resources import ResourceSpec
+from mlflow_platform.validation import image_problem, parse_quantity, quantity_problem
 
 T = TypeVar("T")
 

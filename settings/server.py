@@ -4,26 +4,26 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from components.ingress_sso import IngressSsoArgs
-from components.kube.disruption import budget_problems
-from components.kube.pods import qualified_name_problem
-from components.kube.resources import ResourceSpec
-from components.mlflow_server.args import SERVICE_TYPES, WHEN_UNSATISFIABLE
-from components.mlflow_server.connection_budget import (
+from mlflow_platform.ingress_sso import IngressSsoArgs
+from mlflow_platform.kube.disruption import budget_problems
+from mlflow_platform.kube.pods import qualified_name_problem
+from mlflow_platform.kube.resources import ResourceSpec
+from mlflow_platform.mlflow_server.args import SERVICE_TYPES, WHEN_UNSATISFIABLE
+from mlflow_platform.mlflow_server.connection_budget import (
     MYSQL_RESERVED_CONNECTIONS,
     RDS_RESERVED_CONNECTIONS,
     SUPERUSER_RESERVED_CONNECTIONS,
     ConnectionBudget,
     pool_problem,
 )
-from components.mlflow_server.extensions import (
+from mlflow_platform.mlflow_server.extensions import (
     env_from_problems,
     env_problems,
     flag_problems,
     static_prefix_problem,
     volume_problems,
 )
-from components.versions import MLFLOW_IMAGE
+from mlflow_platform.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, host_problem, resources
 
 

@@ -1,6 +1,6 @@
 """The program's layout: config -> settings -> components -> exports, with no import cycle anywhere.
 
-A backend that imports its component's facade (components/x/__init__.py) while the facade imports
+A backend that imports its component's facade (mlflow_platform/x/__init__.py) while the facade imports
 the backend is the cycle this guards against: Args live in args.py, which both import.
 """
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import ROOT
 
-PACKAGES = ("components", "settings")
+PACKAGES = ("mlflow_platform", "settings")
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -76,28 +76,28 @@ def test_the_program_has_no_import_cycle() -> None:
 
 
 def test_the_detector_finds_a_backend_that_imports_its_facade(tmp_path: Path) -> None:
-    package = tmp_path / "components" / "store"
+    package = tmp_path / "mlflow_platform" / "store"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text("from components.store.minio import build\n\nclass StoreArgs: ...\n")
-    (package / "minio.py").write_text("from components.store import StoreArgs\n\ndef build(args: StoreArgs) -> None: ...\n")
-    assert cycles(import_graph(tmp_path, ("components",))) == [["components.store", "components.store.minio"]]
+    (package / "__init__.py").write_text("from mlflow_platform.store.minio import build\n\nclass StoreArgs: ...\n")
+    (package / "minio.py").write_text("from mlflow_platform.store import StoreArgs\n\ndef build(args: StoreArgs) -> None: ...\n")
+    assert cycles(import_graph(tmp_path, ("mlflow_platform",))) == [["mlflow_platform.store", "mlflow_platform.store.minio"]]
 
 
 def test_components_never_read_config_or_settings() -> None:
     """Components take Args; only settings/ reads pulumi.Config."""
     graph = import_graph(ROOT)
     for module, targets in graph.items():
-        if module.startswith("components"):
+        if module.startswith("mlflow_platform"):
             assert not any(t.startswith("settings") for t in targets), module
-    for path in (ROOT / "components").rglob("*.py"):
+    for path in (ROOT / "mlflow_platform").rglob("*.py"):
         assert "pulumi.Config(" not in path.read_text(), path
 
 
 def test_each_component_is_a_package_and_shared_helpers_live_in_one_place() -> None:
-    packages = {p.name for p in (ROOT / "components").iterdir() if (p / "__init__.py").exists()}
+    packages = {p.name for p in (ROOT / "mlflow_platform").iterdir() if (p / "__init__.py").exists()}
     assert packages == {"artifact_bucket", "mlflow_postgres", "mlflow_server", "ingress_sso", "monitoring",
                         "network_policies", "kube"}
     for package in packages - {"kube"}:
-        assert (ROOT / "components" / package / "args.py").exists(), package
-    loose = {p.name for p in (ROOT / "components").glob("*.py")}
+        assert (ROOT / "mlflow_platform" / package / "args.py").exists(), package
+    loose = {p.name for p in (ROOT / "mlflow_platform").glob("*.py")}
     assert loose == {"__init__.py", "validation.py", "versions.py"}

@@ -1,8 +1,8 @@
 """The dev stack as `pulumi up -s dev` would declare it, and the rules every stack keeps."""
 
-from components.validation import image_problem
 from conftest import DEPLOYMENT, JOB, NAMESPACE, PVC, SECRET, SERVICE, SERVICE_ACCOUNT, STATEFULSET
 from harness import SECRET_MARKER, ProgramRun, is_secret, walk_strings
+from mlflow_platform.validation import image_problem
 
 LABEL_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
               "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}

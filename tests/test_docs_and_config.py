@@ -9,9 +9,9 @@ import pulumi
 import pytest
 import yaml
 
-from components.versions import MLFLOW_IMAGE, MLFLOW_VERSION
 from conftest import PROD_SECRETS
 from harness import PROJECT, PROJECT_FILE, ROOT, run_program
+from mlflow_platform.versions import MLFLOW_IMAGE, MLFLOW_VERSION
 from settings import SECRET_KEYS
 from tools.config_table import config_table, secrets_table
 

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import yaml
 
-from components.kube.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
-from components.versions import MLFLOW_IMAGE
 from conftest import DEPLOYMENT, JOB, PVC, STATEFULSET
 from engine.default_providers import default_provider_problems
 from engine.kubernetes_await import (
@@ -28,6 +26,8 @@ from engine.kubernetes_await import (
 )
 from engine.project_config import ProjectConfigError, apply_project_config, validate_project
 from harness import PROJECT_FILE, ROOT, EngineError, ProgramRun, Registration, run_program, stack_config
+from mlflow_platform.kube.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
+from mlflow_platform.versions import MLFLOW_IMAGE
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 README = (ROOT / "README.md").read_text()

@@ -232,7 +232,7 @@ class TestRds:
         ("1st", "mlflow-postgres-mlflow-platform-1st-final"),
     ])
     def test_the_final_snapshot_name_is_a_valid_rds_identifier(self, stack: str, expected: str) -> None:
-        from components.mlflow_postgres.rds import final_snapshot_name
+        from mlflow_platform.mlflow_postgres.rds import final_snapshot_name
 
         name = final_snapshot_name("mlflow-postgres", "mlflow-platform", stack)
         assert name == expected
@@ -282,7 +282,7 @@ class TestExternalDatabase:
         part at '@', the password at ':', the path at '/' or '?', and the URI at '#'."""
         from sqlalchemy.engine import make_url
 
-        from components.mlflow_postgres.endpoint import database_uri
+        from mlflow_platform.mlflow_postgres.endpoint import database_uri
 
         parsed = make_url(database_uri("mlflow", "p@ss:w/rd?#1", "pg.internal.example.com", 5432, "mlflow",
                                        {"sslmode": "verify-full"}))

@@ -3,7 +3,7 @@ with a one-line reason the README lists.
 
 What a fix was right for is fixed in the program (pull policy by pin, high UIDs, secrets as files where the image
 reads files, a liveness probe on every container); what stays is annotated `checkov.io/skip<N>: <check>=<reason>`
-(components/kube/scanner.py). Each stack is scanned in its own directory, so graph checks (a NetworkPolicy for every
+(mlflow_platform/kube/scanner.py). Each stack is scanned in its own directory, so graph checks (a NetworkPolicy for every
 pod) see that stack's policies only.
 """
 
@@ -17,9 +17,9 @@ import pytest
 import yaml
 from test_schemas import as_manifest
 
-from components.kube.scanner import IMAGE_DIGEST
 from conftest import DEPLOYMENT, STATEFULSET, container
 from harness import ROOT, ProgramRun, run_program
+from mlflow_platform.kube.scanner import IMAGE_DIGEST
 from runtime.fixtures import skip_or_fail
 from runtime.image_env import cached_env_bin
 

@@ -140,7 +140,7 @@ class TestConnectionBudget:
 
 
 def test_empty_image_keys_take_the_pinned_versions(dev) -> None:  # type: ignore[no-untyped-def]
-    from components.versions import MLFLOW_IMAGE, POSTGRES_IMAGE
+    from mlflow_platform.versions import MLFLOW_IMAGE, POSTGRES_IMAGE
 
     images = {c["image"] for r in dev.kubernetes_objects() if "spec" in r.plain_inputs
               for c in r.plain_inputs["spec"].get("template", {}).get("spec", {}).get("containers", [])}

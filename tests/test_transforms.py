@@ -190,12 +190,12 @@ class TestTheDocumentedExample:
 # --- Every component passes its transforms to all of its children -------------------------------------------------------
 
 COMPONENTS = {  # the class name __main__.py imports -> its module
-    "ArtifactBucket": "components.artifact_bucket",
-    "MlflowPostgres": "components.mlflow_postgres",
-    "MlflowServer": "components.mlflow_server",
-    "IngressSSO": "components.ingress_sso",
-    "Monitoring": "components.monitoring",
-    "NetworkPolicies": "components.network_policies",
+    "ArtifactBucket": "mlflow_platform.artifact_bucket",
+    "MlflowPostgres": "mlflow_platform.mlflow_postgres",
+    "MlflowServer": "mlflow_platform.mlflow_server",
+    "IngressSSO": "mlflow_platform.ingress_sso",
+    "Monitoring": "mlflow_platform.monitoring",
+    "NetworkPolicies": "mlflow_platform.network_policies",
 }
 MARKER = "transformedBy"
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from components.artifact_bucket import ArtifactBucketArgs
-from components.artifact_bucket.iam_policies import (
+from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
+from harness import ProgramRun, is_secret
+from mlflow_platform.artifact_bucket import ArtifactBucketArgs
+from mlflow_platform.artifact_bucket.iam_policies import (
     backup_bucket_policy,
     minio_lifecycle,
     mlflow_bucket_policy,
     mlflow_bucket_policy_json,
 )
-from components.artifact_bucket.minio import SETUP_SCRIPT
-from components.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
-from conftest import DEPLOYMENT, JOB, PVC, SECRET, SERVICE, component, container, env_of, pod_spec
-from harness import ProgramRun, is_secret
+from mlflow_platform.artifact_bucket.minio import SETUP_SCRIPT
+from mlflow_platform.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
 
 HERE = Path(__file__).parent
 

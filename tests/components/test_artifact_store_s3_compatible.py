@@ -10,10 +10,10 @@ import pytest
 from test_hostile_config import assert_refused
 from test_schemas import KUBERNETES_VERSIONS, as_manifest
 
-from components.artifact_bucket import ArtifactBucketArgs
-from components.artifact_bucket.iam_policies import mlflow_bucket_policy, mlflow_bucket_policy_json
 from conftest import DEPLOYMENT, PROD_SECRETS, component, container, env_of
 from harness import ProgramRun, run_program, walk_strings
+from mlflow_platform.artifact_bucket import ArtifactBucketArgs
+from mlflow_platform.artifact_bucket.iam_policies import mlflow_bucket_policy, mlflow_bucket_policy_json
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 # The store as a team states it: its endpoint (not on 443), its Secret, its network.

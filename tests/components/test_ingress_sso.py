@@ -222,7 +222,7 @@ class TestJobSubmissionsReachTheJobsPod:
     """serverJobExecution: every front door sends the routes that submit jobs (JOB_ROUTES) to the jobs Service."""
 
     def test_dev_ingress_routes_them_by_path(self) -> None:
-        from components.mlflow_server import JOB_ROUTES
+        from mlflow_platform.mlflow_server import JOB_ROUTES
 
         run = run_program("dev", JOBS)
         (rule,) = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]["rules"]

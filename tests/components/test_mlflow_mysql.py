@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
-from components.mlflow_postgres import ExternalDatabase, MlflowPostgresArgs
-from components.mlflow_postgres.endpoint import DATABASE_CA_DIR, DATABASE_CA_KEY, database_uri, tls_query
-from components.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from conftest import PROD_SECRETS, SECRET
 from harness import ProgramRun, is_secret, run_program
+from mlflow_platform.mlflow_postgres import ExternalDatabase, MlflowPostgresArgs
+from mlflow_platform.mlflow_postgres.endpoint import DATABASE_CA_DIR, DATABASE_CA_KEY, database_uri, tls_query
+from mlflow_platform.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from settings import ConfigError
 from settings.database import SSL_MODES
 

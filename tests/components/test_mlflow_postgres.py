@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from components.mlflow_postgres import MlflowPostgresArgs
 from conftest import (
     CRONJOB,
     DEPLOYMENT,
@@ -21,6 +20,7 @@ from conftest import (
     pod_spec,
 )
 from harness import ProgramRun, is_secret, run_program
+from mlflow_platform.mlflow_postgres import MlflowPostgresArgs
 from settings import ConfigError
 
 

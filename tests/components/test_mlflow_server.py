@@ -4,9 +4,6 @@ from typing import Any
 
 import pytest
 
-from components.mlflow_server import MlflowServerArgs
-from components.mlflow_server.hosts import address_patterns, allowed_hosts
-from components.versions import MLFLOW_IMAGE
 from conftest import (
     DEPLOYMENT,
     HPA,
@@ -22,6 +19,9 @@ from conftest import (
     pod_spec,
 )
 from harness import ProgramRun, Registration, run_program
+from mlflow_platform.mlflow_server import MlflowServerArgs
+from mlflow_platform.mlflow_server.hosts import address_patterns, allowed_hosts
+from mlflow_platform.versions import MLFLOW_IMAGE
 
 
 def server_container(run: ProgramRun) -> dict[str, Any]:

@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from components.mlflow_postgres import SQLITE_DIR
-from components.mlflow_server import MlflowServerArgs
 from conftest import (
     CRONJOB,
     DEPLOYMENT,
@@ -27,6 +25,8 @@ from conftest import (
     pod_spec,
 )
 from harness import ProgramRun, is_secret, run_program
+from mlflow_platform.mlflow_postgres import SQLITE_DIR
+from mlflow_platform.mlflow_server import MlflowServerArgs
 from settings import ConfigError
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

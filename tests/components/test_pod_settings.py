@@ -1,4 +1,4 @@
-"""What a platform team sets on every pod (components/kube/pods.py, settings/pods.py): each key reaches the pod
+"""What a platform team sets on every pod (mlflow_platform/kube/pods.py, settings/pods.py): each key reaches the pod
 template of every workload of every stack (server, jobs, migration, PostgreSQL, its backup, MinIO, its setup Job,
 oauth2-proxy, cloudflared), and nothing else."""
 
@@ -102,7 +102,7 @@ def test_unset_keys_leave_the_pods_as_they_were(dev: ProgramRun) -> None:
 
 class TestMirrors:
     def test_docker_hub_short_names_and_tags_and_digests_are_kept(self) -> None:
-        from components.kube.images import mirrored
+        from mlflow_platform.kube.images import mirrored
         digest = "sha256:" + "a" * 64
         assert mirrored("postgres:17.7", {"docker.io": "m.example.com/hub"}) == "m.example.com/hub/library/postgres:17.7"
         assert mirrored(f"ghcr.io/mlflow/mlflow:v3.17.2-full@{digest}", {"ghcr.io": "m.example.com:5000/ghcr/"}) == (
@@ -157,7 +157,7 @@ class TestWorkloadResources:
     """workloadResources sizes each small workload; a part left out keeps its default."""
 
     def test_each_workload_gets_its_size_and_no_other(self) -> None:
-        from components.kube.resources import DEFAULT_RESOURCES
+        from mlflow_platform.kube.resources import DEFAULT_RESOURCES
         for workload in DEFAULT_RESOURCES:
             marker = "3333Mi"  # above every default request
             found = []

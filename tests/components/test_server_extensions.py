@@ -1,4 +1,4 @@
-"""What a team adds to the MLflow containers (components/mlflow_server/extensions.py): environment, envFrom,
+"""What a team adds to the MLflow containers (mlflow_platform/mlflow_server/extensions.py): environment, envFrom,
 volumes, flags; the replicas' spread; the Service's type and annotations. Each reaches the objects it should
 (server, jobs pod, migration where it says so) and no other, and nothing replaces what the platform sets."""
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from test_hostile_config import assert_refused, refusal
 
-from components.mlflow_server.extensions import PLATFORM_ENV, PLATFORM_PATHS, PLATFORM_VOLUMES
 from conftest import DEPLOYMENT, EXTENSIONS, JOB, PDB, PROD_SECRETS, SERVICE, container, env_of, pod_spec
 from harness import ProgramRun, run_program
+from mlflow_platform.mlflow_server.extensions import PLATFORM_ENV, PLATFORM_PATHS, PLATFORM_VOLUMES
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pandas as pd
 import requests
 from mlflow.tracking import MlflowClient
 
-from components.mlflow_server.connection_budget import ConnectionBudget
+from mlflow_platform.mlflow_server.connection_budget import ConnectionBudget
 from runtime.generated import POD_IP
 from runtime.platform import Platform, RunningServer
 

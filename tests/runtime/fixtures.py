@@ -7,8 +7,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from components.mlflow_server.connection_budget import ConnectionBudget
 from harness import ProgramRun, run_program
+from mlflow_platform.mlflow_server.connection_budget import ConnectionBudget
 from runtime import image_env
 from runtime.mariadb import MariaDBServer
 from runtime.platform import Platform, RunningServer, local_platform

@@ -1,4 +1,4 @@
-"""MLflow's encryption keys as the stack sets them (components/mlflow_server/encryption_keys.py): two server
+"""MLflow's encryption keys as the stack sets them (mlflow_platform/mlflow_server/encryption_keys.py): two server
 processes started from the same declared pod, as two replicas or one pod before and after a restart."""
 
 from collections.abc import Iterator

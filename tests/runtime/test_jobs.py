@@ -15,7 +15,7 @@ import mlflow
 import pytest
 import requests
 
-from components.mlflow_server import JOB_ROUTES
+from mlflow_platform.mlflow_server import JOB_ROUTES
 from runtime.clients import start_online_scoring, wait_for_online_scoring_job
 from runtime.platform import Platform, RunningServer, stopping
 from runtime.services import session_pids

@@ -1,7 +1,7 @@
 """The declared migration Job and its database URI: never on a command line, and any password works.
 
 The migration runs `mlflow db upgrade` from Python with the URI read from its environment
-(components/mlflow_server/migration.py); as `mlflow db upgrade $(VAR)` the kubelet would expand it into argv.
+(mlflow_platform/mlflow_server/migration.py); as `mlflow db upgrade $(VAR)` the kubelet would expand it into argv.
 """
 
 import dataclasses
@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from components.mlflow_postgres.endpoint import database_uri
 from harness import run_program
+from mlflow_platform.mlflow_postgres.endpoint import database_uri
 from runtime.platform import URI_SECRET, Platform
 
 pytestmark = pytest.mark.runtime

@@ -13,9 +13,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
-from components.mlflow_postgres.endpoint import database_uri, tls_query
-from components.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from harness import ProgramRun
+from mlflow_platform.mlflow_postgres.endpoint import database_uri, tls_query
+from mlflow_platform.mlflow_postgres.engines import DRIVERS, MYSQL_TLS
 from runtime.clients import declared_budget, peak_connections, registry_alias_round_trip, seed_run
 from runtime.image_env import required_image_bin
 from runtime.mariadb import MariaDBServer

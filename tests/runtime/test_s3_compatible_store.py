@@ -22,8 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 from mlflow.tracking import MlflowClient
 
-from components.artifact_bucket.iam_policies import mlflow_bucket_policy
 from harness import ProgramRun, run_program
+from mlflow_platform.artifact_bucket.iam_policies import mlflow_bucket_policy
 from runtime.platform import DEPLOYMENT, SECRET, Platform, RunningServer, migrated_server
 from runtime.services import PostgresServer
 

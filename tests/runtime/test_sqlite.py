@@ -14,8 +14,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from components.mlflow_postgres import SQLITE_DIR
 from harness import ProgramRun, run_program
+from mlflow_platform.mlflow_postgres import SQLITE_DIR
 from runtime import image_env
 from runtime.clients import registry_alias_round_trip, seed_run
 from runtime.fixtures import skip_or_fail

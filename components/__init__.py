@@ -1,1 +1,0 @@
-"""Reusable Pulumi components of the MLflow platform."""

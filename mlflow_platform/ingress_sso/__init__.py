@@ -1,0 +1,77 @@
+"""The front door: an Ingress with TLS, and oauth2-proxy (OIDC) in front of MLflow as its reverse proxy.
+
+With SSO the Ingress routes every path to oauth2-proxy, which signs people in (/oauth2/*), lets
+programs' bearer JWTs through, and proxies to the MLflow Service with the verified token as
+`Authorization: Bearer`. Authentication does not depend on one controller's annotations: any
+Ingress class works, and the server admits no one else on its port (NetworkPolicies).
+"""
+
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlflow_platform.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from mlflow_platform.ingress_sso.cloudflared import cloudflared
+from mlflow_platform.ingress_sso.ingress import Routes, http_route_spec, ingress_spec
+from mlflow_platform.ingress_sso.oauth2_proxy import oauth2_proxy
+from mlflow_platform.kube.labels import selector_labels, standard_labels
+
+__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'CloudflareTunnel', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
+
+
+class IngressSSO(pulumi.ComponentResource):
+    tracking_url: pulumi.Output[str]
+    proxy_selector: dict[str, str] | None
+    """Labels of the pods that carry people's requests to the server: oauth2-proxy, or cloudflared."""
+
+    def __init__(self, name: str, args: IngressSsoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlflow-platform:index:IngressSSO", name, None, opts)
+        self.proxy_selector = None
+        if args.cloudflare:
+            # Nothing routes into the cluster: the connectors dial out to Cloudflare.
+            self.proxy_selector = cloudflared(self, name, args, args.cloudflare)
+        else:
+            backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
+            # Straight to MLflow, the route sends job submissions to the jobs Service; oauth2-proxy does it itself.
+            routes: Routes = ([(route, args.jobs_service_name) for route in args.job_routes]
+                              if args.jobs_service_name is not None else [])
+            if args.sso:
+                self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso")
+                backend, routes = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT), []
+            self._route(name, args, *backend, routes)
+        self.tracking_url = pulumi.Output.from_input(args.tracking_url)
+        self.register_outputs({"trackingUrl": self.tracking_url})
+
+    def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int, routes: Routes) -> None:
+        """Traffic for the host into the cluster: an HTTPRoute on a Gateway, or an Ingress."""
+        labels = standard_labels("mlflow", name, "ingress")
+        child = pulumi.ResourceOptions(parent=self)
+        if args.gateway:
+            # pulumi-kubernetes waits for nothing on a custom resource (provider/pkg/await/awaiters.go has no
+            # Gateway API kind): the route is created once the API server accepts it.
+            k8s.apiextensions.CustomResource(
+                name,
+                api_version="gateway.networking.k8s.io/v1",
+                kind="HTTPRoute",
+                metadata={"name": name, "namespace": args.namespace, "labels": labels},
+                spec=http_route_spec(args, args.gateway, service, port, routes),
+                opts=child,
+            )
+            return
+        annotations: dict[str, pulumi.Input[str]] = {
+            # Artifacts stream through the server: no buffering at nginx, a body as large as /tmp, long timeouts.
+            f"{NGINX}/proxy-body-size": args.max_body_size,
+            f"{NGINX}/proxy-request-buffering": "off",
+            f"{NGINX}/proxy-read-timeout": str(args.timeout_seconds),
+            f"{NGINX}/proxy-send-timeout": str(args.timeout_seconds),
+        }
+        if args.tls_cluster_issuer:
+            annotations["cert-manager.io/cluster-issuer"] = args.tls_cluster_issuer
+        if args.tls:
+            annotations[f"{NGINX}/ssl-redirect"] = "true"
+        k8s.networking.v1.Ingress(
+            name,
+            metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
+            spec=ingress_spec(args, args.tls_secret or f"{name}-tls", service, port, routes),
+            opts=child,
+        )

@@ -1,0 +1,157 @@
+"""What MlflowPostgres takes: the mode and everything each mode needs, validated when built."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from mlflow_platform.artifact_bucket.store import BackupTarget
+from mlflow_platform.kube.pods import PodSettings
+from mlflow_platform.kube.resources import ResourceSpec, WorkloadSizes
+from mlflow_platform.mlflow_postgres.engines import DATABASE_ENGINES, DEFAULT_PORTS, MYSQL_TLS, DatabaseEngine
+from mlflow_platform.validation import cron_problem, dns_label_problem, image_problem, quantity_problem, refuse
+from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+
+MIN_BACKUP_RETENTION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DatabaseNetwork:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    """Private subnets, in at least two availability zones."""
+    client_security_group_id: pulumi.Input[str]
+    """The security group of the cluster's nodes/pods: the only source allowed on 5432."""
+
+
+@dataclass(frozen=True)
+class RdsOptions:
+    network: DatabaseNetwork
+    engine_version: str = "17.6"
+    instance_class: str = "db.t4g.medium"
+    allocated_storage_gb: int = 50
+    max_allocated_storage_gb: int = 200
+    multi_az: bool = True
+    backup_retention_days: int = 7
+    deletion_protection: bool = True
+    storage_encrypted: bool = True
+    kms_key_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def protection_problems(self) -> dict[str, str]:
+        """Settings that could lose data, by field name (refused while data protection is on)."""
+        problems = {}
+        if not self.deletion_protection:
+            problems["deletion_protection"] = "must be true: without it one `pulumi destroy` deletes the database"
+        if not self.storage_encrypted:
+            problems["storage_encrypted"] = "must be true: the database holds every experiment's metadata"
+        if self.backup_retention_days < MIN_BACKUP_RETENTION_DAYS:
+            problems["backup_retention_days"] = f"must be at least {MIN_BACKUP_RETENTION_DAYS} (point-in-time recovery window)"
+        return problems
+
+
+DatabaseMode = Literal["in-cluster", "rds", "external", "sqlite"]
+DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external", "sqlite")
+# sqlite: one file on a ReadWriteOnce volume, mounted here in the server's and the migration's pods.
+SQLITE_DIR = "/var/lib/mlflow"
+URI_SECRET_KEY = "uri"
+AUTH_DATABASE = "mlflow_auth"
+
+
+@dataclass(frozen=True)
+class ExternalDatabase:
+    host: str
+    password: pulumi.Input[str]
+    """A Pulumi secret."""
+    port: int | None = None
+    """None: the engine's standard port (5432, 3306)."""
+    ssl_mode: str = "require"
+    """libpq's sslmode; for MySQL the same guarantee in PyMySQL's parameters (engines.py)."""
+    engine: DatabaseEngine = "postgresql"
+    uri_secret: str | None = None
+    """A Secret in the namespace whose key `uri` is the whole SQLAlchemy URI, made and rotated by you (External
+    Secrets, Vault): then `password` is unused and the program never sees it. The URI must carry the TLS parameters
+    of `ssl_mode` (tls_query), which the migration Job checks before it migrates."""
+
+    @property
+    def server_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.engine]
+
+
+@dataclass(frozen=True)
+class MlflowPostgresArgs:
+    namespace: str
+    """Namespace of the URI Secret (and of the StatefulSet in-cluster)."""
+    mode: DatabaseMode = "in-cluster"
+    """Where the database lives; each mode is a different set of resources (sqlite: a volume, no server)."""
+    database: str = "mlflow"
+    username: str = "mlflow"
+    max_connections: int = 100
+    """PostgreSQL max_connections (set in-cluster and on RDS; what the external server allows)."""
+    data_protection: bool = True
+    """Keep data on destroy: the volume retained, the RDS instance protected; refuse unsafe RDS settings."""
+    # in-cluster
+    image: str = POSTGRES_IMAGE
+    """Pinned PostgreSQL server image (Debian variant: runs as uid 999)."""
+    storage_size: str = "10Gi"
+    """The data volume: PostgreSQL's in-cluster, the database file's with sqlite."""
+    storage_class: str | None = None
+    resources: ResourceSpec = field(
+        default_factory=lambda: ResourceSpec(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
+    )
+    metrics_exporter: bool = False
+    """A postgres_exporter sidecar (in-cluster) for the monitoring stack."""
+    exporter_image: str = POSTGRES_EXPORTER_IMAGE
+    backup: BackupTarget | None = None
+    """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
+    backup_schedule: str = "0 3 * * *"
+    # rds / external
+    rds: RdsOptions | None = None
+    external: ExternalDatabase | None = None
+    ca_secret: str | None = None
+    """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
+    verify-full, and external with its verify-ca/verify-full."""
+    sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
+    """The size of each small workload here (mlflow_platform/kube/resources.py DEFAULT_RESOURCES)."""
+    pods: PodSettings = field(default_factory=PodSettings)
+    """Scheduling, pull secrets and metadata for every pod here."""
+
+    @property
+    def engine(self) -> DatabaseEngine:
+        """PostgreSQL, unless an external server says otherwise."""
+        return self.external.engine if self.external else "postgresql"
+
+    @property
+    def port(self) -> int | None:
+        """Where clients connect: the NetworkPolicies' egress port; None for sqlite (a file, no network)."""
+        if self.mode == "sqlite":
+            return None
+        return self.external.server_port if self.external else DEFAULT_PORTS["postgresql"]
+
+    def _external_problems(self) -> list[str | None]:
+        if not self.external:
+            return []
+        external = self.external
+        return [
+            None if external.engine in DATABASE_ENGINES else f"engine {external.engine!r} is not one of {DATABASE_ENGINES}",
+            None if external.port is None or 1 <= external.port <= 65535 else f"port {external.port} is not 1 to 65535",
+            None if external.engine != "mysql" or external.ssl_mode in MYSQL_TLS
+            else f"ssl_mode {external.ssl_mode!r} has no MySQL equivalent; use one of {', '.join(MYSQL_TLS)}",
+        ]
+
+    def __post_init__(self) -> None:
+        refuse(
+            "MlflowPostgresArgs",
+            *self._external_problems(),
+            dns_label_problem(self.namespace),
+            image_problem(self.image),
+            None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
+            None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
+            None if self.mode != "rds" or self.rds else "mode rds needs rds options",
+            None if self.mode != "external" or self.external else "mode external needs the external database",
+            None if not self.backup or self.mode == "in-cluster" else "backups are for in-cluster (RDS backs itself up)",
+            cron_problem(self.backup_schedule),
+            *(f"rds.{key} {message}" for key, message in (self.rds.protection_problems().items()
+                                                          if self.rds and self.data_protection else ())),
+            quantity_problem(self.storage_size),
+        )

@@ -1,0 +1,198 @@
+"""MLflow's auth app, with the identity taken from verified JWTs (mlflow_platform_auth.py).
+
+What the server gets: `--app-name basic-auth`; the auth app's ini (its own database's URI, the
+default permission, the authorization function) in a Secret; the admin password and the Flask
+secret key generated into that Secret and read from the environment (MLFLOW_AUTH_ADMIN_PASSWORD,
+MLFLOW_FLASK_SERVER_SECRET_KEY: mlflow/server/auth/config.py and get_flask_server_secret_key),
+never from arguments; the identity module and its config in a ConfigMap on PYTHONPATH.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlflow_platform.kube.env import secret_env
+from mlflow_platform.kube.images import image_fields
+
+HERE = Path(__file__).parent
+IDENTITY_MODULE = (HERE / "mlflow_platform_auth.py").read_text()
+AUTH_DB_SCRIPT = (HERE / "mlflow_platform_auth_db.py").read_text()
+METRICS_SCRIPT = (HERE / "mlflow_platform_metrics.py").read_text()
+MODULE_DIR = "/opt/mlflow-platform"
+INI_DIR = "/etc/mlflow-platform/auth"
+INI_KEY = "basic_auth.ini"
+ADMIN_USERNAME = "mlflow-platform-admin"
+AUTH_DATABASE_ENV = "MLFLOW_AUTH_DATABASE_URI"
+# mlflow/server/auth/permissions.py: the values default_permission may take.
+PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
+# mlflow/store/workspace/abstract_store.py WorkspaceNameValidator; "default" is MLflow's own workspace.
+WORKSPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])")
+RESERVED_WORKSPACES = ("default", "workspaces", "api", "ajax-api", "static-files")
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON)."""
+
+    issuer: pulumi.Input[str]
+    """From config, or the cluster's OIDC issuer (a cluster-stack output) for service-account tokens."""
+    audiences: tuple[str, ...]
+    header: str = "Authorization"
+    username_claims: tuple[str, ...] = ("email",)
+    groups_claim: str = "groups"
+    jwks_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team as an MLflow workspace (mlflow_platform_auth.Team): members get USE on it, managers MANAGE."""
+
+    workspace: str
+    members: tuple[str, ...] = ()
+    """Usernames, or group:<name> for everyone whose token lists that group."""
+    managers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not WORKSPACE_NAME.fullmatch(self.workspace) or self.workspace in RESERVED_WORKSPACES:
+            problems.append(f"{self.workspace!r} is not a workspace name MLflow accepts: 2 to 63 characters of a-z, "
+                            f"0-9 and inner '-', not one of {', '.join(RESERVED_WORKSPACES)}")
+        if not (self.members or self.managers):
+            problems.append(f"team {self.workspace!r} has no members and no managers")
+        if any(not name.strip() or name != name.strip() or name == "group:" for name in self.members + self.managers):
+            problems.append(f"team {self.workspace!r}: a member is empty or has surrounding spaces")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ServerAuth:
+    database_uri: pulumi.Input[str]
+    """The auth app's own database (a Pulumi secret); created and migrated by the migration Job."""
+    issuers: tuple[TrustedIssuer, ...] = ()
+    default_permission: str = "READ"
+    admin_users: tuple[str, ...] = ()
+    admin_groups: tuple[str, ...] = ()
+    allow_basic_auth: bool = False
+    """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
+    teams: tuple[Team, ...] = ()
+    """Non-empty: the server runs with --enable-workspaces, one workspace per team."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.default_permission not in PERMISSIONS:
+            problems.append(f"default_permission {self.default_permission!r} is not one of {PERMISSIONS}")
+        if not (self.issuers or self.allow_basic_auth):
+            problems.append("no way to sign in: give issuers, or allow basic auth")
+        if not (self.admin_users or self.admin_groups or self.allow_basic_auth):
+            problems.append("no admin: name admin_users or admin_groups, or nobody can grant permissions")
+        if problems:
+            raise ValueError("ServerAuth: " + "; ".join(problems))
+
+    def identity_config(self) -> pulumi.Output[str]:
+        """mlflow_platform_auth.Config as JSON."""
+        def render(urls: list[str]) -> str:
+            issuers = zip(urls, self.issuers, strict=True)
+            return json.dumps({
+                "issuers": [{"issuer": url, "audiences": list(i.audiences), "header": i.header,
+                             "username_claims": list(i.username_claims), "groups_claim": i.groups_claim,
+                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for url, i in issuers],
+                "admin_users": sorted(self.admin_users),
+                "admin_groups": sorted(self.admin_groups),
+                "allow_basic_auth": self.allow_basic_auth,
+                "default_permission": self.default_permission,
+                **({"workspaces": {t.workspace: {"members": sorted(t.members), "managers": sorted(t.managers)}
+                                   for t in self.teams}} if self.teams else {}),
+            }, indent=2, sort_keys=True)
+        return pulumi.Output.all(*(i.issuer for i in self.issuers)).apply(render)
+
+
+@dataclass(frozen=True)
+class AuthWiring:
+    env: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+    volume_mounts: list[dict[str, Any]]
+    module_mount: dict[str, Any]
+    module_volume: dict[str, Any]
+    """The ConfigMap with the identity module and the scripts (the migration Job mounts it too)."""
+    migration_container: dict[str, Any]
+    """Runs mlflow_platform_auth_db.py after the tracking migration; needs BACKEND_URI_ENV as well."""
+    config_checksum: pulumi.Output[str]
+    """Changes with the identity config, so a change rolls the pods (the module reads it once)."""
+
+
+def ini(auth: ServerAuth, database_uri: str) -> str:
+    # configparser interpolates '%': a URI with percent-escapes needs '%%' (mlflow/server/auth/config.py).
+    # With teams, the default workspace keeps the model without workspaces: what nobody granted is
+    # read at the default permission there (grant_default_workspace_access; off, it would be denied).
+    return (f"[mlflow]\ndefault_permission = {auth.default_permission}\n"
+            f"database_uri = {database_uri.replace('%', '%%')}\n"
+            "authorization_function = mlflow_platform_auth:authenticate\n"
+            + ("grant_default_workspace_access = true\n" if auth.teams else ""))
+
+
+def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict[str, str], auth: ServerAuth,
+                image: str, container_base: dict[str, Any]) -> AuthWiring:
+    child = pulumi.ResourceOptions(parent=parent)
+    metadata = {"namespace": namespace, "labels": labels}
+    admin_password = random.RandomPassword(f"{name}-auth-admin-password", length=32, special=False, opts=child)
+    flask_key = random.RandomPassword(f"{name}-auth-flask-secret-key", length=48, special=False, opts=child)
+    database_uri: pulumi.Output[str] = pulumi.Output.from_input(auth.database_uri)
+    ini_text: pulumi.Output[str] = database_uri.apply(lambda uri: ini(auth, uri))
+    secret = k8s.core.v1.Secret(
+        f"{name}-auth",
+        metadata={**metadata, "name": f"{name}-auth"},
+        type="Opaque",
+        string_data={
+            INI_KEY: pulumi.Output.secret(ini_text),  # type: ignore[arg-type]  # pulumi infers Never
+            "database-uri": pulumi.Output.secret(database_uri),  # type: ignore[arg-type]
+            "admin-password": admin_password.result,
+            "flask-secret-key": flask_key.result,
+        },
+        opts=child,
+    )
+    identity = auth.identity_config()
+    config_map = k8s.core.v1.ConfigMap(
+        f"{name}-auth-module",
+        metadata={**metadata, "name": f"{name}-auth-module"},
+        data={"mlflow_platform_auth.py": IDENTITY_MODULE, "mlflow_platform_auth_db.py": AUTH_DB_SCRIPT,
+              "mlflow_platform_metrics.py": METRICS_SCRIPT, "identity.json": identity},
+        opts=child,
+    )
+    module_mount = {"name": "auth-module", "mountPath": MODULE_DIR, "readOnly": True}
+    module_volume = {"name": "auth-module", "configMap": {"name": config_map.metadata.name}}
+    identity_config_env = {"name": "MLFLOW_PLATFORM_AUTH_CONFIG", "value": f"{MODULE_DIR}/identity.json"}
+    env = [
+        {"name": "PYTHONPATH", "value": MODULE_DIR},
+        {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{INI_DIR}/{INI_KEY}"},
+        identity_config_env,
+        {"name": "MLFLOW_AUTH_ADMIN_USERNAME", "value": ADMIN_USERNAME},
+        secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secret.metadata.name, "admin-password"),
+        secret_env("MLFLOW_FLASK_SERVER_SECRET_KEY", secret.metadata.name, "flask-secret-key"),
+    ]
+    return AuthWiring(
+        env=env,
+        volumes=[module_volume,
+                 {"name": "auth-ini",
+                  "secret": {"secretName": secret.metadata.name, "items": [{"key": INI_KEY, "path": INI_KEY}]}}],
+        volume_mounts=[module_mount, {"name": "auth-ini", "mountPath": INI_DIR, "readOnly": True}],
+        module_mount=module_mount,
+        module_volume=module_volume,
+        migration_container={
+            **container_base,
+            "name": "migrate-auth",
+            **image_fields(image),
+            "command": ["python", f"{MODULE_DIR}/mlflow_platform_auth_db.py"],
+            "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri"),
+                    identity_config_env],
+            "volumeMounts": [*container_base["volumeMounts"], module_mount],
+        },
+        config_checksum=identity.apply(lambda text: hashlib.sha256((text + auth.default_permission).encode()).hexdigest()[:16]),
+    )

@@ -1,0 +1,130 @@
+"""Who may talk to whom, both ways, under a namespace-wide default deny: each data store admits only its clients
+and connects nowhere; the server admits its front door, Prometheus and labelled clients, and reaches DNS, its
+database and its object store, and 443 only where something it uses lives there (S3, token issuers, providers).
+
+Traffic from a pod's own node (the kubelet's probes) is always allowed (kubernetes.io/docs/concepts/
+services-networking/network-policies: "traffic to and from the node where a Pod is running is always allowed")."""
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlflow_platform.kube.labels import standard_labels
+from mlflow_platform.network_policies.args import NetworkPoliciesArgs
+
+CLIENT_LABEL = "mlflow-platform/client"
+"""Same-namespace pods with this label set to "true" may call the MLflow server."""
+
+
+def pods(selector: dict[str, str]) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": selector}}
+
+
+def namespaces(names: list[str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": names}]}}
+
+
+def pods_in(names: list[str], selector: dict[str, str]) -> dict[str, Any]:
+    """Pods with these labels in these namespaces (both selectors in one peer: AND)."""
+    return {**namespaces(names), **pods(selector)}
+
+
+def tcp(*numbers: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": n} for n in numbers]
+
+
+DNS_EGRESS = {
+    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+# cloudflared connects to Cloudflare's edge on 7844 (QUIC over UDP, or TCP) and calls its API on 443
+# (developers.cloudflare.com/cloudflare-one/connections/connect-networks/deploy-tunnels/tunnel-with-firewall).
+CLOUDFLARE_EDGE_PORTS = [{"protocol": "UDP", "port": 7844}, {"protocol": "TCP", "port": 7844},
+                         {"protocol": "TCP", "port": 443}]
+
+__all__ = ["CLIENT_LABEL", "NetworkPolicies", "NetworkPoliciesArgs"]
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlflow-platform:index:NetworkPolicies", name, None, opts)
+        self._args = args
+        self._name = name
+        if args.database_port is not None and not args.database and args.database_cidr is None:
+            raise ValueError("NetworkPoliciesArgs: a database outside the cluster needs database_cidr")
+        database_peers = [pods(args.database)] if args.database else [{"ipBlock": {"cidr": args.database_cidr}}]
+        # No port: the database is a file on the server's volume (sqlite), reached over no network.
+        to_database = ([{"to": database_peers, "ports": tcp(args.database_port)}] if args.database_port is not None
+                       else [])
+        # Without MinIO the store is S3, on 443 (https_egress), or a store of the team's: its network on its port, or
+        # 443 (https_egress) when no network is given.
+        to_store = [{"to": [pods(args.object_store)], "ports": tcp(args.object_store_port)}] if args.object_store else []
+        to_remote_store = [{"to": [{"ipBlock": {"cidr": args.object_store_cidr}}], "ports": tcp(args.object_store_port)}
+                           ] if args.object_store_cidr else []
+        to_https = [{"to": ANYWHERE, "ports": tcp(443)}] if args.https_egress else []
+        prometheus = pods_in([args.monitoring_namespace], args.prometheus)
+        clients = [pods({CLIENT_LABEL: "true"})]
+        clients += [pods_in(list(args.client_namespaces), {CLIENT_LABEL: "true"})] if args.client_namespaces else []
+        # Behind oauth2-proxy every person comes through it: nobody else reaches the server but Prometheus and
+        # the labelled clients, which sign in with their own tokens. Without it (dev) the ingress controller
+        # proxies to the server itself.
+        front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
+        callers = [*front, prometheus, *clients]
+        servers = [("server", args.server), *([("jobs", args.jobs)] if args.jobs else [])]
+        to_servers = {"to": [pods(selector) for _, selector in servers], "ports": tcp(args.server_port)}
+        # Nothing in the namespace admits or connects unless a policy below says so.
+        self._policy("default-deny", {}, ingress=[], egress=[])
+        for suffix, selector in servers:
+            # The jobs pod is the server with job execution on: the same callers (the front door routes job
+            # submissions to it) and the same stores.
+            self._policy(suffix, selector,
+                         ingress=[{"from": callers, "ports": tcp(args.server_port)},
+                                  *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
+                                    if args.server_metrics_port and suffix == "server" else [])],
+                         egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
+        self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, *to_database])
+        # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
+        self._policy("clients", {CLIENT_LABEL: "true"}, ingress=[],
+                     egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": tcp(443)}])
+        if args.database and args.database_port is not None:
+            clients = [*(pods(selector) for _, selector in servers), pods(args.migration),
+                       *(pods(c) for c in args.database_clients)]
+            self._policy("postgres", args.database, ingress=[
+                {"from": clients, "ports": tcp(args.database_port)},
+                {"from": [prometheus], "ports": tcp(9187)},
+            ], egress=[])
+        if args.object_store:
+            clients = [*(pods(selector) for _, selector in servers), *(pods(c) for c in args.object_store_clients)]
+            clients += [pods(args.object_store_setup)] if args.object_store_setup else []
+            self._policy("minio", args.object_store, ingress=[{"from": clients, "ports": tcp(args.object_store_port)}],
+                         egress=[])
+        if args.object_store_setup:
+            self._policy("minio-setup", args.object_store_setup, ingress=[], egress=[DNS_EGRESS, *to_store])
+        if args.backup:
+            self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, *to_database, *to_store])
+        if args.oauth2_proxy:
+            # oauth2-proxy fetches its issuer's discovery document and keys on 443; cloudflared dials Cloudflare.
+            outside = CLOUDFLARE_EDGE_PORTS if args.front_door_name == "cloudflared" else tcp(443)
+            self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
+                {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}
+            ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": outside}])
+        self.register_outputs({})
+
+    def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],
+                egress: list[dict[str, Any]] | None = None) -> None:
+        name = f"{self._name}-{suffix}"
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": selector} if selector else {}, "policyTypes": ["Ingress"],
+                                "ingress": ingress}
+        if egress is not None:
+            spec["policyTypes"].append("Egress")
+            spec["egress"] = egress
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata={"name": name, "namespace": self._args.namespace,
+                      "labels": standard_labels("mlflow", self._name, "network-policy")},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
