@@ -1,4 +1,5 @@
-"""mlflow-platform: read settings, build the components, export what other stacks read."""
+"""mlflow-platform: read settings, build the components (the mlflow_platform package, as any consumer does), export
+what other stacks read."""
 
 import dataclasses
 
@@ -7,13 +8,21 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlflow_platform.artifact_bucket import ArtifactBucket
-from mlflow_platform.ingress_sso import OAUTH2_PROXY_PORT, IngressSSO
-from mlflow_platform.kube.labels import PART_OF
-from mlflow_platform.mlflow_postgres import MlflowPostgres
-from mlflow_platform.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
-from mlflow_platform.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
-from mlflow_platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
+from mlflow_platform import (
+    OAUTH2_PROXY_PORT,
+    PART_OF,
+    SERVER_PORT,
+    ArtifactBucket,
+    IngressSSO,
+    MlflowPostgres,
+    MlflowServer,
+    MlflowServerArgs,
+    Monitoring,
+    MonitoringArgs,
+    NetworkPolicies,
+    NetworkPoliciesArgs,
+    ScrapeTarget,
+)
 from settings import SERVER_SERVICE_ACCOUNT, load_settings
 
 settings = load_settings()
@@ -112,10 +121,10 @@ pulumi.export("serviceAccountName", server.service_account_name)
 pulumi.export("artifactBucket", artifacts.bucket_name)
 pulumi.export("artifactsDestination", artifacts.artifacts_destination)
 pulumi.export("databaseEndpoint", database.endpoint)
-for output, value in (("artifactBucketArn", artifacts.outputs.get("bucketArn")),
-                      ("irsaRoleArn", artifacts.outputs.get("irsaRoleArn")),
-                      ("artifactReaderRoleArn", artifacts.outputs.get("artifactReaderRoleArn")),
-                      ("artifactBucketPolicy", artifacts.outputs.get("bucketPolicy")),
+for output, value in (("artifactBucketArn", artifacts.bucket_arn),
+                      ("irsaRoleArn", artifacts.irsa_role_arn),
+                      ("artifactReaderRoleArn", artifacts.artifact_reader_role_arn),
+                      ("artifactBucketPolicy", artifacts.bucket_policy),
                       ("trackingUrl", front_door.tracking_url if front_door else None),
                       ("authTokenAudience", settings.identity.service_account_audience if settings.identity else None)):
     if value is not None:

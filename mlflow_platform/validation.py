@@ -2,8 +2,11 @@
 
 import ipaddress
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+import pulumi
 from croniter import croniter
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -89,6 +92,94 @@ def quantity_problem(value: str) -> str | None:
     except ValueError as err:
         return str(err)
     return None
+
+
+# Names, addresses and identifiers a component may take from another resource (checked when they resolve).
+
+def dns_name_problem(value: str) -> str | None:
+    labels = value.split(".")
+    if len(labels) < 2 or any(dns_label_problem(label) for label in labels):
+        return f"{value!r} is not a DNS name like mlflow.example.com"
+    return None
+
+
+def https_url_problem(value: str) -> str | None:
+    return None if value.startswith("https://") and " " not in value else f"{value!r} is not an https:// URL"
+
+
+def issuer_url_problem(value: str) -> str | None:
+    """An OIDC issuer: https, or http on this machine only (a local test identity provider)."""
+    if re.fullmatch(r"http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/\S*)?", value):
+        return None
+    return https_url_problem(value)
+
+
+def arn_problem(value: str) -> str | None:
+    return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"
+
+
+def database_host_problem(value: str) -> str | None:
+    """A host name or an IP address and nothing else: the URI is built from it, so a '?', '/' or '@' would add
+    parameters (e.g. sslmode=disable) or change the user."""
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels):
+        return f"{value!r} is not a host name or IP address (e.g. pg.internal.example.com or 10.0.12.7)"
+    return None
+
+
+def host_problem(value: str) -> str | None:
+    if not value or any(c.isspace() or c in ",/?#@" for c in value):
+        return f"{value!r} is not a host name or host:port pattern"
+    if re.fullmatch(r"[*.]+(:.*)?", value):
+        return (f"{value!r} admits every Host header, which turns MLflow's host check (its DNS-rebinding "
+                "protection) off: name the hosts; wildcards like *.example.com work")
+    return None
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?")
+
+
+def origin_problem(value: str) -> str | None:
+    """A browser Origin as MLflow compares it (--cors-allowed-origins): scheme://host[:port], no path."""
+    if not _ORIGIN.fullmatch(value):
+        return f"{value!r} is not an origin like https://mlflow.example.com (scheme, host and port only)"
+    return None
+
+
+Check = Callable[[str], str | None]
+
+
+def checked(owner: str, field: str, value: Any, check: Check) -> tuple[Any, str | None]:
+    """A value that may be another resource's output: a known one is checked now, at preview (its problem returned);
+    an unknown one when it resolves, as the returned Output, which then fails the update with the same message."""
+    if value is None or isinstance(value, str):
+        return value, None if value is None else check(value)
+
+    def verified(resolved: str) -> str:
+        if (problem := check(resolved)) is not None:
+            raise ValueError(f"{owner}: {field}: {problem}")
+        return resolved
+
+    return pulumi.Output.from_input(value).apply(verified), None
+
+
+def input_problem(owner: str, args: Any, field: str, check: Check) -> str | None:
+    """`checked` for a field of a frozen dataclass, from its __post_init__: an Output is replaced by the checked one."""
+    value, problem = checked(owner, field, getattr(args, field), check)
+    object.__setattr__(args, field, value)
+    return problem
+
+
+def inputs_problems(owner: str, args: Any, field: str, check: Check) -> list[str]:
+    """input_problem for a tuple of such values (e.g. host names), each checked on its own."""
+    pairs = [checked(owner, f"{field}[{index}]", value, check) for index, value in enumerate(getattr(args, field))]
+    object.__setattr__(args, field, tuple(value for value, _ in pairs))
+    return [f"{field}[{index}]: {problem}" for index, (_, problem) in enumerate(pairs) if problem]
 
 
 def refuse(owner: str, *problems: str | None) -> None:

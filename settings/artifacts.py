@@ -11,9 +11,9 @@ from mlflow_platform.artifact_bucket.args import (
     endpoint_url_problem,
     signing_region_problem,
 )
-from mlflow_platform.validation import bucket_name_problem, cidr_problem, dns_subdomain_problem
+from mlflow_platform.validation import arn_problem, bucket_name_problem, cidr_problem, dns_subdomain_problem
 from mlflow_platform.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
-from settings.checks import arn_problem, prefix_problem, service_account_problem
+from settings.checks import prefix_problem, service_account_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 

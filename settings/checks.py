@@ -1,28 +1,9 @@
 """Checks of single config values: each returns what is wrong, or None."""
 
-import ipaddress
 import math
 import re
 
 from mlflow_platform.validation import dns_label_problem
-
-
-def dns_name_problem(value: str) -> str | None:
-    labels = value.split(".")
-    if len(labels) < 2 or any(dns_label_problem(label) for label in labels):
-        return f"{value!r} is not a DNS name like mlflow.example.com"
-    return None
-
-
-def https_url_problem(value: str) -> str | None:
-    return None if value.startswith("https://") and " " not in value else f"{value!r} is not an https:// URL"
-
-
-def issuer_url_problem(value: str) -> str | None:
-    """An OIDC issuer: https, or http on this machine only (a local test identity provider)."""
-    if re.fullmatch(r"http://(localhost|127\.0\.0\.1)(:[0-9]+)?(/\S*)?", value):
-        return None
-    return https_url_problem(value)
 
 
 def label_problem(value: str) -> str | None:
@@ -91,22 +72,3 @@ def engine_version_problem(value: str) -> str | None:
 
 def instance_class_problem(value: str) -> str | None:
     return None if value.startswith("db.") and value.count(".") == 2 else f"{value!r} is not an RDS class like db.t4g.medium"
-
-
-def arn_problem(value: str) -> str | None:
-    return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"
-
-
-def database_host_problem(value: str) -> str | None:
-    """A host name or an IP address and nothing else: the URI is built from it, so a '?', '/' or '@' would add
-    parameters (e.g. sslmode=disable) or change the user."""
-    try:
-        ipaddress.ip_address(value)
-        return None
-    except ValueError:
-        pass
-    labels = value.rstrip(".").split(".")
-    if len(value) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels):
-        return f"{value!r} is not a host name or IP address (e.g. pg.internal.example.com or 10.0.12.7)"
-    return None
-

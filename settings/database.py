@@ -13,11 +13,9 @@ from mlflow_platform.mlflow_postgres import (
     ExternalDatabase,
     RdsOptions,
 )
-from mlflow_platform.validation import cron_problem, dns_subdomain_problem
+from mlflow_platform.validation import arn_problem, cron_problem, database_host_problem, dns_subdomain_problem
 from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 from settings.checks import (
-    arn_problem,
-    database_host_problem,
     engine_version_problem,
     instance_class_problem,
 )

@@ -4,9 +4,15 @@ from mlflow_platform.ingress_sso import CloudflareTunnel, GatewayRef, IngressSso
 from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
-from mlflow_platform.validation import dns_label_problem, dns_subdomain_problem, parse_quantity
+from mlflow_platform.validation import (
+    dns_label_problem,
+    dns_name_problem,
+    dns_subdomain_problem,
+    https_url_problem,
+    issuer_url_problem,
+    parse_quantity,
+)
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
-from settings.checks import dns_name_problem, https_url_problem, issuer_url_problem
 from settings.reader import ConfigReader
 
 FRONT_DOORS = ("ingress", "gateway", "cloudflare")

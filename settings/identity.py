@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pulumi
 
 from mlflow_platform.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer
-from settings.checks import issuer_url_problem
+from mlflow_platform.validation import issuer_url_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 

@@ -3,6 +3,8 @@ connect out to."""
 
 from dataclasses import dataclass
 
+import pulumi
+
 from mlflow_platform.validation import cidr_problem, dns_label_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
@@ -13,7 +15,7 @@ class NetworkSettings:
     ingress_namespace: str
     monitoring_namespace: str
     client_namespaces: tuple[str, ...]
-    database_cidr: object | None
+    database_cidr: pulumi.Input[str] | None
     """Where an out-of-cluster database is reached (a CIDR, or the cluster stack's output); None in-cluster."""
     allow_https_egress: bool
     """networkAllowHttpsEgress: the server may reach any address on 443 even when nothing else needs it."""
@@ -27,7 +29,7 @@ def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster:
     allow_https_egress = read.boolean("networkAllowHttpsEgress")
     if not read.boolean("networkPolicies"):
         return None
-    database_cidr: object | None = None
+    database_cidr: pulumi.Input[str] | None = None
     if not database_in_cluster:
         given = read.optional("databaseCidr", check=lambda value: cidr_problem(value, "the database's network"))
         database_cidr = given or cluster.get(

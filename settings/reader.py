@@ -167,15 +167,6 @@ class ConfigReader:
             raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(self.problems))
 
 
-def host_problem(value: str) -> str | None:
-    if not value or any(c.isspace() or c in ",/?#@" for c in value):
-        return f"{value!r} is not a host name or host:port pattern"
-    if re.fullmatch(r"[*.]+(:.*)?", value):
-        return (f"{value!r} admits every Host header, which turns MLflow's host check (its DNS-rebinding "
-                "protection) off: name the hosts; wildcards like *.example.com work")
-    return None
-
-
 def resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
     """<prefix>CpuRequest, ...CpuLimit, ...MemoryRequest, ...MemoryLimit as one validated spec."""
     mark = len(read.problems)

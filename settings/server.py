@@ -4,6 +4,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
+
 from mlflow_platform.ingress_sso import IngressSsoArgs
 from mlflow_platform.kube.disruption import budget_problems
 from mlflow_platform.kube.pods import qualified_name_problem
@@ -23,8 +25,9 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
+from mlflow_platform.validation import host_problem
 from mlflow_platform.versions import MLFLOW_IMAGE
-from settings.reader import ConfigReader, host_problem, resources
+from settings.reader import ConfigReader, resources
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class ServerSettings:
     tmp_size_limit: str
     metrics: bool
     reject_overlong_values: bool
-    extra_allowed_hosts: tuple[str, ...]
+    extra_allowed_hosts: tuple[pulumi.Input[str], ...]
     pool_size: int
     max_overflow: int
     pool_recycle_seconds: int
@@ -57,7 +60,7 @@ class ServerSettings:
     extra_args: tuple[str, ...]
     disruption_budget: dict[str, int | str]
     static_prefix: str
-    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allowed_origins: tuple[pulumi.Input[str], ...] = ()
 
     def behind(self, front_door: IngressSsoArgs | None) -> "ServerSettings":
         """Behind the Ingress the Host header is the ingress host, and the UI's origin its URL:

@@ -100,4 +100,4 @@ def test_each_component_is_a_package_and_shared_helpers_live_in_one_place() -> N
     for package in packages - {"kube"}:
         assert (ROOT / "mlflow_platform" / package / "args.py").exists(), package
     loose = {p.name for p in (ROOT / "mlflow_platform").glob("*.py")}
-    assert loose == {"__init__.py", "validation.py", "versions.py"}
+    assert loose == {"__init__.py", "validation.py", "versions.py", "outputs.py", "args.py", "conversion.py", "inputs.py"}

@@ -11,11 +11,13 @@ import pulumi
 from mlflow_platform.kube.pods import PodSettings
 from mlflow_platform.kube.resources import WorkloadSizes
 from mlflow_platform.validation import (
+    arn_problem,
     bucket_name_problem,
     cidr_problem,
     dns_label_problem,
     dns_subdomain_problem,
     image_problem,
+    input_problem,
     quantity_problem,
     refuse,
 )
@@ -68,15 +70,27 @@ class IrsaTrust:
     """The EKS cluster's OIDC provider, which IAM trusts for the server's ServiceAccount tokens."""
 
     oidc_provider_arn: pulumi.Input[str]
+    """The IAM OIDC provider of the EKS cluster (arn:aws:iam::<account>:oidc-provider/...)."""
     issuer_url: pulumi.Input[str]
+    """The cluster's OIDC issuer URL (https://oidc.eks.<region>.amazonaws.com/id/...)."""
 
 
 @dataclass(frozen=True)
 class ArtifactBucketArgs:
-    namespace: str
+    """What ArtifactBucket takes.
+
+    Fields typed pulumi.Input (namespace, bucket name, region, KMS key, the credentials Secret, the IRSA trust) accept
+    other resources' outputs: known values are checked at preview, unknown ones when they resolve. Every other field
+    must be known at preview: the backend decides which objects exist, and the prefix, endpoint and CIDR shape the
+    policies and NetworkPolicies.
+    """
+
+    namespace: pulumi.Input[str]
     """Namespace of MinIO (minio) and of the server's ServiceAccount (s3, in the IRSA trust)."""
     backend: ArtifactBackend = "minio"
-    bucket_name: str = "mlflow-artifacts"
+    """minio (in the cluster), s3 (with IRSA) or s3-compatible (a store you run)."""
+    bucket_name: pulumi.Input[str] = "mlflow-artifacts"
+    """The bucket: created (minio, s3) or the team's own (s3-compatible)."""
     prefix: str = "mlflow/"
     """Key prefix of MLflow's artifacts; its credential reaches nothing outside it."""
     data_protection: bool = True
@@ -85,24 +99,32 @@ class ArtifactBucketArgs:
     """The MLflow server's ServiceAccount (s3: the only identity the role trusts)."""
     # minio
     minio_image: str = MINIO_IMAGE
+    """MinIO's image, pinned (its upstream is archived: the image receives no fixes)."""
     minio_client_image: str = MINIO_CLIENT_IMAGE
+    """The MinIO client (mc) image of the setup Job, pinned."""
     storage_size: str = "10Gi"
+    """minio: the data volume's size."""
     storage_class: str | None = None
+    """minio: the data volume's StorageClass; None uses the cluster's default."""
     backup_prefix: str | None = None
     """minio: also create a write-only user for database backups under this prefix."""
     backup_retention_days: int = 30
+    """minio: how long database backups are kept."""
     # s3
     irsa: IrsaTrust | None = None
+    """s3: the EKS cluster's OIDC provider the role trusts."""
     also_trusted_service_accounts: tuple[str, ...] = ()
     """Further "namespace:serviceaccount" pairs the IRSA role trusts (e.g. training jobs)."""
-    region: str | None = None
-    kms_key_arn: str | None = None
+    region: pulumi.Input[str] | None = None
+    """s3: the bucket's AWS region (the server's AWS_REGION)."""
+    kms_key_arn: pulumi.Input[str] | None = None
     """A customer-managed KMS key; None uses the AWS-managed S3 key (SSE-KMS with a bucket key either way)."""
     noncurrent_version_days: int = 30
+    """How long overwritten and deleted versions are kept."""
     # s3-compatible: a store the team runs; the program creates nothing in it
     endpoint_url: str | None = None
     """The store's S3 API (MLFLOW_S3_ENDPOINT_URL), e.g. https://rgw.example.com."""
-    credentials_secret: str | None = None
+    credentials_secret: pulumi.Input[str] | None = None
     """A Secret the team creates in `namespace` with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
     signing_region: str = "us-east-1"
     """The region SigV4 signs for (auto for R2)."""
@@ -111,17 +133,21 @@ class ArtifactBucketArgs:
     endpoint_cidr: str | None = None
     """Where the server may connect on the endpoint's port (its NetworkPolicy); None: 443 anywhere is open."""
     tags: dict[str, str] = field(default_factory=dict)
+    """s3: AWS tags on the bucket and roles."""
     sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
     """The size of each small workload here (mlflow_platform/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
     """Scheduling, pull secrets and metadata for every pod here."""
 
     def __post_init__(self) -> None:
+        owner = "ArtifactBucketArgs"
         refuse(
-            "ArtifactBucketArgs",
-            dns_label_problem(self.namespace),
+            owner,
+            input_problem(owner, self, "namespace", dns_label_problem),
             dns_label_problem(self.service_account),
-            bucket_name_problem(self.bucket_name),
+            input_problem(owner, self, "bucket_name", bucket_name_problem),
+            input_problem(owner, self, "kms_key_arn", arn_problem),
+            input_problem(owner, self, "region", signing_region_problem),
             image_problem(self.minio_image),
             image_problem(self.minio_client_image),
             None if self.backend in ARTIFACT_BACKENDS else f"backend {self.backend!r} is not one of {ARTIFACT_BACKENDS}",
@@ -131,7 +157,7 @@ class ArtifactBucketArgs:
             None if self.backend != "s3-compatible" or (self.endpoint_url and self.credentials_secret)
             else "backend s3-compatible needs endpoint_url and credentials_secret",
             endpoint_url_problem(self.endpoint_url) if self.endpoint_url else None,
-            dns_subdomain_problem(self.credentials_secret) if self.credentials_secret else None,
+            input_problem(owner, self, "credentials_secret", dns_subdomain_problem),
             signing_region_problem(self.signing_region),
             f"endpoint_cidr {problem}" if self.endpoint_cidr and (problem := cidr_problem(self.endpoint_cidr)) else None,
             None if self.addressing_style in ADDRESSING_STYLES

@@ -19,6 +19,7 @@ from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.service import cluster_ip_service
 from mlflow_platform.kube.timeouts import MINIO_CLIENT_IMAGE_MEGABYTES, MINIO_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from mlflow_platform.outputs import applied
 
 MINIO_API_PORT = 9000
 MINIO_CONSOLE_PORT = 9001
@@ -76,8 +77,10 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
             opts=child,
         )
         backup_env = [
-            {"name": "BACKUP_POLICY_NAME", "value": f"{args.bucket_name}-backups-writeonly"},
-            {"name": "BACKUP_POLICY_JSON", "value": json.dumps(backup_bucket_policy(args.bucket_name, args.backup_prefix))},
+            {"name": "BACKUP_POLICY_NAME", "value": pulumi.Output.concat(args.bucket_name, "-backups-writeonly")},
+            {"name": "BACKUP_POLICY_JSON",
+             "value": applied(lambda bucket, prefix: json.dumps(backup_bucket_policy(bucket, prefix)),
+                                      args.bucket_name, args.backup_prefix)},
             secret_env("BACKUP_ACCESS_KEY", backup_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
             secret_env("BACKUP_SECRET_KEY", backup_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
         ]
@@ -148,7 +151,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
     )
     service = cluster_ip_service(name, metadata, selector, {"api": MINIO_API_PORT, "console": MINIO_CONSOLE_PORT},
                                  parent)
-    policy_name = f"{args.bucket_name}-readwrite"
+    policy_name = pulumi.Output.concat(args.bucket_name, "-readwrite")
     job_labels = standard_labels("minio", name, "bucket-setup")
     k8s.batch.v1.Job(
         f"{name}-setup",
@@ -181,7 +184,8 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
                                 {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
                                 {"name": "BUCKET", "value": args.bucket_name},
                                 {"name": "POLICY_NAME", "value": policy_name},
-                                {"name": "POLICY_JSON", "value": mlflow_bucket_policy_json(args.bucket_name, args.prefix)},
+                                {"name": "POLICY_JSON",
+                                 "value": applied(mlflow_bucket_policy_json, args.bucket_name, args.prefix)},
                                 secret_env("MLFLOW_ACCESS_KEY", mlflow_secret.metadata.name, "AWS_ACCESS_KEY_ID"),
                                 secret_env("MLFLOW_SECRET_KEY", mlflow_secret.metadata.name, "AWS_SECRET_ACCESS_KEY"),
                                 *backup_env,
@@ -207,7 +211,7 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
     )
     return ArtifactStore(
         bucket_name=pulumi.Output.from_input(args.bucket_name),
-        destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
+        destination=pulumi.Output.concat("s3://", args.bucket_name, "/", args.prefix),
         server_env=[
             {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoint_url},
             {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},

@@ -14,6 +14,7 @@ from mlflow_platform.artifact_bucket.iam_policies import (
     tls_only_bucket_policy,
 )
 from mlflow_platform.artifact_bucket.store import ArtifactStore
+from mlflow_platform.outputs import applied
 
 INCOMPLETE_MULTIPART_DAYS = 7
 
@@ -43,7 +44,7 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
     versioning = aws.s3.BucketVersioning(
         f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
     )
-    encryption_default: dict[str, str] = {"sse_algorithm": "aws:kms"}
+    encryption_default: dict[str, pulumi.Input[str]] = {"sse_algorithm": "aws:kms"}
     if args.kms_key_arn:
         encryption_default["kms_master_key_id"] = args.kms_key_arn
     aws.s3.BucketServerSideEncryptionConfiguration(
@@ -57,7 +58,7 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
         bucket=bucket.id,
         # Built from the configured name, like the role's policy, so it is known at preview and the
         # policy pack can read it on a new stack's first preview (bucket.arn would be unknown then).
-        policy=json.dumps(tls_only_bucket_policy(f"arn:aws:s3:::{args.bucket_name}")),
+        policy=applied(lambda bucket_name: json.dumps(tls_only_bucket_policy(f"arn:aws:s3:::{bucket_name}")), args.bucket_name),
         # S3 rejects bucket policies while the public access block is being applied.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access]),
     )
@@ -84,28 +85,30 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
 
     irsa = args.irsa
 
-    def irsa_role(suffix: str, accounts: tuple[str, ...], description: str, policy: dict[str, Any]) -> aws.iam.Role:
+    def irsa_role(suffix: str, accounts: pulumi.Input[tuple[str, ...]], description: pulumi.Input[str],
+                  policy: pulumi.Input[dict[str, Any]]) -> aws.iam.Role:
         """A role these ServiceAccounts assume through IRSA, with one inline policy."""
-        trust = pulumi.Output.all(irsa.oidc_provider_arn, irsa.issuer_url).apply(
-            lambda values: json.dumps(irsa_trust_policy(values[0], values[1], accounts)))
+        trust = applied(lambda arn, issuer, trusted: json.dumps(irsa_trust_policy(arn, issuer, trusted)),
+                        irsa.oidc_provider_arn, irsa.issuer_url, accounts)
         role = aws.iam.Role(f"{name}-{suffix}", assume_role_policy=trust, description=description,
                             tags=dict(args.tags), opts=child)
-        aws.iam.RolePolicy(f"{name}-{suffix}-s3", role=role.id, policy=json.dumps(policy), opts=child)
+        aws.iam.RolePolicy(f"{name}-{suffix}-s3", role=role.id, policy=applied(json.dumps, policy), opts=child)
         return role
 
     # The server alone: other jobs get the read-only role below, never its write and delete rights.
-    role = irsa_role("irsa", (f"{args.namespace}:{args.service_account}",),
-                     f"MLflow server ({args.namespace}/{args.service_account}) access to its artifact bucket",
-                     mlflow_bucket_policy(args.bucket_name, args.prefix, args.kms_key_arn))
+    role = irsa_role("irsa", applied(lambda namespace: (f"{namespace}:{args.service_account}",), args.namespace),
+                     pulumi.Output.format("MLflow server ({0}/{1}) access to its artifact bucket", args.namespace,
+                                          args.service_account),
+                     applied(mlflow_bucket_policy, args.bucket_name, args.prefix, args.kms_key_arn))
     outputs: dict[str, pulumi.Output[Any]] = {"bucketArn": bucket.arn, "irsaRoleArn": role.arn}
     if args.also_trusted_service_accounts:
         outputs["artifactReaderRoleArn"] = irsa_role(
             "irsa-reader", args.also_trusted_service_accounts,
-            f"Read-only access to MLflow's artifacts in {args.bucket_name}/{args.prefix}",
-            artifact_reader_policy(args.bucket_name, args.prefix, args.kms_key_arn)).arn
+            pulumi.Output.format("Read-only access to MLflow's artifacts in {0}/{1}", args.bucket_name, args.prefix),
+            applied(artifact_reader_policy, args.bucket_name, args.prefix, args.kms_key_arn)).arn
     return ArtifactStore(
         bucket_name=bucket.bucket,
-        destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
+        destination=pulumi.Output.concat("s3://", args.bucket_name, "/", args.prefix),
         # No keys and no MLFLOW_S3_ENDPOINT_URL: the SDK takes the role from the IRSA token.
         server_env=[{"name": "AWS_DEFAULT_REGION", "value": args.region}, {"name": "AWS_REGION", "value": args.region}],
         service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},

@@ -11,6 +11,7 @@ from mlflow_platform.artifact_bucket.args import ArtifactBucketArgs, endpoint_po
 from mlflow_platform.artifact_bucket.iam_policies import mlflow_bucket_policy_json
 from mlflow_platform.artifact_bucket.store import ArtifactStore
 from mlflow_platform.kube.env import secret_env
+from mlflow_platform.outputs import applied
 
 # The Secret's keys: the names boto3 reads from the environment, so each maps to its own variable.
 CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
@@ -20,10 +21,10 @@ def s3_compatible_store(parent: pulumi.Resource, name: str, args: ArtifactBucket
     assert args.endpoint_url and args.credentials_secret  # checked by ArtifactBucketArgs
     # The endpoint as given, without a trailing '/': boto3 joins the bucket and key to it.
     endpoint = args.endpoint_url.rstrip("/")
-    policy = mlflow_bucket_policy_json(args.bucket_name, args.prefix)
+    policy = applied(mlflow_bucket_policy_json, args.bucket_name, args.prefix)
     return ArtifactStore(
         bucket_name=pulumi.Output.from_input(args.bucket_name),
-        destination=pulumi.Output.from_input(f"s3://{args.bucket_name}/{args.prefix}"),
+        destination=pulumi.Output.concat("s3://", args.bucket_name, "/", args.prefix),
         # mlflow/store/artifact/s3_artifact_repo.py (3.17.2) _get_s3_client: MLFLOW_S3_ENDPOINT_URL is the endpoint,
         # MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE the addressing style; boto3 takes the keys and the signing region from
         # the AWS_* variables. MLFLOW_S3_IGNORE_TLS is never set: the endpoint's certificate is always verified.
@@ -37,7 +38,7 @@ def s3_compatible_store(parent: pulumi.Resource, name: str, args: ArtifactBucket
         extra_outputs={
             "endpointUrl": pulumi.Output.from_input(endpoint),
             "credentialsSecretName": pulumi.Output.from_input(args.credentials_secret),
-            "bucketPolicy": pulumi.Output.from_input(policy),
+            "bucketPolicy": policy,
         },
         port=endpoint_port(endpoint),
         cidr=args.endpoint_cidr,

@@ -10,11 +10,16 @@ import pulumi
 class BackupTarget:
     """Where the database backup job writes, and the write-only credential it uses."""
 
-    bucket: str
+    bucket: pulumi.Input[str]
+    """The bucket backups go to."""
     prefix: str
+    """The key prefix of the backups."""
     endpoint_url: pulumi.Output[str]
+    """The object store's S3 API."""
     credentials_secret_name: pulumi.Output[str]
+    """A Secret with the write-only user's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
     client_image: str
+    """The MinIO client image the upload runs in."""
 
 
 @dataclass(frozen=True)

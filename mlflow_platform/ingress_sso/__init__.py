@@ -7,25 +7,49 @@ Ingress class works, and the server admits no one else on its port (NetworkPolic
 """
 
 
+from typing import overload
+
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.conversion import args_of
 from mlflow_platform.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
 from mlflow_platform.ingress_sso.cloudflared import cloudflared
 from mlflow_platform.ingress_sso.ingress import Routes, http_route_spec, ingress_spec
 from mlflow_platform.ingress_sso.oauth2_proxy import oauth2_proxy
+from mlflow_platform.inputs import IngressSsoInputs
 from mlflow_platform.kube.labels import selector_labels, standard_labels
+from mlflow_platform.outputs import registered_outputs
 
 __all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'CloudflareTunnel', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
 
 
 class IngressSSO(pulumi.ComponentResource):
+    """The front door: a route into the cluster (Gateway API HTTPRoute or Ingress) and oauth2-proxy, or a Cloudflare
+    tunnel, in front of MLflow."""
+
     tracking_url: pulumi.Output[str]
+    """The tracking URI people and programs outside the cluster use, e.g. https://mlflow.example.com."""
+    url: pulumi.Output[str]
+    """The browser origin (MlflowServer's cors_allowed_origins)."""
+    host: pulumi.Output[str]
+    """The host name (MlflowServer's extra_allowed_hosts)."""
     proxy_selector: dict[str, str] | None
     """Labels of the pods that carry people's requests to the server: oauth2-proxy, or cloudflared."""
 
-    def __init__(self, name: str, args: IngressSsoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    @overload
+    def __init__(self, name: str, args: IngressSsoArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    @overload
+    def __init__(self, name: str, args: IngressSsoInputs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    # The annotation is IngressSsoInputs, which the schema is inferred from; Python programs may pass either form.
+    def __init__(self, name: str, args: IngressSsoInputs, opts: pulumi.ResourceOptions | None = None) -> None:  # type: ignore[misc]
+        config = args_of(IngressSsoArgs, args)
         super().__init__("mlflow-platform:index:IngressSSO", name, None, opts)
+        self._declare(name, config)
+
+    def _declare(self, name: str, args: IngressSsoArgs) -> None:
         self.proxy_selector = None
         if args.cloudflare:
             # Nothing routes into the cluster: the connectors dial out to Cloudflare.
@@ -40,7 +64,9 @@ class IngressSSO(pulumi.ComponentResource):
                 backend, routes = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT), []
             self._route(name, args, *backend, routes)
         self.tracking_url = pulumi.Output.from_input(args.tracking_url)
-        self.register_outputs({"trackingUrl": self.tracking_url})
+        self.url = pulumi.Output.from_input(args.url)
+        self.host = pulumi.Output.from_input(args.host)
+        self.register_outputs(registered_outputs(self))
 
     def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int, routes: Routes) -> None:
         """Traffic for the host into the cluster: an HTTPRoute on a Gateway, or an Ingress."""

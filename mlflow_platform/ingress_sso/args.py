@@ -6,7 +6,14 @@ import pulumi
 
 from mlflow_platform.kube.pods import PodSettings
 from mlflow_platform.kube.resources import WorkloadSizes
-from mlflow_platform.validation import dns_label_problem, image_problem
+from mlflow_platform.validation import (
+    dns_label_problem,
+    dns_name_problem,
+    dns_subdomain_problem,
+    image_problem,
+    input_problem,
+    issuer_url_problem,
+)
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
 OAUTH2_PROXY_PORT = 4180
@@ -15,18 +22,26 @@ NGINX = "nginx.ingress.kubernetes.io"
 
 @dataclass(frozen=True)
 class OidcSso:
-    issuer_url: str
-    client_id: str
+    """oauth2-proxy in front of MLflow, signing people in with an OpenID provider."""
+
+    issuer_url: pulumi.Input[str]
+    """The OpenID provider (its /.well-known/openid-configuration is read at start-up)."""
+    client_id: pulumi.Input[str]
+    """The OAuth client registered for this front door."""
     client_secret: pulumi.Input[str]
     """A Pulumi secret."""
     email_domains: tuple[str, ...] = ()
+    """E-mail domains admitted (['*']: every account of the provider)."""
     allowed_groups: tuple[str, ...] = ()
+    """Groups admitted (the provider's groups claim)."""
     image: str = OAUTH2_PROXY_IMAGE
+    """oauth2-proxy's image, pinned."""
     program_issuers: tuple[str, ...] = ()
     """issuer=audience pairs whose bearer JWTs (CI, laptops) pass without a browser session."""
     cookie_refresh: str = "30m"
     """Re-check the session with the provider this often: a deprovisioned user loses access within it."""
     replicas: int = 2
+    """oauth2-proxy pods."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,7 @@ class GatewayRef:
     """A Gateway API Gateway someone else runs; its listener terminates TLS (listeners[].tls)."""
 
     name: str
+    """The Gateway's name."""
     namespace: str | None = None
     """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it."""
     section_name: str | None = None
@@ -51,30 +67,45 @@ class CloudflareTunnel:
     access_audience: str
     """The Access application's AUD tag (the JWTs' `aud`)."""
     image: str = CLOUDFLARED_IMAGE
+    """cloudflared's image, pinned."""
     replicas: int = 2
     """Cloudflare's Kubernetes guide: replicas for availability only (no autoscaling)."""
 
 
 @dataclass(frozen=True)
 class IngressSsoArgs:
-    namespace: str
-    host: str
+    """What IngressSSO takes.
+
+    Fields typed pulumi.Input (namespace, host, the MLflow and jobs Services, the TLS Secret, the OIDC issuer and
+    client) accept other resources' outputs: known values are checked at preview, unknown ones when they resolve.
+    Every other field must be known at preview: it decides which objects exist (Ingress, HTTPRoute, oauth2-proxy,
+    cloudflared) and their routes.
+    """
+
+    namespace: pulumi.Input[str]
+    """The namespace of the route and of oauth2-proxy (or cloudflared)."""
+    host: pulumi.Input[str]
+    """The DNS name people and programs reach MLflow at, e.g. mlflow.example.com."""
     service_name: pulumi.Input[str]
     """The MLflow Service behind the Ingress."""
     service_port: int = 5000
+    """The MLflow Service's port."""
     jobs_service_name: pulumi.Input[str] | None = None
     """The MLflow jobs Service, which takes `job_routes` (the requests that submit server-side jobs)."""
     job_routes: tuple[str, ...] = ()
+    """Paths that submit server-side jobs (MlflowServer's JOB_ROUTES), routed to the jobs Service."""
     ingress_class: str = "nginx"
+    """The IngressClass (without gateway and cloudflare)."""
     tls_cluster_issuer: str | None = None
     """cert-manager ClusterIssuer that issues the certificate."""
-    tls_secret: str | None = None
+    tls_secret: pulumi.Input[str] | None = None
     """An existing TLS Secret (used as the certificate's Secret name with cert-manager)."""
     sso: OidcSso | None = None
     """None: no authentication at the Ingress (the stack refuses that unless told explicitly)."""
     max_body_size: str = "4096m"
     """nginx client_max_body_size: the largest artifact the server's /tmp can buffer."""
     timeout_seconds: int = 900
+    """How long a request may take through the Ingress (large artifacts)."""
     gateway: GatewayRef | None = None
     """Route through this Gateway with an HTTPRoute instead of an Ingress (TLS is the Gateway's)."""
     cloudflare: CloudflareTunnel | None = None
@@ -87,8 +118,11 @@ class IngressSsoArgs:
     """Scheduling, pull secrets and metadata for every pod here."""
 
     def __post_init__(self) -> None:
-        problems = [p for p in (dns_label_problem(self.namespace),
-                                None if "." in self.host and " " not in self.host else f"host {self.host!r} is not a DNS name",
+        owner = "IngressSsoArgs"
+        problems = [p for p in (input_problem(owner, self, "namespace", dns_label_problem),
+                                input_problem(owner, self, "host", dns_name_problem),
+                                input_problem(owner, self, "tls_secret", dns_subdomain_problem),
+                                input_problem(owner, self.sso, "issuer_url", issuer_url_problem) if self.sso else None,
                                 image_problem(self.sso.image) if self.sso else None) if p]
         if self.cloudflare and self.jobs_service_name:
             problems.append("a Cloudflare tunnel routes by its remote configuration, which this program does not "
@@ -103,9 +137,16 @@ class IngressSsoArgs:
         return bool(self.gateway or self.cloudflare or self.tls_cluster_issuer or self.tls_secret)
 
     @property
-    def tracking_url(self) -> str:
-        return self.url + self.path_prefix
+    def tracking_url(self) -> pulumi.Input[str]:
+        return self.url_with(self.path_prefix)
 
     @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}"
+    def url(self) -> pulumi.Input[str]:
+        """The browser's origin: a plain string when the host is (so it is known at preview), else an Output."""
+        return self.url_with("")
+
+    def url_with(self, path: str) -> pulumi.Input[str]:
+        scheme = "https" if self.tls else "http"
+        if isinstance(self.host, str):
+            return f"{scheme}://{self.host}{path}"
+        return pulumi.Output.concat(scheme, "://", self.host, path)

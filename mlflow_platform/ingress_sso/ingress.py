@@ -10,7 +10,7 @@ Routes = list[tuple[str, pulumi.Input[str]]]
 """(path prefix, Service) pairs besides "/": the requests that submit jobs, to the jobs Service."""
 
 
-def ingress_spec(args: IngressSsoArgs, tls_secret: str, service: pulumi.Input[str], port: int,
+def ingress_spec(args: IngressSsoArgs, tls_secret: pulumi.Input[str], service: pulumi.Input[str], port: int,
                  routes: Routes) -> dict[str, Any]:
     """Every path of the host to `service`, the job routes to the jobs Service (the longest prefix wins)."""
     spec: dict[str, Any] = {

@@ -35,20 +35,20 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
     )
     flags = [
         "--provider=oidc",
-        f"--client-id={sso.client_id}",
+        pulumi.Output.concat("--client-id=", sso.client_id),
         # Secrets as files, not environment variables: both flags are in v7.15 (pkg/apis/options/cookie.go
         # GetSecret reads --cookie-secret-file; --client-secret-file is older). The cookie file holds the 32
         # characters themselves, which oauth2-proxy takes as a 32-byte secret.
         f"--client-secret-file={SECRETS_DIR}/client-secret",
         f"--cookie-secret-file={SECRETS_DIR}/cookie-secret",
-        f"--oidc-issuer-url={sso.issuer_url}",
+        pulumi.Output.concat("--oidc-issuer-url=", sso.issuer_url),
         f"--http-address=0.0.0.0:{OAUTH2_PROXY_PORT}",
         # Under MLflow's prefix its own pages (sign-in, callback) move there too: the route takes only that path.
         # --proxy-prefix, default /oauth2 (docs/docs/configuration/overview.md); /ping and /ready keep their paths.
         *([f"--proxy-prefix={args.path_prefix}/oauth2"] if args.path_prefix else []),
-        f"--redirect-url={args.url}{args.path_prefix}/oauth2/callback",
-        f"--whitelist-domain={args.host}",
-        f"--cookie-domain={args.host}",
+        pulumi.Output.concat("--redirect-url=", args.url_with(f"{args.path_prefix}/oauth2/callback")),
+        pulumi.Output.concat("--whitelist-domain=", args.host),
+        pulumi.Output.concat("--cookie-domain=", args.host),
         f"--cookie-secure={'true' if args.tls else 'false'}",
         "--reverse-proxy=true",
         "--skip-provider-button=true",

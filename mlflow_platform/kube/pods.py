@@ -65,14 +65,20 @@ def toleration_problems(toleration: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class PodSettings:
+    """Scheduling, image pull secrets and metadata set on every pod of a component."""
+
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node labels every pod requires."""
     tolerations: tuple[Mapping[str, Any], ...] = ()
+    """core/v1 Tolerations for every pod."""
     affinity: Mapping[str, Any] = field(default_factory=dict)
     """core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity."""
     priority_class_name: str | None = None
+    """A PriorityClass that exists in the cluster."""
     image_pull_secrets: tuple[str, ...] = ()
     """Secrets of type kubernetes.io/dockerconfigjson in the namespace, for a private registry or mirror."""
     annotations: Mapping[str, str] = field(default_factory=dict)
+    """Added to every pod (never mlflow-platform/*, which are the platform's)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Added to the platform's labels on each pod; never app.kubernetes.io/*, which the selectors use."""
 

@@ -10,10 +10,16 @@ from mlflow_platform.validation import parse_quantity, quantity_problem
 
 @dataclass(frozen=True)
 class ResourceSpec:
+    """A container's CPU and memory requests and limits."""
+
     cpu_request: str
+    """A Kubernetes quantity, e.g. 500m."""
     memory_request: str
+    """A Kubernetes quantity, e.g. 512Mi."""
     cpu_limit: str
+    """A Kubernetes quantity, at least the request."""
     memory_limit: str
+    """A Kubernetes quantity, at least the request."""
 
     def __post_init__(self) -> None:
         for request, limit, what in (

@@ -2,9 +2,13 @@
 or MySQL/MariaDB); or, throwaway, a SQLite file on a volume."""
 
 
+from typing import overload
+
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.conversion import args_of
+from mlflow_platform.inputs import MlflowPostgresInputs
 from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.mlflow_postgres.args import (
     AUTH_DATABASE,
@@ -23,6 +27,7 @@ from mlflow_platform.mlflow_postgres.external import external_database
 from mlflow_platform.mlflow_postgres.in_cluster import in_cluster_database
 from mlflow_platform.mlflow_postgres.rds import rds_database
 from mlflow_platform.mlflow_postgres.sqlite import sqlite_database
+from mlflow_platform.outputs import registered_outputs
 
 __all__ = [
     "AUTH_DATABASE",
@@ -45,18 +50,24 @@ class MlflowPostgres(pulumi.ComponentResource):
     kept in a Kubernetes Secret."""
 
     host: pulumi.Output[str]
+    """The database server's host (sqlite: the database file's path)."""
     port: pulumi.Output[int]
+    """The database server's port."""
     database: pulumi.Output[str]
+    """The tracking database's name."""
     username: pulumi.Output[str]
+    """The user MLflow connects as."""
     password: pulumi.Output[str]
+    """A secret: that user's password."""
     uri_secret_name: pulumi.Output[str]
+    """The Secret whose key uri_secret_key is the SQLAlchemy URI (MlflowServer's backend_uri_secret_name)."""
     uri_secret_key: pulumi.Output[str]
+    """The key of the URI in that Secret."""
     auth_database_uri: pulumi.Output[str] | None
     """A secret: the URI of AUTH_DATABASE, for MLflow's auth app (created by the server's migration Job); None when
     the URI is the user's own Secret (the program does not know it)."""
     required_uri_query: dict[str, str] | None
     """With the user's URI Secret: the TLS parameters its URI must carry (the migration Job checks them)."""
-    outputs: dict[str, pulumi.Output[object]]
     pod_selector: dict[str, str] | None
     """Labels of the in-cluster database pods (None for RDS and external)."""
     backup_selector: dict[str, str] | None
@@ -64,9 +75,21 @@ class MlflowPostgres(pulumi.ComponentResource):
     volume_claim: pulumi.Output[str] | None
     """sqlite: the PersistentVolumeClaim with the database file (MlflowServerArgs.database_volume_claim)."""
     endpoint: pulumi.Output[str]
+    """host:port, or the database file's path (sqlite)."""
 
-    def __init__(self, name: str, args: MlflowPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    @overload
+    def __init__(self, name: str, args: MlflowPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    @overload
+    def __init__(self, name: str, args: MlflowPostgresInputs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    # The annotation is MlflowPostgresInputs, which the schema is inferred from; Python programs may pass either form.
+    def __init__(self, name: str, args: MlflowPostgresInputs, opts: pulumi.ResourceOptions | None = None) -> None:  # type: ignore[misc]
+        config = args_of(MlflowPostgresArgs, args)
         super().__init__("mlflow-platform:index:MlflowPostgres", name, None, opts)
+        self._declare(name, config)
+
+    def _declare(self, name: str, args: MlflowPostgresArgs) -> None:
         endpoint = self._endpoint(name, args)
         self.host = endpoint.host
         self.port = endpoint.port
@@ -99,7 +122,6 @@ class MlflowPostgres(pulumi.ComponentResource):
             )
             self.uri_secret_name = uri_secret.metadata.name
         self.uri_secret_key = pulumi.Output.from_input(URI_SECRET_KEY)
-        self.outputs = endpoint.extra_outputs
         self.pod_selector = endpoint.pod_selector
         self.volume_claim = endpoint.volume_claim
         # What the stack exports as databaseEndpoint: host:port, or where the file is (sqlite, not a secret).
@@ -107,16 +129,7 @@ class MlflowPostgres(pulumi.ComponentResource):
                          else pulumi.Output.format("{0}:{1}", endpoint.host, endpoint.port))
         self.backup_selector = (selector_labels("postgresql", name, "backup")
                                 if args.backup and args.mode == "in-cluster" else None)
-        self.register_outputs({
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-            "uriSecretName": self.uri_secret_name,
-            "uriSecretKey": self.uri_secret_key,
-            **endpoint.extra_outputs,
-        })
+        self.register_outputs(registered_outputs(self))
 
     def _endpoint(self, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
         if args.mode == "rds":

@@ -9,15 +9,29 @@ from mlflow_platform.artifact_bucket.store import BackupTarget
 from mlflow_platform.kube.pods import PodSettings
 from mlflow_platform.kube.resources import ResourceSpec, WorkloadSizes
 from mlflow_platform.mlflow_postgres.engines import DATABASE_ENGINES, DEFAULT_PORTS, MYSQL_TLS, DatabaseEngine
-from mlflow_platform.validation import cron_problem, dns_label_problem, image_problem, quantity_problem, refuse
+from mlflow_platform.validation import (
+    arn_problem,
+    cron_problem,
+    database_host_problem,
+    dns_label_problem,
+    dns_subdomain_problem,
+    image_problem,
+    input_problem,
+    quantity_problem,
+    refuse,
+)
 from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 MIN_BACKUP_RETENTION_DAYS = 7
+OWNER = "MlflowPostgresArgs"
 
 
 @dataclass(frozen=True)
 class DatabaseNetwork:
+    """Where the RDS instance lives and who may connect (typically a cluster stack's outputs)."""
+
     vpc_id: pulumi.Input[str]
+    """The VPC the instance and its security group are in."""
     subnet_ids: pulumi.Input[list[str]]
     """Private subnets, in at least two availability zones."""
     client_security_group_id: pulumi.Input[str]
@@ -26,17 +40,30 @@ class DatabaseNetwork:
 
 @dataclass(frozen=True)
 class RdsOptions:
+    """An RDS for PostgreSQL instance (mode rds)."""
+
     network: DatabaseNetwork
+    """The VPC, subnets and the clients' security group."""
     engine_version: str = "17.6"
+    """PostgreSQL major.minor, pinned."""
     instance_class: str = "db.t4g.medium"
+    """e.g. db.t4g.medium or db.m7g.large."""
     allocated_storage_gb: int = 50
+    """gp3 storage at creation."""
     max_allocated_storage_gb: int = 200
+    """Storage autoscaling's ceiling."""
     multi_az: bool = True
+    """A standby in a second availability zone."""
     backup_retention_days: int = 7
+    """Automated backups and point-in-time recovery window (at least 7 with data protection)."""
     deletion_protection: bool = True
+    """Refuse deletes (required with data protection)."""
     storage_encrypted: bool = True
-    kms_key_arn: str | None = None
+    """Encrypt storage and snapshots (required with data protection)."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """A customer-managed KMS key for the storage; None uses the AWS-managed RDS key."""
     tags: dict[str, str] = field(default_factory=dict)
+    """AWS tags on every resource here."""
 
     def protection_problems(self) -> dict[str, str]:
         """Settings that could lose data, by field name (refused while data protection is on)."""
@@ -60,7 +87,10 @@ AUTH_DATABASE = "mlflow_auth"
 
 @dataclass(frozen=True)
 class ExternalDatabase:
-    host: str
+    """A PostgreSQL or MySQL server you run (mode external)."""
+
+    host: pulumi.Input[str]
+    """The server's host name or IP address (e.g. an Aurora or Cloud SQL endpoint output)."""
     password: pulumi.Input[str]
     """A Pulumi secret."""
     port: int | None = None
@@ -68,7 +98,8 @@ class ExternalDatabase:
     ssl_mode: str = "require"
     """libpq's sslmode; for MySQL the same guarantee in PyMySQL's parameters (engines.py)."""
     engine: DatabaseEngine = "postgresql"
-    uri_secret: str | None = None
+    """postgresql or mysql."""
+    uri_secret: pulumi.Input[str] | None = None
     """A Secret in the namespace whose key `uri` is the whole SQLAlchemy URI, made and rotated by you (External
     Secrets, Vault): then `password` is unused and the program never sees it. The URI must carry the TLS parameters
     of `ssl_mode` (tls_query), which the migration Job checks before it migrates."""
@@ -80,12 +111,22 @@ class ExternalDatabase:
 
 @dataclass(frozen=True)
 class MlflowPostgresArgs:
-    namespace: str
+    """What MlflowPostgres takes.
+
+    Fields typed pulumi.Input (namespace, the external host and URI Secret, the CA Secret, RDS's network and KMS key)
+    accept other resources' outputs: known values are checked at preview, unknown ones when they resolve. Every other
+    field must be known at preview: the mode and sizes decide which objects exist, and max_connections bounds the
+    connection budget checked then.
+    """
+
+    namespace: pulumi.Input[str]
     """Namespace of the URI Secret (and of the StatefulSet in-cluster)."""
     mode: DatabaseMode = "in-cluster"
     """Where the database lives; each mode is a different set of resources (sqlite: a volume, no server)."""
     database: str = "mlflow"
+    """The tracking database's name (the auth app's is mlflow_auth beside it)."""
     username: str = "mlflow"
+    """The user MLflow connects as."""
     max_connections: int = 100
     """PostgreSQL max_connections (set in-cluster and on RDS; what the external server allows)."""
     data_protection: bool = True
@@ -96,19 +137,25 @@ class MlflowPostgresArgs:
     storage_size: str = "10Gi"
     """The data volume: PostgreSQL's in-cluster, the database file's with sqlite."""
     storage_class: str | None = None
+    """The data volume's StorageClass; None uses the cluster's default."""
     resources: ResourceSpec = field(
         default_factory=lambda: ResourceSpec(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
     )
+    """in-cluster: PostgreSQL's requests and limits."""
     metrics_exporter: bool = False
     """A postgres_exporter sidecar (in-cluster) for the monitoring stack."""
     exporter_image: str = POSTGRES_EXPORTER_IMAGE
+    """postgres_exporter's image, pinned."""
     backup: BackupTarget | None = None
     """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
     backup_schedule: str = "0 3 * * *"
+    """When the backup CronJob runs (a Kubernetes cron schedule)."""
     # rds / external
     rds: RdsOptions | None = None
+    """mode rds: the instance and its network."""
     external: ExternalDatabase | None = None
-    ca_secret: str | None = None
+    """mode external: the server you run."""
+    ca_secret: pulumi.Input[str] | None = None
     """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
     verify-full, and external with its verify-ca/verify-full."""
     sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
@@ -133,6 +180,8 @@ class MlflowPostgresArgs:
             return []
         external = self.external
         return [
+            input_problem(OWNER, external, "host", database_host_problem),
+            input_problem(OWNER, external, "uri_secret", dns_subdomain_problem),
             None if external.engine in DATABASE_ENGINES else f"engine {external.engine!r} is not one of {DATABASE_ENGINES}",
             None if external.port is None or 1 <= external.port <= 65535 else f"port {external.port} is not 1 to 65535",
             None if external.engine != "mysql" or external.ssl_mode in MYSQL_TLS
@@ -141,9 +190,11 @@ class MlflowPostgresArgs:
 
     def __post_init__(self) -> None:
         refuse(
-            "MlflowPostgresArgs",
+            OWNER,
             *self._external_problems(),
-            dns_label_problem(self.namespace),
+            input_problem(OWNER, self, "namespace", dns_label_problem),
+            input_problem(OWNER, self, "ca_secret", dns_subdomain_problem),
+            input_problem(OWNER, self.rds, "kms_key_arn", arn_problem) if self.rds else None,
             image_problem(self.image),
             None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
             None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",

@@ -15,7 +15,7 @@ DATABASE_CA_DIR = "/etc/mlflow-platform/database-ca"
 DATABASE_CA_KEY = "ca.crt"
 
 
-def tls_query(ssl_mode: str, ca_secret: str | None, engine: str = "postgresql") -> dict[str, str]:
+def tls_query(ssl_mode: str, ca_secret: pulumi.Input[str] | None, engine: str = "postgresql") -> dict[str, str]:
     """libpq's parameters: with a CA, it is the root libpq verifies the server against (else it would look for
     ~/.postgresql/root.crt, which the image does not have). MySQL: the same mode in PyMySQL's terms (engines.py)."""
     ca_file = f"{DATABASE_CA_DIR}/{DATABASE_CA_KEY}" if ca_secret else None
@@ -24,7 +24,7 @@ def tls_query(ssl_mode: str, ca_secret: str | None, engine: str = "postgresql") 
     return {"sslmode": ssl_mode, **({"sslrootcert": ca_file} if ca_file else {})}
 
 
-def ca_volume(ca_secret: str) -> dict[str, Any]:
+def ca_volume(ca_secret: pulumi.Input[str]) -> dict[str, Any]:
     return {"name": "database-ca", "secret": {"secretName": ca_secret,
                                               "items": [{"key": DATABASE_CA_KEY, "path": DATABASE_CA_KEY}]}}
 
@@ -50,7 +50,6 @@ class DatabaseEndpoint:
     """SQLAlchemy's dialect+driver (engines.py)."""
     ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources that must exist before clients connect."""
-    extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
     pod_selector: dict[str, str] | None = None
     """Labels of the database pods when they run in the cluster."""
     volume_claim: pulumi.Output[str] | None = None

@@ -87,7 +87,6 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
         # Encrypted always (rds.force_ssl); verified against the RDS CA bundle when one is given.
         query=tls_query("verify-full" if args.ca_secret else "require", args.ca_secret),
         ready=[instance],
-        extra_outputs={"endpoint": instance.endpoint},
     )
 
 

@@ -2,11 +2,13 @@
 server-side jobs one more pod that runs them (jobs.py)."""
 
 import json
-from typing import Any
+from typing import Any, overload
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.conversion import args_of
+from mlflow_platform.inputs import MlflowServerInputs
 from mlflow_platform.kube.disruption import one_at_a_time
 from mlflow_platform.kube.env import secret_env
 from mlflow_platform.kube.hardening import container_security_context, empty_dir, pod_security_context
@@ -20,7 +22,7 @@ from mlflow_platform.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
 from mlflow_platform.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from mlflow_platform.mlflow_server.encryption_keys import encryption_key_env
-from mlflow_platform.mlflow_server.hosts import POD_IP_ENV, allowed_hosts, with_address
+from mlflow_platform.mlflow_server.hosts import POD_IP_ENV, allowed_hosts_flag
 from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
 from mlflow_platform.mlflow_server.migration import (
     BACKEND_URI_ENV,
@@ -30,6 +32,7 @@ from mlflow_platform.mlflow_server.migration import (
     migration_container,
     migration_job,
 )
+from mlflow_platform.outputs import applied, concatenated, registered_outputs
 
 SERVER_PORT = 5000
 # With the auth app, Prometheus scrapes a sidecar here instead of the server's /metrics (mlflow_platform_metrics.py).
@@ -62,7 +65,7 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
         "--allowed-hosts", hosts,
     ]
     if args.cors_allowed_origins:
-        command += ["--cors-allowed-origins", ",".join(args.cors_allowed_origins)]
+        command += ["--cors-allowed-origins", applied(lambda *origins: ",".join(origins), *args.cors_allowed_origins)]
     if args.metrics:
         command += ["--expose-prometheus", METRICS_DIR]
     if args.static_prefix:
@@ -75,17 +78,43 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
 
 
 class MlflowServer(pulumi.ComponentResource):
+    """The MLflow tracking server: a one-shot migration Job, then a hardened Deployment behind a Service (and with
+    server-side jobs, a pod that runs them)."""
+
     service_name: pulumi.Output[str]
+    """The server's Service."""
     tracking_uri: pulumi.Output[str]
+    """The in-cluster tracking URI, http://<service>.<namespace>.svc.cluster.local:5000 (and the static prefix)."""
     service_account_name: pulumi.Output[str]
+    """The server pods' ServiceAccount (the IRSA role's annotation is on it)."""
+    port: int
+    """The Service's port for MLflow's API and UI."""
+    metrics_port: int | None
+    """The metrics sidecar's port, which only Prometheus may reach; None when Prometheus scrapes the server itself."""
+    metrics_port_name: str
+    """The Service port Prometheus scrapes (Monitoring's server target)."""
     selector: dict[str, str]
     """Labels of the server pods."""
     migration_selector: dict[str, str]
+    """Labels of the migration Job's pods."""
     jobs_selector: dict[str, str] | None
+    """Labels of the jobs pod; None without server-side jobs."""
     jobs_service_name: pulumi.Output[str] | None
+    """The jobs Service the front door sends job submissions to; None without server-side jobs."""
 
-    def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    @overload
+    def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    @overload
+    def __init__(self, name: str, args: MlflowServerInputs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    # The annotation is MlflowServerInputs, which the schema is inferred from; Python programs may pass either form.
+    def __init__(self, name: str, args: MlflowServerInputs, opts: pulumi.ResourceOptions | None = None) -> None:  # type: ignore[misc]
+        config = args_of(MlflowServerArgs, args)
         super().__init__("mlflow-platform:index:MlflowServer", name, None, opts)
+        self._declare(name, config)
+
+    def _declare(self, name: str, args: MlflowServerArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
         labels = standard_labels("mlflow", name, "tracking-server")
         selector = selector_labels("mlflow", name, "tracking-server")
@@ -140,7 +169,6 @@ class MlflowServer(pulumi.ComponentResource):
         # With the auth app /metrics needs a token: Prometheus scrapes a sidecar instead.
         metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
         self.metrics_port = METRICS_PORT if metrics_sidecar else None
-        """The sidecar's port, which only Prometheus may reach; None when Prometheus scrapes the server itself."""
         self.metrics_port_name = "metrics" if metrics_sidecar else "http"
 
         # Every pod that serves the API or runs jobs must read what another wrote, also after a restart.
@@ -177,8 +205,8 @@ class MlflowServer(pulumi.ComponentResource):
         }
 
         def container_for(service_name: str, cluster_ip: pulumi.Output[str], job_execution: bool) -> dict[str, Any]:
-            hosts = with_address(allowed_hosts(service_name, args.namespace, args.extra_allowed_hosts), cluster_ip)
-            env = [
+            hosts = allowed_hosts_flag(service_name, args.namespace, args.extra_allowed_hosts, cluster_ip)
+            env = concatenated([
                 # Declared first: $(POD_IP) in the arguments expands from it.
                 {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                 backend_env,
@@ -188,9 +216,7 @@ class MlflowServer(pulumi.ComponentResource):
                 {"name": "MLFLOW_TRUNCATE_LONG_VALUES", "value": str(not args.reject_overlong_values).lower()},
                 *pool_env,
                 *common_env,
-                *args.artifact_store_env,
-                *(auth.env if auth else []),
-            ]
+            ], args.artifact_store_env, auth.env if auth else [])
             return {
                 "name": "mlflow",
                 **image_fields(args.image),
@@ -284,12 +310,8 @@ class MlflowServer(pulumi.ComponentResource):
             "http://{0}.{1}.svc.cluster.local:{2}{3}", service.metadata.name, args.namespace, SERVER_PORT,
             args.static_prefix,
         )
-        self.register_outputs({
-            "serviceName": self.service_name,
-            "jobsServiceName": self.jobs_service_name,
-            "serviceAccountName": self.service_account_name,
-            "trackingUri": self.tracking_uri,
-        })
+        self.port = SERVER_PORT
+        self.register_outputs(registered_outputs(self))
 
     @staticmethod
     def _metrics_sidecar(args: MlflowServerArgs, auth: AuthWiring) -> dict[str, Any]:

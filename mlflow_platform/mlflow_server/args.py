@@ -17,7 +17,17 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
-from mlflow_platform.validation import dns_label_problem, image_problem, quantity_problem, refuse
+from mlflow_platform.validation import (
+    dns_label_problem,
+    dns_subdomain_problem,
+    host_problem,
+    image_problem,
+    input_problem,
+    inputs_problems,
+    origin_problem,
+    quantity_problem,
+    refuse,
+)
 from mlflow_platform.versions import MLFLOW_IMAGE
 
 WHEN_UNSATISFIABLE = ("ScheduleAnyway", "DoNotSchedule")
@@ -26,20 +36,33 @@ SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 @dataclass(frozen=True)
 class MlflowServerArgs:
-    namespace: str
+    """What MlflowServer takes.
+
+    Fields typed pulumi.Input (namespace, the URI Secret's name, the artifact destination and store environment, the
+    ServiceAccount annotations, extra hosts and origins, the CA Secret, the SQLite claim) accept other resources'
+    outputs: known values are checked at preview, unknown ones when they resolve. Every other field must be known at
+    preview: replicas, workers and pools make the connection budget checked then, and the rest decide which objects
+    exist and how they are named.
+    """
+
+    namespace: pulumi.Input[str]
+    """The namespace of every object here (the server's Service DNS names are built from it)."""
     backend_uri_secret_name: pulumi.Input[str]
     """Secret holding the SQLAlchemy URI (never passed as a literal)."""
     artifacts_destination: pulumi.Input[str]
     """Where the artifact proxy writes, e.g. s3://mlflow-artifacts/."""
     backend_uri_secret_key: str = "uri"
+    """The key of that Secret holding the URI."""
     required_uri_query: dict[str, str] | None = None
     """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
-    artifact_store_env: list[dict[str, Any]] = field(default_factory=list)
+    artifact_store_env: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
     """Environment the artifact store needs (endpoint, credential Secret references)."""
-    service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    service_account_annotations: pulumi.Input[dict[str, pulumi.Input[str]]] = field(default_factory=dict)
     """E.g. the IRSA role (eks.amazonaws.com/role-arn) the artifact store grants."""
     image: str = MLFLOW_IMAGE
+    """The MLflow image, pinned by tag or digest (a -full tag: it has the PostgreSQL driver and boto3)."""
     replicas: int = 1
+    """Server pods (the minimum when autoscaling)."""
     workers: int = 2
     """uvicorn workers per pod. Above one they need uvloop (the -full image): on asyncio's loop uvicorn leaves Nagle's
     algorithm on with several workers (uvicorn#3149), ~40 ms a request."""
@@ -50,25 +73,32 @@ class MlflowServerArgs:
     pool_size: int = 5
     """Connections each engine keeps open; bursts open up to max_overflow more and close them after use."""
     max_overflow: int = 36
+    """Connections each engine may open above pool_size in a burst; the connection budget counts them."""
     pool_recycle_seconds: int = 300
+    """Connections older than this are replaced (RDS and proxies close idle ones)."""
     resources: ResourceSpec = field(
         default_factory=lambda: ResourceSpec(cpu_request="500m", memory_request="1280Mi", cpu_limit="2", memory_limit="2Gi")
     )
+    """The server container's requests and limits."""
     tmp_size_limit: str = "4Gi"
     """The artifact proxy buffers each upload in /tmp: at least the largest artifact accepted."""
     autoscaling: bool = False
+    """A HorizontalPodAutoscaler on CPU between replicas and max_replicas."""
     max_replicas: int = 4
+    """The autoscaler's ceiling; the connection budget counts it."""
     target_cpu_utilization: int = 75
+    """The autoscaler's CPU target, in percent of the request."""
     metrics: bool = True
     """Serve Prometheus metrics on /metrics (--expose-prometheus)."""
-    extra_allowed_hosts: tuple[str, ...] = ()
+    extra_allowed_hosts: tuple[pulumi.Input[str], ...] = ()
     """Host headers to accept beyond localhost and the Service names (e.g. an ingress host)."""
-    cors_allowed_origins: tuple[str, ...] = ()
+    cors_allowed_origins: tuple[pulumi.Input[str], ...] = ()
+    """Browser origins the UI is served from (e.g. https://mlflow.example.com, IngressSSO's url)."""
     database_volume_claim: pulumi.Input[str] | None = None
     """A claim holding a SQLite database file (MlflowPostgres' volume_claim), mounted at SQLITE_DIR in the server's
     and the migration's pods. Its volume is ReadWriteOnce and SQLite has one writer: one pod of one worker, replaced
     by Recreate (a surge pod could not mount it), no jobs pod, no auth app."""
-    database_ca_secret: str | None = None
+    database_ca_secret: pulumi.Input[str] | None = None
     """The database's CA bundle Secret (MlflowPostgresArgs.ca_secret): mounted where the URI's sslrootcert points, in
     every pod that connects (server, jobs pod, migration)."""
     auth: ServerAuth | None = None
@@ -78,6 +108,7 @@ class MlflowServerArgs:
     spread_when_unsatisfiable: str = "ScheduleAnyway"
     """DoNotSchedule leaves a replica Pending rather than put two on one node or zone."""
     service_type: str = "ClusterIP"
+    """ClusterIP, NodePort or LoadBalancer (pulumi up then waits for the load balancer's address)."""
     service_annotations: dict[str, str] = field(default_factory=dict)
     """E.g. a cloud load balancer's settings (service.beta.kubernetes.io/aws-load-balancer-*)."""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -87,6 +118,7 @@ class MlflowServerArgs:
     extra_volumes: tuple[dict[str, Any], ...] = ()
     """core/v1 Volumes added to the server and jobs pods, mounted by extra_volume_mounts."""
     extra_volume_mounts: tuple[dict[str, Any], ...] = ()
+    """core/v1 VolumeMounts of extra_volumes in the server and jobs containers."""
     extra_args: tuple[str, ...] = ()
     """More `mlflow server` options, each --option=value (extensions.USER_FLAGS)."""
     sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
@@ -100,9 +132,13 @@ class MlflowServerArgs:
     """Scheduling, pull secrets and metadata for every pod here (server, jobs, migration)."""
 
     def __post_init__(self) -> None:
+        owner = "MlflowServerArgs"
         refuse(
-            "MlflowServerArgs",
-            dns_label_problem(self.namespace),
+            owner,
+            input_problem(owner, self, "namespace", dns_label_problem),
+            *inputs_problems(owner, self, "extra_allowed_hosts", host_problem),
+            *inputs_problems(owner, self, "cors_allowed_origins", origin_problem),
+            input_problem(owner, self, "database_ca_secret", dns_subdomain_problem),
             image_problem(self.image),
             None if self.replicas >= 1 else "replicas must be at least 1",
             None if 1 <= self.workers <= 32 else "workers must be between 1 and 32",

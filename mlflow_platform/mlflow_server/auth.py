@@ -43,11 +43,16 @@ class TrustedIssuer:
 
     issuer: pulumi.Input[str]
     """From config, or the cluster's OIDC issuer (a cluster-stack output) for service-account tokens."""
-    audiences: tuple[str, ...]
+    audiences: tuple[pulumi.Input[str], ...]
+    """The `aud` values accepted (e.g. the SSO client id, an output of the identity provider's stack)."""
     header: str = "Authorization"
+    """The request header the token comes in (Authorization: Bearer, or Cloudflare's Cf-Access-Jwt-Assertion)."""
     username_claims: tuple[str, ...] = ("email",)
+    """Claims read for the username, the first one present wins."""
     groups_claim: str = "groups"
+    """The claim listing the caller's groups."""
     jwks_uri: str | None = None
+    """Where the issuer's keys are; None reads it from the issuer's OpenID discovery document."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,11 @@ class Team:
     """A team as an MLflow workspace (mlflow_platform_auth.Team): members get USE on it, managers MANAGE."""
 
     workspace: str
+    """The team's MLflow workspace name."""
     members: tuple[str, ...] = ()
     """Usernames, or group:<name> for everyone whose token lists that group."""
     managers: tuple[str, ...] = ()
+    """Usernames or group:<name> with MANAGE on the workspace."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -74,12 +81,18 @@ class Team:
 
 @dataclass(frozen=True)
 class ServerAuth:
+    """MLflow's auth app, with identities from verified JWTs and MLflow's permissions."""
+
     database_uri: pulumi.Input[str]
     """The auth app's own database (a Pulumi secret); created and migrated by the migration Job."""
     issuers: tuple[TrustedIssuer, ...] = ()
+    """Whose JWTs identify callers: the SSO provider, CI's issuer, the cluster's ServiceAccount tokens."""
     default_permission: str = "READ"
+    """What a user may do where nobody granted anything: READ, USE, EDIT, MANAGE or NO_PERMISSIONS."""
     admin_users: tuple[str, ...] = ()
+    """Usernames (token claims) that are MLflow admins."""
     admin_groups: tuple[str, ...] = ()
+    """Groups (the issuer's groups claim) whose members are MLflow admins."""
     allow_basic_auth: bool = False
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
     teams: tuple[Team, ...] = ()
@@ -98,12 +111,12 @@ class ServerAuth:
 
     def identity_config(self) -> pulumi.Output[str]:
         """mlflow_platform_auth.Config as JSON."""
-        def render(urls: list[str]) -> str:
-            issuers = zip(urls, self.issuers, strict=True)
+        def render(known: list[list[str]]) -> str:
+            issuers = zip(known, self.issuers, strict=True)
             return json.dumps({
-                "issuers": [{"issuer": url, "audiences": list(i.audiences), "header": i.header,
+                "issuers": [{"issuer": url, "audiences": audiences, "header": i.header,
                              "username_claims": list(i.username_claims), "groups_claim": i.groups_claim,
-                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for url, i in issuers],
+                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for (url, *audiences), i in issuers],
                 "admin_users": sorted(self.admin_users),
                 "admin_groups": sorted(self.admin_groups),
                 "allow_basic_auth": self.allow_basic_auth,
@@ -111,7 +124,7 @@ class ServerAuth:
                 **({"workspaces": {t.workspace: {"members": sorted(t.members), "managers": sorted(t.managers)}
                                    for t in self.teams}} if self.teams else {}),
             }, indent=2, sort_keys=True)
-        return pulumi.Output.all(*(i.issuer for i in self.issuers)).apply(render)
+        return pulumi.Output.all(*(pulumi.Output.all(i.issuer, *i.audiences) for i in self.issuers)).apply(render)
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,7 @@ def ini(auth: ServerAuth, database_uri: str) -> str:
             + ("grant_default_workspace_access = true\n" if auth.teams else ""))
 
 
-def auth_wiring(parent: pulumi.Resource, name: str, namespace: str, labels: dict[str, str], auth: ServerAuth,
+def auth_wiring(parent: pulumi.Resource, name: str, namespace: pulumi.Input[str], labels: dict[str, str], auth: ServerAuth,
                 image: str, container_base: dict[str, Any]) -> AuthWiring:
     child = pulumi.ResourceOptions(parent=parent)
     metadata = {"namespace": namespace, "labels": labels}

@@ -7,6 +7,8 @@ defaults (localhost and private addresses). So it names every client of the clus
 
 import pulumi
 
+from mlflow_platform.outputs import applied
+
 # The pod's own IP, from the downward API: Prometheus scrapes each pod as `Host: <pod IP>:<port>`.
 POD_IP_ENV = "POD_IP"
 
@@ -36,7 +38,9 @@ def address_patterns(address: str) -> list[str]:
     return ipv6 if ":" in address else ipv4
 
 
-def with_address(hosts: list[str], cluster_ip: pulumi.Input[str]) -> pulumi.Output[str]:
-    """The --allowed-hosts value: `hosts` plus the Service's ClusterIP, for $<SERVICE>_SERVICE_HOST clients."""
-    return pulumi.Output.from_input(cluster_ip).apply(
-        lambda ip: ",".join(hosts + (address_patterns(ip) if ip and ip != "None" else [])))
+def allowed_hosts_flag(service: str, namespace: pulumi.Input[str], extra: tuple[pulumi.Input[str], ...],
+                       cluster_ip: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The --allowed-hosts value: allowed_hosts plus the Service's ClusterIP, for $<SERVICE>_SERVICE_HOST clients."""
+    return applied(lambda ns, ip, *names: ",".join(allowed_hosts(service, ns, names)
+                                                  + (address_patterns(ip) if ip and ip != "None" else [])),
+                   namespace, cluster_ip, *extra)

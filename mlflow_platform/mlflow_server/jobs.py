@@ -59,7 +59,7 @@ def jobs_service_name(name: str) -> str:
     return f"{name}-jobs"
 
 
-def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: str, pod_template: dict[str, Any],
+def jobs_workload(parent: pulumi.ComponentResource, name: str, namespace: pulumi.Input[str], pod_template: dict[str, Any],
                   container_for: ContainerFor, port: int, depends_on: list[pulumi.Resource],
                   resources: dict[str, Any]) -> k8s.core.v1.Service:
     """The jobs Deployment (one pod, replaced, never surged) and its Service, from the API pods' template.

@@ -10,9 +10,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class AlertThresholds:
+    """When the alerts fire."""
+
     latency_p95_seconds: float = 2.0
+    """MlflowHighLatencyP95 fires above this p95 request latency."""
     error_ratio: float = 0.10
+    """MlflowHighErrorRatio fires above this share of 5xx answers (0.1 is 10 %)."""
     restarts_per_15m: int = 2
+    """MlflowPodsRestarting fires above this many restarts in 15 minutes."""
 
 
 def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,

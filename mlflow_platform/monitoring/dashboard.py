@@ -5,9 +5,9 @@ from typing import Any
 from mlflow_platform.monitoring.args import MonitoringArgs
 
 
-def dashboard_json(args: MonitoringArgs) -> dict[str, Any]:
-    server = f'namespace="{args.namespace}",job="{args.server.job}"'
-    pods = f'namespace="{args.namespace}",container="mlflow"'
+def dashboard_json(args: MonitoringArgs, namespace: str) -> dict[str, Any]:
+    server = f'namespace="{namespace}",job="{args.server.job}"'
+    pods = f'namespace="{namespace}",container="mlflow"'
     latency = "histogram_quantile({q}, sum by (le, method) (rate(mlflow_http_request_duration_seconds_bucket{{{s}}}[5m])))"
     panels: list[tuple[str, list[tuple[str, str]], str]] = [
         ("Requests per second by status", [(f"sum by (status) (rate(mlflow_http_request_total{{{server}}}[5m]))",
@@ -24,11 +24,11 @@ def dashboard_json(args: MonitoringArgs) -> dict[str, Any]:
     ]
     if args.database:
         panels.append(("Database connections", [(
-            f'sum(pg_stat_database_numbackends{{namespace="{args.namespace}",job="{args.database.job}",datname="mlflow"}})',
+            f'sum(pg_stat_database_numbackends{{namespace="{namespace}",job="{args.database.job}",datname="mlflow"}})',
             "connections")], "none"))
     return {
         "title": "MLflow tracking server",
-        "uid": f"mlflow-{args.namespace}",
+        "uid": f"mlflow-{namespace}",
         "schemaVersion": 39,
         "time": {"from": "now-6h", "to": "now"},
         "panels": [

@@ -5,13 +5,16 @@ database and its object store, and 443 only where something it uses lives there 
 Traffic from a pod's own node (the kubelet's probes) is always allowed (kubernetes.io/docs/concepts/
 services-networking/network-policies: "traffic to and from the node where a Pod is running is always allowed")."""
 
-from typing import Any
+from typing import Any, overload
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.conversion import args_of
+from mlflow_platform.inputs import NetworkPoliciesInputs
 from mlflow_platform.kube.labels import standard_labels
 from mlflow_platform.network_policies.args import NetworkPoliciesArgs
+from mlflow_platform.outputs import registered_outputs
 
 CLIENT_LABEL = "mlflow-platform/client"
 """Same-namespace pods with this label set to "true" may call the MLflow server."""
@@ -49,12 +52,26 @@ __all__ = ["CLIENT_LABEL", "NetworkPolicies", "NetworkPoliciesArgs"]
 
 
 class NetworkPolicies(pulumi.ComponentResource):
-    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    """A namespace-wide default deny, then one policy per workload: whom it admits and where it may connect."""
+
+    policy_names: list[str]
+    """Every NetworkPolicy, the default deny first."""
+    @overload
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    @overload
+    def __init__(self, name: str, args: NetworkPoliciesInputs, opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    # The annotation is NetworkPoliciesInputs, which the schema is inferred from; Python programs may pass either form.
+    def __init__(self, name: str, args: NetworkPoliciesInputs, opts: pulumi.ResourceOptions | None = None) -> None:  # type: ignore[misc]
+        config = args_of(NetworkPoliciesArgs, args)
         super().__init__("mlflow-platform:index:NetworkPolicies", name, None, opts)
+        self._declare(name, config)
+
+    def _declare(self, name: str, args: NetworkPoliciesArgs) -> None:
         self._args = args
         self._name = name
-        if args.database_port is not None and not args.database and args.database_cidr is None:
-            raise ValueError("NetworkPoliciesArgs: a database outside the cluster needs database_cidr")
+        self.policy_names = []
         database_peers = [pods(args.database)] if args.database else [{"ipBlock": {"cidr": args.database_cidr}}]
         # No port: the database is a file on the server's volume (sqlite), reached over no network.
         to_database = ([{"to": database_peers, "ports": tcp(args.database_port)}] if args.database_port is not None
@@ -111,11 +128,12 @@ class NetworkPolicies(pulumi.ComponentResource):
             self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
                 {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}
             ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": outside}])
-        self.register_outputs({})
+        self.register_outputs(registered_outputs(self))
 
     def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],
                 egress: list[dict[str, Any]] | None = None) -> None:
         name = f"{self._name}-{suffix}"
+        self.policy_names.append(name)
         spec: dict[str, Any] = {"podSelector": {"matchLabels": selector} if selector else {}, "policyTypes": ["Ingress"],
                                 "ingress": ingress}
         if egress is not None:

@@ -2,22 +2,36 @@
 
 from dataclasses import dataclass, field
 
+import pulumi
+
+from mlflow_platform.validation import cidr_problem, dns_label_problem, input_problem, refuse
+
 
 @dataclass(frozen=True)
 class NetworkPoliciesArgs:
-    namespace: str
+    """What NetworkPolicies takes: every workload's selector and port, and who may call the server.
+
+    The namespace and the CIDRs accept other resources' outputs (checked when they resolve); selectors and ports
+    must be known at preview: they are the policies' structure (the components' own selectors are).
+    """
+
+    namespace: pulumi.Input[str]
+    """The platform's namespace: its default deny and every policy here go there."""
     server: dict[str, str]
     """Selector of the MLflow server pods."""
     migration: dict[str, str]
+    """Selector of the migration Job's pods."""
     server_port: int
+    """The MLflow server's port."""
     database_port: int | None
     """None: the database is a file on the server's volume (sqlite), and nothing connects to it."""
     object_store_port: int
+    """MinIO's API port, or the S3-compatible store's."""
     jobs: dict[str, str] | None = None
     """Selector of the jobs pod (the server with job execution on); None when there is none."""
     database: dict[str, str] | None = None
     """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
-    database_cidr: object | None = None
+    database_cidr: pulumi.Input[str] | None = None
     """Where an out-of-cluster database is reached on database_port (a CIDR, or an Output of one)."""
     https_egress: bool = False
     """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
@@ -27,10 +41,11 @@ class NetworkPoliciesArgs:
     """Besides the server and the migration: e.g. the backup job."""
     object_store: dict[str, str] | None = None
     """Selector of the MinIO pods; None for S3 (reached on 443)."""
-    object_store_cidr: str | None = None
+    object_store_cidr: pulumi.Input[str] | None = None
     """Where an object store outside the cluster (s3-compatible) is reached on object_store_port; the server and the
     jobs pod connect there."""
     object_store_setup: dict[str, str] | None = None
+    """Selector of MinIO's setup Job pods."""
     object_store_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the setup job: e.g. the backup job."""
     server_metrics_port: int | None = None
@@ -41,8 +56,23 @@ class NetworkPoliciesArgs:
     oauth2_proxy_port: int | None = 4180
     """The front door's own port, open to the ingress controller; None (cloudflared) admits nobody."""
     front_door_name: str = "oauth2-proxy"
+    """Names the front door's policies (oauth2-proxy or cloudflared)."""
     prometheus: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
     ingress_namespace: str = "ingress-nginx"
+    """Where the ingress controller or Gateway runs: it may reach the front door."""
     monitoring_namespace: str = "monitoring"
+    """Where Prometheus runs."""
     client_namespaces: tuple[str, ...] = ()
+    """Namespaces whose pods labelled mlflow-platform/client: "true" may call the server."""
+
+    def __post_init__(self) -> None:
+        owner = "NetworkPoliciesArgs"
+        refuse(
+            owner,
+            input_problem(owner, self, "namespace", dns_label_problem),
+            input_problem(owner, self, "database_cidr", cidr_problem),
+            input_problem(owner, self, "object_store_cidr", cidr_problem),
+            None if self.database_port is None or self.database or self.database_cidr is not None
+            else "a database outside the cluster needs database_cidr",
+        )
