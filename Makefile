@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
+.PHONY: test lint unit install component-package image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -49,13 +49,21 @@ install: $(BIN)/.installed node_modules/.installed image-env checkov-env old-mlf
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
-	# A second program: its own run, or the two __main__ modules would clash.
+	# The other programs: a run each, or their __main__ modules would clash.
 	$(BIN)/mypy examples/training-job/__main__.py
+	$(BIN)/mypy examples/python-platform/__main__.py
+	$(BIN)/mypy provider/__main__.py
 
 unit: install
 	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) MLFLOW_PLATFORM_CHECKOV_ENV=$(CHECKOV_ENV) $(BIN)/python -m pytest
 
 test: lint unit
+
+# The components' inputs (mlflow_platform/inputs.py), the component package's schema (provider/schema.json) and the
+# reference in docs/components.md, regenerated from the Args dataclasses; review the schema's diff (docs/components.md).
+component-package: $(BIN)/.installed
+	$(BIN)/python -m tools.component_inputs
+	$(BIN)/python -m tools.component_schema
 
 # Previews need the Pulumi CLI, a backend login and (prod) AWS credentials.
 preview-dev:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 import pulumi
 import pytest
 from pulumi.runtime.proto import callback_pb2, callback_pb2_grpc, resource_pb2
@@ -189,14 +189,8 @@ class TestTheDocumentedExample:
 
 # --- Every component passes its transforms to all of its children -------------------------------------------------------
 
-COMPONENTS = {  # the class name __main__.py imports -> its module
-    "ArtifactBucket": "mlflow_platform.artifact_bucket",
-    "MlflowPostgres": "mlflow_platform.mlflow_postgres",
-    "MlflowServer": "mlflow_platform.mlflow_server",
-    "IngressSSO": "mlflow_platform.ingress_sso",
-    "Monitoring": "mlflow_platform.monitoring",
-    "NetworkPolicies": "mlflow_platform.network_policies",
-}
+# The components __main__.py imports from the package, as any consumer does.
+COMPONENTS = ("ArtifactBucket", "MlflowPostgres", "MlflowServer", "IngressSSO", "Monitoring", "NetworkPolicies")
 MARKER = "transformedBy"
 
 
@@ -209,7 +203,7 @@ class with_component_transforms:  # noqa: N801 - used as a context manager
 
     def __enter__(self) -> None:
         for name, transform in self.transforms.items():
-            module = importlib.import_module(COMPONENTS[name])
+            module = importlib.import_module("mlflow_platform")
             self.patch.setattr(module, name, self._with_transform(getattr(module, name), transform))
 
     def __exit__(self, *_: object) -> None:

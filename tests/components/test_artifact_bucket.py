@@ -107,11 +107,19 @@ def test_prefix_scoped_policy_limits_listing_and_objects_to_the_prefix() -> None
 
 def test_outputs_for_the_server_and_other_stacks(dev: ProgramRun) -> None:
     outputs = dev.component_outputs[component(dev, "ArtifactBucket").urn]
+    endpoint, credentials = "http://mlflow-artifacts.mlflow.svc.cluster.local:9000", "mlflow-artifacts-mlflow-credentials"
     assert outputs == {
         "bucketName": "mlflow-artifacts",
+        "prefix": "mlflow/",
         "artifactsDestination": "s3://mlflow-artifacts/mlflow/",
-        "endpointUrl": "http://mlflow-artifacts.mlflow.svc.cluster.local:9000",
-        "credentialsSecretName": "mlflow-artifacts-mlflow-credentials",
+        "endpointUrl": endpoint,
+        "credentialsSecretName": credentials,
+        # What MlflowServer takes (artifact_store_env, service_account_annotations), for consumers in any language.
+        "serverEnv": [{"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoint},
+                      {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+                      *({"name": key, "valueFrom": {"secretKeyRef": {"key": key, "name": credentials}}}
+                        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))],
+        "serviceAccountAnnotations": {},
     }
 
 

@@ -258,10 +258,16 @@ def test_service_exposes_port_5000_inside_the_cluster(dev: ProgramRun) -> None:
 
 
 def test_outputs(dev: ProgramRun) -> None:
+    labels = {"app.kubernetes.io/instance": "mlflow", "app.kubernetes.io/name": "mlflow"}
     assert dev.component_outputs[component(dev, "MlflowServer").urn] == {
         "serviceName": "mlflow",
         "serviceAccountName": "mlflow",
         "trackingUri": "http://mlflow.mlflow.svc.cluster.local:5000",
+        "port": 5000,
+        # Dev's Prometheus scrapes the server's own port; no sidecar, no jobs pod.
+        "metricsPortName": "http",
+        "selector": {**labels, "app.kubernetes.io/component": "tracking-server"},
+        "migrationSelector": {**labels, "app.kubernetes.io/component": "migration"},
     }
 
 
