@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install component-package image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
+.PHONY: test lint unit install component-package render image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -64,6 +64,13 @@ test: lint unit
 component-package: $(BIN)/.installed
 	$(BIN)/python -m tools.component_inputs
 	$(BIN)/python -m tools.component_schema
+
+# Every object a stack declares, for review without a cluster, a cloud account or the Pulumi CLI (like helm template):
+# render/<stack>/kubernetes.yaml and aws.md, secrets as placeholders (tools/render.py). The prod template's stack file
+# holds no ssoClientSecret yet: it is rendered as a placeholder too.
+STACK ?= dev
+render: $(BIN)/.installed
+	$(BIN)/python -m tools.render --stack $(STACK) $(if $(filter prod,$(STACK)),--secret ssoClientSecret)
 
 # Previews need the Pulumi CLI, a backend login and (prod) AWS credentials.
 preview-dev:

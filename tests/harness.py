@@ -1,7 +1,7 @@
 """Run the Pulumi program under mocks, the way the CLI would, and record every registration.
 
 Config is loaded like `pulumi preview`: Pulumi.<stack>.yaml checked against Pulumi.yaml's
-declarations by the CLI's own rules (engine/project_config.py), defaults merged, every value a
+declarations by the CLI's own rules (tools/project_config.py), defaults merged, every value a
 string. Each run happens in a fresh contextvars.Context so stacks never leak.
 """
 
@@ -21,7 +21,7 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import get_root_resource
 
 from engine.default_providers import default_provider_problems
-from engine.project_config import StackConfig, apply_project_config
+from tools.project_config import StackConfig, apply_project_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -274,7 +274,7 @@ class RecordingMonitor(mocks.MockMonitor):
 def stack_config(stack: str, overrides: dict[str, Any] | None = None, program_dir: Path = ROOT,
                  skip_config_validation: bool = False) -> StackConfig:
     """Pulumi.<stack>.yaml with `overrides` on top (None removes a key), checked and merged with
-    Pulumi.yaml's defaults exactly as the CLI does before it starts the program (engine.project_config)."""
+    Pulumi.yaml's defaults exactly as the CLI does before it starts the program (tools.project_config)."""
     project_file = yaml.safe_load((program_dir / "Pulumi.yaml").read_text())
     stack_file = program_dir / f"Pulumi.{stack}.yaml"
     stack_values = dict((yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {})

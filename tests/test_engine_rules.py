@@ -24,10 +24,10 @@ from engine.kubernetes_await import (
     SKIP_AWAIT,
     WORKLOAD_KINDS,
 )
-from engine.project_config import ProjectConfigError, apply_project_config, validate_project
 from harness import PROJECT_FILE, ROOT, EngineError, ProgramRun, Registration, run_program, stack_config
 from mlflow_platform.kube.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
 from mlflow_platform.versions import MLFLOW_IMAGE
+from tools.project_config import ProjectConfigError, apply_project_config, validate_project
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 README = (ROOT / "README.md").read_text()

@@ -5,9 +5,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from engine.project_config import ProjectConfigError
 from harness import run_program
 from settings import ConfigError
+from tools.project_config import ProjectConfigError
 
 
 def preview_error(overrides: dict[str, Any], stack: str = "dev", skip_config_validation: bool = False) -> str:

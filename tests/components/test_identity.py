@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from conftest import DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
-from engine.project_config import ProjectConfigError
 from harness import CLUSTER_OUTPUTS, ProgramRun, is_secret, run_program
 from settings import ConfigError
+from tools.project_config import ProjectConfigError
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 
