@@ -440,6 +440,9 @@ class IngressSsoInputs(TypedDict, total=False):
     """An existing TLS Secret (used as the certificate's Secret name with cert-manager)."""
     sso: OidcSso | None
     """None: no authentication at the Ingress (the stack refuses that unless told explicitly)."""
+    annotations: dict[str, str]
+    """More annotations of the Ingress (not with gateway or cloudflare), e.g. the AWS Load Balancer Controller's
+    alb.ingress.kubernetes.io/*; never one the platform sets (platform_annotations)."""
     max_body_size: str
     """nginx client_max_body_size: the largest artifact the server's /tmp can buffer."""
     timeout_seconds: int

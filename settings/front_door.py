@@ -1,6 +1,8 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
 from mlflow_platform.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from mlflow_platform.ingress_sso.args import PLATFORM_ANNOTATIONS
+from mlflow_platform.kube.pods import qualified_name_problem
 from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
@@ -44,6 +46,14 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
     ingress_class = read.string("ingressClass", check=dns_subdomain_problem)
+    annotations = read.mapping("ingressAnnotations")
+    for key, value in annotations.items():
+        if problem := (qualified_name_problem(key) or (None if isinstance(value, str) else f"{value!r} is not a string")
+                       or (f"{key!r} is set by the platform ({PLATFORM_ANNOTATIONS[key]})"
+                           if key in PLATFORM_ANNOTATIONS else None)):
+            read.fail("ingressAnnotations", problem)
+    if annotations and front_door != "ingress":
+        read.fail("ingressAnnotations", f"are the Ingress's: frontDoor {front_door} declares no Ingress")
     tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_subdomain_problem)
     tls_secret = read.optional("ingressTlsSecret", check=dns_subdomain_problem)
     through_gateway = front_door == "gateway"
@@ -62,6 +72,7 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
         tls_cluster_issuer=tls_cluster_issuer,
         tls_secret=tls_secret,
         sso=sso,
+        annotations=annotations,
         max_body_size=f"{int(parse_quantity(tmp_size) / 2**20)}m",
         gateway=gateway if through_gateway else None,
         cloudflare=cloudflare if front_door == "cloudflare" else None,

@@ -85,6 +85,7 @@ class IngressSSO(pulumi.ComponentResource):
             )
             return
         annotations: dict[str, pulumi.Input[str]] = {
+            **args.annotations,
             # Artifacts stream through the server: no buffering at nginx, a body as large as /tmp, long timeouts.
             f"{NGINX}/proxy-body-size": args.max_body_size,
             f"{NGINX}/proxy-request-buffering": "off",

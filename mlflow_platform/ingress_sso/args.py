@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mlflow_platform.kube.pods import PodSettings
+from mlflow_platform.kube.pods import PodSettings, qualified_name_problem
 from mlflow_platform.kube.resources import WorkloadSizes
 from mlflow_platform.validation import (
     dns_label_problem,
@@ -18,6 +18,15 @@ from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
 OAUTH2_PROXY_PORT = 4180
 NGINX = "nginx.ingress.kubernetes.io"
+PLATFORM_ANNOTATIONS = {
+    f"{NGINX}/proxy-body-size": "the server's /tmp size",
+    f"{NGINX}/proxy-request-buffering": "artifacts stream through the server",
+    f"{NGINX}/proxy-read-timeout": "timeout_seconds",
+    f"{NGINX}/proxy-send-timeout": "timeout_seconds",
+    f"{NGINX}/ssl-redirect": "TLS",
+    "cert-manager.io/cluster-issuer": "tls_cluster_issuer",
+}
+"""The Ingress annotations the platform sets, and from what: a team's own may not override them."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,9 @@ class IngressSsoArgs:
     """An existing TLS Secret (used as the certificate's Secret name with cert-manager)."""
     sso: OidcSso | None = None
     """None: no authentication at the Ingress (the stack refuses that unless told explicitly)."""
+    annotations: dict[str, str] = field(default_factory=dict)
+    """More annotations of the Ingress (not with gateway or cloudflare), e.g. the AWS Load Balancer Controller's
+    alb.ingress.kubernetes.io/*; never one the platform sets (platform_annotations)."""
     max_body_size: str = "4096m"
     """nginx client_max_body_size: the largest artifact the server's /tmp can buffer."""
     timeout_seconds: int = 900
@@ -127,6 +139,13 @@ class IngressSsoArgs:
         if self.cloudflare and self.jobs_service_name:
             problems.append("a Cloudflare tunnel routes by its remote configuration, which this program does not "
                             "manage: job submissions cannot be routed to the jobs Service")
+        problems += [problem for key, value in self.annotations.items()
+                     if (problem := qualified_name_problem(key) or (None if isinstance(value, str)
+                                                                    else f"{value!r} is not a string"))]
+        problems += [f"annotation {key!r} is the platform's ({why})" for key, why in PLATFORM_ANNOTATIONS.items()
+                     if key in self.annotations]
+        if self.annotations and (self.gateway or self.cloudflare):
+            problems.append("annotations are the Ingress's: there is no Ingress with a gateway or a Cloudflare tunnel")
         if self.sso and not (self.sso.email_domains or self.sso.allowed_groups):
             problems.append("sso needs email_domains or allowed_groups (['*'] admits every account of the provider)")
         if problems:

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from test_hostile_config import assert_refused
 
 from conftest import (
     CLOUDFLARE_FRONT_DOOR,
@@ -253,3 +254,44 @@ class TestJobSubmissionsReachTheJobsPod:
     def test_a_cloudflare_tunnel_cannot_route_them(self) -> None:
         message = prod_error({**JOBS, **TestCloudflareFrontDoor.OVERRIDES})
         assert "mlflow-platform:serverJobExecution: the jobs pod takes the requests that submit jobs" in message
+
+
+class TestIngressAnnotations:
+    """ingressAnnotations: another controller's settings on the Ingress, e.g. the AWS Load Balancer Controller's
+    (its annotations reference, docs/guide/ingress/annotations.md), beside the platform's own."""
+
+    ALB = {"alb.ingress.kubernetes.io/scheme": "internet-facing", "alb.ingress.kubernetes.io/target-type": "ip",
+           # The ALB's health check defaults to path "/" and success code 200 (the controller's annotations.md).
+           # Behind SSO its targets are oauth2-proxy, which redirects "/" to sign in; "/ping - returns a 200 OK
+           # response, which is intended for use with health checks" (oauth2-proxy docs, features/endpoints).
+           "alb.ingress.kubernetes.io/healthcheck-path": "/ping"}
+
+    def test_an_alb_ingress_gets_them_and_keeps_the_platforms(self) -> None:
+        """docs/front-doors.md's recipe: TLS from ACM, found by the controller from the Ingress's tls hosts."""
+        run = run_program("prod", {**PROD_SECRETS, "ingressClass": "alb", "ingressAnnotations": self.ALB,
+                                   "ingressTlsClusterIssuer": "", "ingressTlsSecret": "acm"})
+        notes = annotations(run, "mlflow-ingress")
+        assert self.ALB.items() <= notes.items() and f"{NGINX}/ssl-redirect" in notes
+        spec = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
+        assert (spec["ingressClassName"], spec["tls"]) == ("alb", [{"hosts": ["mlflow.example.com"], "secretName": "acm"}])
+        # People arrive over https: oauth2-proxy sends them back there, with secure cookies.
+        proxy = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"), "oauth2-proxy")["args"]
+        assert {"--redirect-url=https://mlflow.example.com/oauth2/callback", "--cookie-secure=true"} <= set(proxy)
+
+    def test_every_annotation_not_given_is_one_the_platform_declares(self, dev: ProgramRun, prod: ProgramRun) -> None:
+        from mlflow_platform.ingress_sso.args import PLATFORM_ANNOTATIONS
+        for run in (dev, prod):
+            assert set(annotations(run, "mlflow-ingress")) <= set(PLATFORM_ANNOTATIONS)
+
+    @pytest.mark.parametrize(("annotation", "expected"), [
+        ({f"{NGINX}/proxy-body-size": "1m"}, "is set by the platform (the server's /tmp size)"),
+        ({"cert-manager.io/cluster-issuer": "other"}, "is set by the platform (tls_cluster_issuer)"),
+        ({"bad key!": "x"}, "is not a label or annotation key"),
+        ({"alb.ingress.kubernetes.io/scheme": 1}, "1 is not a string"),
+    ])
+    def test_refused_at_preview(self, annotation: dict[str, Any], expected: str) -> None:
+        assert_refused("dev", {"ingressAnnotations": annotation}, "ingressAnnotations", expected)
+
+    def test_they_need_an_ingress(self) -> None:
+        assert_refused("dev", {"frontDoor": "gateway", "gatewayName": "shared", "ingressAnnotations": self.ALB},
+                       "ingressAnnotations", "frontDoor gateway declares no Ingress")
