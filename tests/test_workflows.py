@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -86,3 +87,29 @@ def test_pulumi_cloud_login_by_oidc_is_offered_before_every_step_on_the_shared_b
             logins = [s for s in workflow_steps[:index] if s.get("uses", "").startswith("pulumi/auth-actions@")]
             assert logins, f"{workflow.name}: {step.get('name', step['uses'])}"
             assert "id-token" in yaml.safe_load(workflow.read_text())["permissions"]
+
+
+def test_the_pull_request_tests_get_every_service_the_runtime_tests_need() -> None:
+    """What the runtime layer connects to (tests/runtime/services.py, mariadb.py) and runs (promtool, PostgreSQL's own
+    binaries), provided by the pull-request job as .ci/run provides it on a machine: a missing one fails that job."""
+    from mlflow_platform.versions import POSTGRES_IMAGE
+    from runtime.mariadb import DEFAULT_MYSQL_URL
+    from runtime.services import DEFAULT_POSTGRES_URL
+
+    job = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())["jobs"]["test"]
+    services, script = job["services"], "\n".join(step.get("run", "") for step in job["steps"])
+    postgres_version = POSTGRES_IMAGE.rsplit(":", 1)[1]
+    assert services["postgres"]["image"] == f"postgres:{postgres_version}"
+    assert services["postgres"]["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+    assert f"{urlsplit(DEFAULT_POSTGRES_URL).port}:5432" in services["postgres"]["ports"]
+    assert services["mariadb"]["image"].startswith("mariadb:")
+    assert urlsplit(DEFAULT_MYSQL_URL).username == "root" and not urlsplit(DEFAULT_MYSQL_URL).password
+    assert services["mariadb"]["env"]["MARIADB_ALLOW_EMPTY_ROOT_PASSWORD"] == "1"
+    assert f"{urlsplit(DEFAULT_MYSQL_URL).port}:3306" in services["mariadb"]["ports"]
+    major = postgres_version.split(".")[0]
+    for package in ("prometheus", f"postgresql-{major}", f"postgresql-client-{major}"):
+        assert re.search(rf"apt-get install .*\b{re.escape(package)}\b", script), package
+    assert "MLFLOW_PLATFORM_REQUIRE_RUNTIME" in job["steps"][-1].get("env", {})
+    ci = (ROOT / ".ci" / "run").read_text()
+    for package in ("prometheus", "postgresql", "mariadb-server"):
+        assert package in ci, package
