@@ -1,5 +1,5 @@
 """checkov on every Kubernetes object each stack declares: no failed check, and every suppression is on its object
-with a one-line reason the README lists.
+with a one-line reason docs/security.md lists.
 
 What a fix was right for is fixed in the program (pull policy by pin, high UIDs, secrets as files where the image
 reads files, a liveness probe on every container); what stays is annotated `checkov.io/skip<N>: <check>=<reason>`
@@ -52,8 +52,8 @@ def failures(report: dict[str, Any]) -> list[str]:
 
 
 def readme_suppressions() -> set[tuple[str, str]]:
-    """The README's table of suppressions: (check, reason) per row."""
-    section = (ROOT / "README.md").read_text().split("### Scanner findings kept on purpose")[1].split("\n## ")[0]
+    """docs/security.md's table of suppressions: (check, reason) per row."""
+    section = (ROOT / "docs" / "security.md").read_text().split("### Scanner findings kept on purpose")[1].split("\n## ")[0]
     return set(re.findall(r"^\| `(CKV_K8S_\d+)`[^|]* \| [^|]+ \| (.+?) \|$", section, flags=re.MULTILINE))
 
 
