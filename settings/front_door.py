@@ -1,8 +1,7 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
 from mlflow_platform.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
-from mlflow_platform.ingress_sso.args import PLATFORM_ANNOTATIONS
-from mlflow_platform.kube.pods import qualified_name_problem
+from mlflow_platform.ingress_sso.args import annotation_problems
 from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
@@ -47,11 +46,8 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
     ingress_class = read.string("ingressClass", check=dns_subdomain_problem)
     annotations = read.mapping("ingressAnnotations")
-    for key, value in annotations.items():
-        if problem := (qualified_name_problem(key) or (None if isinstance(value, str) else f"{value!r} is not a string")
-                       or (f"{key!r} is set by the platform ({PLATFORM_ANNOTATIONS[key]})"
-                           if key in PLATFORM_ANNOTATIONS else None)):
-            read.fail("ingressAnnotations", problem)
+    for problem in annotation_problems(annotations):
+        read.fail("ingressAnnotations", problem)
     if annotations and front_door != "ingress":
         read.fail("ingressAnnotations", f"are the Ingress's: frontDoor {front_door} declares no Ingress")
     tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_subdomain_problem)

@@ -1,6 +1,8 @@
 """What IngressSSO takes: the host, TLS and the OIDC provider oauth2-proxy signs people in with."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -27,6 +29,14 @@ PLATFORM_ANNOTATIONS = {
     "cert-manager.io/cluster-issuer": "tls_cluster_issuer",
 }
 """The Ingress annotations the platform sets, and from what: a team's own may not override them."""
+
+
+def annotation_problems(annotations: Mapping[str, Any]) -> list[str]:
+    """Why these cannot be added to the Ingress: keys and values as Kubernetes takes them, none of the platform's."""
+    return [problem for key, value in annotations.items()
+            if (problem := qualified_name_problem(key) or (None if isinstance(value, str) else f"{value!r} is not a string")
+                or (f"{key!r} is set by the platform ({PLATFORM_ANNOTATIONS[key]})" if key in PLATFORM_ANNOTATIONS
+                    else None))]
 
 
 @dataclass(frozen=True)
@@ -139,11 +149,7 @@ class IngressSsoArgs:
         if self.cloudflare and self.jobs_service_name:
             problems.append("a Cloudflare tunnel routes by its remote configuration, which this program does not "
                             "manage: job submissions cannot be routed to the jobs Service")
-        problems += [problem for key, value in self.annotations.items()
-                     if (problem := qualified_name_problem(key) or (None if isinstance(value, str)
-                                                                    else f"{value!r} is not a string"))]
-        problems += [f"annotation {key!r} is the platform's ({why})" for key, why in PLATFORM_ANNOTATIONS.items()
-                     if key in self.annotations]
+        problems += annotation_problems(self.annotations)
         if self.annotations and (self.gateway or self.cloudflare):
             problems.append("annotations are the Ingress's: there is no Ingress with a gateway or a Cloudflare tunnel")
         if self.sso and not (self.sso.email_domains or self.sso.allowed_groups):

@@ -295,3 +295,12 @@ class TestIngressAnnotations:
     def test_they_need_an_ingress(self) -> None:
         assert_refused("dev", {"frontDoor": "gateway", "gatewayName": "shared", "ingressAnnotations": self.ALB},
                        "ingressAnnotations", "frontDoor gateway declares no Ingress")
+
+    def test_the_component_refuses_them_too_for_programs_that_use_it_directly(self) -> None:
+        from mlflow_platform import GatewayRef, IngressSsoArgs
+        with pytest.raises(ValueError, match=r"'cert-manager.io/cluster-issuer' is set by the platform"):
+            IngressSsoArgs(namespace="mlflow", host="mlflow.example.com", service_name="mlflow",
+                           annotations={"cert-manager.io/cluster-issuer": "other"})
+        with pytest.raises(ValueError, match="there is no Ingress with a gateway"):
+            IngressSsoArgs(namespace="mlflow", host="mlflow.example.com", service_name="mlflow",
+                           annotations=self.ALB, gateway=GatewayRef(name="shared"))
