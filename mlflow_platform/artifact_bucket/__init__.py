@@ -42,6 +42,9 @@ class ArtifactBucket(pulumi.ComponentResource):
     """minio, s3-compatible: the store's S3 API."""
     credentials_secret_name: pulumi.Output[str] | None
     """minio, s3-compatible: the Secret with the server's keys."""
+    backup_credentials_secret_name: pulumi.Output[str] | None
+    """minio with backup_prefix: the Secret with the backup user's write-only keys (MlflowPostgres' backup
+    credentials_secret_name, with endpoint_url, bucket_name and backup_prefix)."""
 
     @overload
     def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
@@ -70,4 +73,6 @@ class ArtifactBucket(pulumi.ComponentResource):
         # Python-only composition: the store's pods and ports (NetworkPolicies), the backup target (MlflowPostgres).
         self.store = store
         self.backup_target = store.backup_target
+        self.backup_credentials_secret_name = (pulumi.Output.from_input(store.backup_target.credentials_secret_name)
+                                               if store.backup_target else None)
         self.register_outputs(registered_outputs(self))

@@ -120,6 +120,8 @@ def test_outputs_for_the_server_and_other_stacks(dev: ProgramRun) -> None:
                       *({"name": key, "valueFrom": {"secretKeyRef": {"key": key, "name": credentials}}}
                         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))],
         "serviceAccountAnnotations": {},
+        # What MlflowPostgres' backup takes, for a program in another language to pass on.
+        "backupCredentialsSecretName": "mlflow-artifacts-backup-credentials",
     }
 
 
