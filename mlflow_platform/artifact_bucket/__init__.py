@@ -66,13 +66,11 @@ class ArtifactBucket(pulumi.ComponentResource):
         self.artifacts_destination = store.destination
         self.server_env = store.server_env
         self.service_account_annotations = store.service_account_annotations
-        extra = store.extra_outputs
-        self.bucket_arn, self.irsa_role_arn = extra.get("bucketArn"), extra.get("irsaRoleArn")
-        self.artifact_reader_role_arn, self.bucket_policy = extra.get("artifactReaderRoleArn"), extra.get("bucketPolicy")
-        self.endpoint_url, self.credentials_secret_name = extra.get("endpointUrl"), extra.get("credentialsSecretName")
+        self.bucket_arn, self.irsa_role_arn = store.bucket_arn, store.irsa_role_arn
+        self.artifact_reader_role_arn, self.bucket_policy = store.artifact_reader_role_arn, store.bucket_policy
+        self.endpoint_url, self.credentials_secret_name = store.endpoint_url, store.credentials_secret_name
         # Python-only composition: the store's pods and ports (NetworkPolicies), the backup target (MlflowPostgres).
         self.store = store
         self.backup_target = store.backup_target
-        self.backup_credentials_secret_name = (pulumi.Output.from_input(store.backup_target.credentials_secret_name)
-                                               if store.backup_target else None)
+        self.backup_credentials_secret_name = store.backup_target.credentials_secret_name if store.backup_target else None
         self.register_outputs(registered_outputs(self))

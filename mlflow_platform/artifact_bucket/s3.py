@@ -100,17 +100,18 @@ def s3_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) -> Ar
                      pulumi.Output.format("MLflow server ({0}/{1}) access to its artifact bucket", args.namespace,
                                           args.service_account),
                      applied(mlflow_bucket_policy, args.bucket_name, args.prefix, args.kms_key_arn))
-    outputs: dict[str, pulumi.Output[Any]] = {"bucketArn": bucket.arn, "irsaRoleArn": role.arn}
-    if args.also_trusted_service_accounts:
-        outputs["artifactReaderRoleArn"] = irsa_role(
-            "irsa-reader", args.also_trusted_service_accounts,
-            pulumi.Output.format("Read-only access to MLflow's artifacts in {0}/{1}", args.bucket_name, args.prefix),
-            applied(artifact_reader_policy, args.bucket_name, args.prefix, args.kms_key_arn)).arn
+    reader_role = irsa_role(
+        "irsa-reader", args.also_trusted_service_accounts,
+        pulumi.Output.format("Read-only access to MLflow's artifacts in {0}/{1}", args.bucket_name, args.prefix),
+        applied(artifact_reader_policy, args.bucket_name, args.prefix, args.kms_key_arn)
+    ) if args.also_trusted_service_accounts else None
     return ArtifactStore(
         bucket_name=bucket.bucket,
         destination=pulumi.Output.concat("s3://", args.bucket_name, "/", args.prefix),
         # No keys and no MLFLOW_S3_ENDPOINT_URL: the SDK takes the role from the IRSA token.
         server_env=[{"name": "AWS_DEFAULT_REGION", "value": args.region}, {"name": "AWS_REGION", "value": args.region}],
         service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
-        extra_outputs=outputs,
+        bucket_arn=bucket.arn,
+        irsa_role_arn=role.arn,
+        artifact_reader_role_arn=reader_role.arn if reader_role else None,
     )

@@ -35,11 +35,9 @@ def s3_compatible_store(parent: pulumi.Resource, name: str, args: ArtifactBucket
             {"name": "AWS_REGION", "value": args.signing_region},
             *(secret_env(key, args.credentials_secret, key) for key in CREDENTIAL_KEYS),
         ],
-        extra_outputs={
-            "endpointUrl": pulumi.Output.from_input(endpoint),
-            "credentialsSecretName": pulumi.Output.from_input(args.credentials_secret),
-            "bucketPolicy": policy,
-        },
+        endpoint_url=pulumi.Output.from_input(endpoint),
+        credentials_secret_name=pulumi.Output.from_input(args.credentials_secret),
+        bucket_policy=policy,
         port=endpoint_port(endpoint),
         cidr=args.endpoint_cidr,
     )

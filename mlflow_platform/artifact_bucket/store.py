@@ -30,7 +30,13 @@ class ArtifactStore:
     """Environment the MLflow server needs to reach the store (Secret references, never literals)."""
     service_account_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Annotations for the server's ServiceAccount (the IRSA role on EKS)."""
-    extra_outputs: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
+    # What only some backends have (ArtifactBucket's outputs of the same names).
+    bucket_arn: pulumi.Output[str] | None = None
+    irsa_role_arn: pulumi.Output[str] | None = None
+    artifact_reader_role_arn: pulumi.Output[str] | None = None
+    bucket_policy: pulumi.Output[str] | None = None
+    endpoint_url: pulumi.Output[str] | None = None
+    credentials_secret_name: pulumi.Output[str] | None = None
     pod_selector: dict[str, str] | None = None
     """Labels of the object store's pods when it runs in the cluster (MinIO)."""
     setup_selector: dict[str, str] | None = None

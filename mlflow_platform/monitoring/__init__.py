@@ -26,6 +26,7 @@ class Monitoring(pulumi.ComponentResource):
     """The PrometheusRule with the alerts."""
     dashboard: pulumi.Output[str]
     """The ConfigMap Grafana's sidecar loads the dashboard from."""
+
     @overload
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
 
@@ -41,7 +42,8 @@ class Monitoring(pulumi.ComponentResource):
     def _declare(self, name: str, args: MonitoringArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
         labels = {**standard_labels("mlflow", name, "monitoring"), **args.release_labels}
-        for target in filter(None, (args.server, args.database)):
+        targets = [target for target in (args.server, args.database) if target]
+        for target in targets:
             k8s.apiextensions.CustomResource(
                 f"{name}-{target.job}",
                 api_version="monitoring.coreos.com/v1",
@@ -73,7 +75,7 @@ class Monitoring(pulumi.ComponentResource):
                                            args.namespace)},
             opts=child,
         )
-        self.service_monitor_names = [target.job for target in filter(None, (args.server, args.database))]
+        self.service_monitor_names = [target.job for target in targets]
         self.prometheus_rule = rule.metadata["name"]
         self.dashboard = dashboard.metadata.name
         self.register_outputs(registered_outputs(self))

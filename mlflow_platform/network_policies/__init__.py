@@ -56,6 +56,7 @@ class NetworkPolicies(pulumi.ComponentResource):
 
     policy_names: list[str]
     """Every NetworkPolicy, the default deny first."""
+
     @overload
     def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
 
