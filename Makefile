@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install component-package render image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e clean
+.PHONY: test lint unit install component-package render image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e dev dev-down clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -78,6 +78,15 @@ preview-dev:
 
 preview-prod:
 	pulumi preview -s prod --policy-pack policy
+
+# The dev stack on a local kind cluster, from nothing or from where a failed run stopped (dev/up.sh): the cluster,
+# the Gateway API and NGINX Gateway Fabric from dev/manifests.lock, then `pulumi up -s dev`; it prints the URL.
+# Needs Docker, kind, kubectl, the Pulumi CLI, curl and sha256sum. `make dev-down` removes the stack and the cluster.
+dev:
+	bash dev/up.sh
+
+dev-down:
+	bash dev/down.sh
 
 # The Quick start on a new kind cluster, checked end to end, then destroyed (e2e/run.sh).
 # Needs Docker, kind, kubectl, the Pulumi CLI and Python 3.11; it cannot run where there is no Docker.

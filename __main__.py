@@ -111,6 +111,7 @@ if settings.network:
         oauth2_proxy_port=None if settings.ingress and settings.ingress.cloudflare else OAUTH2_PROXY_PORT,
         front_door_name="cloudflared" if settings.ingress and settings.ingress.cloudflare else "oauth2-proxy",
         ingress_namespace=settings.network.ingress_namespace,
+        ingress_cidr=settings.network.ingress_cidr,
         monitoring_namespace=settings.network.monitoring_namespace,
         client_namespaces=settings.network.client_namespaces,
     ), opts=in_namespace_after_server)

@@ -8,7 +8,15 @@ docs/components.md lists each component's inputs and outputs and what a minor ve
 import pulumi
 
 from mlflow_platform.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, IrsaTrust
-from mlflow_platform.ingress_sso import OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSSO, IngressSsoArgs, OidcSso
+from mlflow_platform.ingress_sso import (
+    OAUTH2_PROXY_PORT,
+    AlbSettings,
+    CloudflareTunnel,
+    GatewayRef,
+    IngressSSO,
+    IngressSsoArgs,
+    OidcSso,
+)
 from mlflow_platform.kube.labels import PART_OF
 from mlflow_platform.mlflow_postgres import DatabaseNetwork, ExternalDatabase, MlflowPostgres, MlflowPostgresArgs, RdsOptions
 from mlflow_platform.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
@@ -27,6 +35,7 @@ __all__ = [
     "PACKAGE_NAME",
     "PART_OF",
     "SERVER_PORT",
+    "AlbSettings",
     "ArtifactBucket",
     "ArtifactBucketArgs",
     "CloudflareTunnel",

@@ -388,14 +388,36 @@ class OidcSso(TypedDict, total=False):
     """oauth2-proxy pods."""
 
 
+class AlbSettings(TypedDict, total=False):
+    """The ALB the AWS Load Balancer Controller provisions for a Gateway (its LoadBalancerConfiguration)."""
+    scheme: str
+    """internet-facing, or internal (reachable from the VPC only)."""
+    subnet_ids: list[str]
+    """The ALB's subnets; empty lets the controller discover them by their kubernetes.io/role/elb tags."""
+    certificate_arn: str | None
+    """The ACM certificate of the HTTPS listener; None lets the controller discover one for the host name."""
+    https: bool
+    """An HTTPS listener on 443 (TLS ends at the ALB); False: HTTP on 80, for a trial only."""
+
+
 class GatewayRef(TypedDict, total=False):
-    """A Gateway API Gateway someone else runs; its listener terminates TLS (listeners[].tls)."""
+    """A Gateway API Gateway: one someone else runs (its listener terminates TLS), or, with class_name, one this
+    component declares.
+    """
     name: Required[str]
     """The Gateway's name."""
     namespace: str | None
-    """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it."""
+    """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it (a Gateway the
+    component declares admits the route's namespace by name)."""
     section_name: str | None
     """A listener of the Gateway; None attaches to every listener that admits the route."""
+    class_name: str | None
+    """The GatewayClass of a Gateway the component declares; None attaches to an existing Gateway."""
+    controller: str
+    """The implementation behind the class: nginx-gateway-fabric and aws-alb get their own settings for the body
+    size and timeouts (they ignore HTTPRoute timeouts); other gets the standard HTTPRoute timeouts."""
+    alb: AlbSettings | None
+    """The ALB of a Gateway the component declares (controller aws-alb)."""
 
 
 class CloudflareTunnel(TypedDict, total=False):
@@ -432,8 +454,8 @@ class IngressSsoInputs(TypedDict, total=False):
     """The MLflow jobs Service, which takes `job_routes` (the requests that submit server-side jobs)."""
     job_routes: list[str]
     """Paths that submit server-side jobs (MlflowServer's JOB_ROUTES), routed to the jobs Service."""
-    ingress_class: str
-    """The IngressClass (without gateway and cloudflare)."""
+    ingress_class: str | None
+    """The IngressClass (without gateway and cloudflare); None: the cluster's default IngressClass."""
     tls_cluster_issuer: str | None
     """cert-manager ClusterIssuer that issues the certificate."""
     tls_secret: pulumi.Input[str] | None
@@ -550,7 +572,9 @@ class NetworkPoliciesInputs(TypedDict, total=False):
     prometheus: dict[str, str]
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
     ingress_namespace: str
-    """Where the ingress controller or Gateway runs: it may reach the front door."""
+    """Where the Gateway's data plane or the ingress controller runs: it may reach the front door."""
+    ingress_cidr: pulumi.Input[str] | None
+    """Where a load balancer outside the cluster sends to the front door's pods from (an ALB's ip targets: the VPC)."""
     monitoring_namespace: str
     """Where Prometheus runs."""
     client_namespaces: list[str]

@@ -118,6 +118,22 @@ def arn_problem(value: str) -> str | None:
     return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"
 
 
+SUBNET_ID = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+ACM_CERTIFICATE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:"
+                                 r"certificate/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
+def subnet_id_problem(value: str) -> str | None:
+    """EC2 resource ids are the type's prefix and 8 (before 2016) or 17 lower-case hex digits."""
+    return None if SUBNET_ID.fullmatch(value) else f"{value!r} is not a subnet id like subnet-0123456789abcdef0"
+
+
+def acm_certificate_arn_problem(value: str) -> str | None:
+    """arn:<partition>:acm:<region>:<account>:certificate/<uuid> (ACM's ARN format)."""
+    return None if ACM_CERTIFICATE_ARN.fullmatch(value) else (
+        f"{value!r} is not an ACM certificate ARN like arn:aws:acm:us-east-1:123456789012:certificate/<uuid>")
+
+
 def database_host_problem(value: str) -> str | None:
     """A host name or an IP address and nothing else: the URI is built from it, so a '?', '/' or '@' would add
     parameters (e.g. sslmode=disable) or change the user."""

@@ -14,9 +14,14 @@ POSTGRES_IMAGE: Final = "docker.io/library/postgres:17.7"
 # Debian-based postgres images run the server as uid/gid 999.
 POSTGRES_UID: Final = 999
 
-# MinIO stopped publishing community images after this release; it is dev-only here.
-MINIO_IMAGE: Final = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
-MINIO_CLIENT_IMAGE: Final = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
+# MinIO's community repository is archived (2026) and these are its last published images: they get no fixes, and
+# are dev-only here (docs/dev.md, "MinIO, the dev store, is frozen upstream"). Pinned by digest, so the tag cannot
+# move: the multi-platform index digests quay.io serves for these tags (not pulled here, no registry access; the
+# same digests are pinned by several public projects).
+MINIO_IMAGE: Final = ("quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+                      "@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e")
+MINIO_CLIENT_IMAGE: Final = ("quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
+                             "@sha256:a7fe349ef4bd8521fb8497f55c6042871b2ae640607cf99d9bede5e9bdf11727")
 
 OAUTH2_PROXY_IMAGE: Final = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.2"
 # The distroless oauth2-proxy image runs as uid 65532 ("nonroot").

@@ -100,7 +100,9 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         front_door = dataclasses.replace(front_door, path_prefix=server.static_prefix)
     monitoring = read_monitoring(read)
     network = read_network(read, cluster, database_in_cluster=database is None or database.mode in ("in-cluster",
-                                                                                                      "sqlite"))
+                                                                                                      "sqlite"),
+                           load_balancer_in_vpc=bool(front_door and front_door.gateway
+                                                     and front_door.gateway.controller == "aws-alb"))
     identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
     if server and server.job_execution and front_door:
         if front_door.cloudflare:
@@ -129,7 +131,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if network and network.ingress_namespace == namespace:
         read.fail("ingressControllerNamespace", f"{namespace!r} is the platform's own namespace: the server's "
                                                 "NetworkPolicy would admit every pod in it; name the namespace your "
-                                                "ingress controller runs in (e.g. ingress-nginx)")
+                                                "Gateway's data plane or ingress controller runs in (e.g. nginx-gateway)")
     # Checked whenever both areas read cleanly, so this problem is reported with any others.
     # sqlite opens a file: there is no max_connections to fit under.
     if database and server and database.mode != "sqlite":
@@ -199,10 +201,12 @@ def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database
         if not accepted[opt_in]:
             read.fail(key, f"{risk}; set {read.key(opt_in)} to true to accept that")
 
-    if front_door and not front_door.gateway and not front_door.cloudflare and not front_door.tls:
-        refuse("ingressTlsClusterIssuer", "allowPlaintextIngress",
-               f"the Ingress for {front_door.host} has no TLS (set ingressTlsClusterIssuer or ingressTlsSecret): "
-               "sign-ins, session cookies and tokens would cross the network in clear")
+    if front_door and not front_door.tls:
+        alb = bool(front_door.gateway and front_door.gateway.alb)
+        refuse("albHttps" if alb else "ingressTlsClusterIssuer", "allowPlaintextIngress",
+               f"the front door for {front_door.host} has no TLS ("
+               + ("albHttps is false" if alb else "set ingressTlsClusterIssuer or ingressTlsSecret")
+               + "): sign-ins, session cookies and tokens would cross the network in clear")
     if network is None:
         refuse("networkPolicies", "allowDisabledNetworkPolicies",
                "without NetworkPolicies every pod of the cluster can reach the MLflow server and the stores")

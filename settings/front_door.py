@@ -1,22 +1,26 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
-from mlflow_platform.ingress_sso import CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
-from mlflow_platform.ingress_sso.args import annotation_problems
+from mlflow_platform.ingress_sso import AlbSettings, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from mlflow_platform.ingress_sso.args import ALB_SCHEMES, GATEWAY_CONTROLLERS, annotation_problems
 from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
 from mlflow_platform.validation import (
+    acm_certificate_arn_problem,
     dns_label_problem,
     dns_name_problem,
     dns_subdomain_problem,
     https_url_problem,
     issuer_url_problem,
     parse_quantity,
+    subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 from settings.reader import ConfigReader
 
-FRONT_DOORS = ("ingress", "gateway", "cloudflare")
+FRONT_DOORS = ("gateway", "ingress", "cloudflare")
+DECLARED_GATEWAY_NAME = "mlflow"
+"""The Gateway's name when the stack declares it and gatewayName is empty."""
 
 
 def read_front_door(read: ConfigReader, namespace: str | None, service_name: str,
@@ -44,7 +48,7 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     if not sso_enabled and not unauthenticated and front_door != "cloudflare":
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
-    ingress_class = read.string("ingressClass", check=dns_subdomain_problem)
+    ingress_class = read.optional("ingressClass", check=dns_subdomain_problem)
     annotations = read.mapping("ingressAnnotations")
     for problem in annotation_problems(annotations):
         read.fail("ingressAnnotations", problem)
@@ -54,10 +58,19 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     tls_secret = read.optional("ingressTlsSecret", check=dns_subdomain_problem)
     through_gateway = front_door == "gateway"
     gateway = _gateway(read, required=through_gateway)
-    if front_door != "ingress" and (tls_cluster_issuer or tls_secret):
-        whose = "the Gateway's (its listener's certificateRefs)" if through_gateway else "Cloudflare's"
-        read.fail("ingressTlsClusterIssuer" if tls_cluster_issuer else "ingressTlsSecret",
-                  f"TLS is {whose} with frontDoor {front_door}: leave it empty")
+    if ingress_class and front_door != "ingress":
+        read.fail("ingressClass", f"is the Ingress's: frontDoor {front_door} declares no Ingress")
+    if tls_cluster_issuer or tls_secret:
+        whose = None
+        if front_door == "cloudflare":
+            whose = "Cloudflare's"
+        elif gateway and not gateway.declared:
+            whose = "the Gateway's (its listener's certificateRefs)"
+        elif gateway and gateway.alb:
+            whose = f"the ALB's, from ACM ({read.key('albCertificateArn')}, or discovered for the host name)"
+        if whose:
+            read.fail("ingressTlsClusterIssuer" if tls_cluster_issuer else "ingressTlsSecret",
+                      f"TLS is {whose} with this front door: leave it empty")
     if read.problems_since(mark) or namespace is None or tmp_size is None:
         return None
     return IngressSsoArgs(
@@ -112,12 +125,45 @@ def _team_problem(value: str) -> str | None:
 
 
 def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:
+    """The stack's own Gateway with gatewayClassName, else the existing one named gatewayName."""
+    mark = len(read.problems)
     name = read.optional("gatewayName", check=dns_subdomain_problem)
     namespace = read.optional("gatewayNamespace", check=dns_label_problem)
     section = read.optional("gatewaySectionName", check=dns_subdomain_problem)
-    if required and not name:
-        read.fail("gatewayName", "is required with frontDoor gateway: the Gateway the HTTPRoute attaches to")
-    return GatewayRef(name=name, namespace=namespace, section_name=section) if name else None
+    class_name = read.optional("gatewayClassName", check=dns_subdomain_problem)
+    controller = read.string("gatewayController", allowed=GATEWAY_CONTROLLERS)
+    alb = _alb(read)
+    if not required:
+        for key, value in (("gatewayName", name), ("gatewayClassName", class_name), ("gatewaySectionName", section)):
+            if value:
+                read.fail(key, "is the Gateway's: set frontDoor gateway, or leave it empty")
+        return None
+    if not (name or class_name):
+        read.fail("gatewayName", "frontDoor gateway needs a Gateway: name an existing one here, or set "
+                                 f"{read.key('gatewayClassName')} for the stack to declare its own")
+    if class_name and section:
+        read.fail("gatewaySectionName", "picks a listener of an existing Gateway; the stack's own Gateway "
+                                        "(gatewayClassName) has one listener for ingressHost")
+    if alb and not (class_name and controller == "aws-alb"):
+        read.fail("albScheme", "the alb* keys configure the ALB of the stack's own Gateway: set "
+                               f"{read.key('gatewayClassName')} and gatewayController aws-alb")
+    if read.problems_since(mark):
+        return None
+    return GatewayRef(name=name or DECLARED_GATEWAY_NAME, namespace=namespace, section_name=section,
+                      class_name=class_name, controller=controller,
+                      alb=(alb or AlbSettings()) if class_name and controller == "aws-alb" else None)
+
+
+def _alb(read: ConfigReader) -> AlbSettings | None:
+    """None when every alb* key has its default."""
+    scheme = read.string("albScheme", allowed=ALB_SCHEMES)
+    subnets = read.string_list("albSubnetIds", check=subnet_id_problem)
+    certificate = read.optional("albCertificateArn", check=acm_certificate_arn_problem)
+    https = read.boolean("albHttps")
+    if certificate and not https:
+        read.fail("albCertificateArn", f"is the HTTPS listener's, and {read.key('albHttps')} is false")
+    settings = AlbSettings(scheme=scheme, subnet_ids=subnets, certificate_arn=certificate, https=https)
+    return None if settings == AlbSettings() else settings
 
 
 def _sso(read: ConfigReader) -> OidcSso:

@@ -19,10 +19,14 @@ class NetworkSettings:
     """Where an out-of-cluster database is reached (a CIDR, or the cluster stack's output); None in-cluster."""
     allow_https_egress: bool
     """networkAllowHttpsEgress: the server may reach any address on 443 even when nothing else needs it."""
+    ingress_cidr: pulumi.Input[str] | None = None
+    """Where a load balancer outside the cluster sends to the front door's pods from (an ALB's ip targets)."""
 
 
-def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster: bool) -> NetworkSettings | None:
-    """None when NetworkPolicies are off."""
+def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster: bool,
+                 load_balancer_in_vpc: bool = False) -> NetworkSettings | None:
+    """None when NetworkPolicies are off. `load_balancer_in_vpc`: an ALB sends to the pods from its subnets, which
+    are the VPC's."""
     ingress_namespace = read.string("ingressControllerNamespace", check=dns_label_problem)
     monitoring_namespace = read.string("monitoringNamespace", check=dns_label_problem)
     client_namespaces = read.string_list("networkClientNamespaces", check=dns_label_problem)
@@ -34,6 +38,8 @@ def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster:
         given = read.optional("databaseCidr", check=lambda value: cidr_problem(value, "the database's network"))
         database_cidr = given or cluster.get(
             "vpcCidr", "networkPolicies with a database outside the cluster (its egress on the database's port)")
+    vpc = "networkPolicies with an ALB (gatewayController aws-alb), which sends to the pods from the VPC"
     return NetworkSettings(ingress_namespace=ingress_namespace, monitoring_namespace=monitoring_namespace,
                            client_namespaces=client_namespaces, database_cidr=database_cidr,
-                           allow_https_egress=allow_https_egress)
+                           allow_https_egress=allow_https_egress,
+                           ingress_cidr=cluster.get("vpcCidr", vpc) if load_balancer_in_vpc else None)

@@ -77,7 +77,7 @@ SQLITE_STACK: dict[str, Any] = {"databaseMode": "sqlite", "serverWorkers": 1, "m
 
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
 # Cloudflare tunnel's connectors; every extension point at once; SQLite's volume.
-CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "ingressTlsClusterIssuer": None,
+CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "gatewayClassName": None,
                          "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
                          "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
 OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -18,11 +18,14 @@ import yaml
 from conftest import DEPLOYMENT, JOB, PVC, STATEFULSET
 from engine.default_providers import default_provider_problems
 from engine.kubernetes_await import (
+    ALB_GATEWAY,
     AWAIT,
-    KNOWN_CONTROLLER_MANIFESTS,
+    CUSTOM_RESOURCE,
+    KNOWN_GATEWAY_MANIFESTS,
     PROVIDER_DEFAULT_MINUTES,
-    SKIP_AWAIT,
+    WAIT_FOR,
     WORKLOAD_KINDS,
+    wait_for_condition,
 )
 from harness import PROJECT_FILE, ROOT, EngineError, ProgramRun, Registration, run_program, stack_config
 from mlflow_platform.kube.timeouts import MARGIN, PULL_MEGABYTES_PER_SECOND, probe_budget_seconds
@@ -269,67 +272,105 @@ class TestWhatPulumiKubernetesWaitsFor:
 
 
 def quick_start_commands() -> list[str]:
-    """The README's Quick start block, one command per `&&`."""
+    """The README's Quick start block, one command per line."""
     section = README.split("## Quick start (dev)", 1)[1]
     block = re.search(r"```sh\n(.+?)\n```", section, re.S)
     assert block is not None
-    return [c.strip() for c in block.group(1).replace("\\\n", " ").split("&&") if c.strip()]
+    return [line.strip() for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
 
 
-def e2e_commands() -> list[str]:
-    """e2e/run.sh's Quick start section."""
+def e2e_deploy_commands() -> list[str]:
+    """e2e/run.sh's deploy section."""
     script = (ROOT / "e2e" / "run.sh").read_text()
-    section = script.split("# --- The Quick start", 1)[1].split("\n# ---", 1)[0]
-    lines = [line for line in section.splitlines()[1:] if line.strip() and not line.startswith("#")]
-    return [c.strip() for line in lines for c in line.split("&&")]
+    section = script.split("# --- make dev", 1)[1].split("\n# ---", 1)[0]
+    return [line.strip() for line in section.splitlines()[1:] if line.strip() and not line.startswith("#")]
 
 
-def installed_controllers(commands: list[str]) -> list[str]:
-    return [url for command in commands for url in KNOWN_CONTROLLER_MANIFESTS if command == f"kubectl apply -f {url}"]
+def locked_urls() -> list[str]:
+    lines = (ROOT / "dev" / "manifests.lock").read_text().splitlines()
+    return [line.split()[1] for line in lines if line.strip() and not line.startswith("#")]
 
 
-class TestTheDevIngressOnTheQuickStartsCluster:
-    """pulumi-kubernetes provider/pkg/await/ingress.go: an Ingress is ready only when
-    status.loadBalancer.ingress has an entry, which only a controller writes. With none, `pulumi up -s dev`
-    waits its 10 minutes and fails, the stack half applied."""
+def shell_variable(script: str, name: str) -> str:
+    found = re.search(rf"^{name}=(\S+)$", script, re.M)
+    assert found, name
+    return found.group(1)
 
-    def test_the_dev_ingress_is_served_by_a_controller_the_quick_start_installs(self, dev: ProgramRun) -> None:
-        for ingress in declared(dev, (INGRESS,)):
-            annotations = ingress.plain_inputs["metadata"].get("annotations", {})
-            if annotations.get(SKIP_AWAIT) == "true":
-                continue
-            controllers = [KNOWN_CONTROLLER_MANIFESTS[url] for url in installed_controllers(quick_start_commands())]
-            assert controllers, f"the dev Ingress {ingress.name} waits for a controller the Quick start never installs"
-            assert any(c.publishes_status and c.ingress_class == ingress.plain_inputs["spec"]["ingressClassName"]
-                       for c in controllers)
 
-    def test_the_kind_cluster_maps_the_controllers_ports_to_the_host(self) -> None:
-        """http://mlflow.localtest.me is 127.0.0.1:80: the node's port must be the host's."""
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+FRONT_DOOR_GROUPS = ("kubernetes:gateway.networking.k8s.io/", "kubernetes:gateway.nginx.org/", "kubernetes:gateway.k8s.aws/")
+UP_SCRIPT = (ROOT / "dev" / "up.sh").read_text()
+
+
+class TestTheFrontDoorsCustomResources:
+    """pulumi-kubernetes has no awaiter for the Gateway API (tests/engine/kubernetes_await.py, CUSTOM_RESOURCE):
+    a Gateway, an HTTPRoute or a policy is ready once accepted, unless pulumi.com/waitFor names a condition. The
+    stack's own Gateway names Programmed, so `up` ends when traffic can flow, and on nothing else: a condition no
+    controller writes would hang `up` for 10 minutes and fail it."""
+
+    def test_only_the_stacks_own_gateway_waits_and_for_programmed(self, dev: ProgramRun, prod: ProgramRun) -> None:
+        for run in (dev, prod):
+            front_door = [r for r in run.kubernetes_objects() if r.type.startswith(FRONT_DOOR_GROUPS)]
+            assert {r.type for r in front_door} >= {GATEWAY, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"}
+            for obj in front_door:
+                annotation = obj.plain_inputs["metadata"].get("annotations", {}).get(WAIT_FOR)
+                if obj.type == GATEWAY:
+                    assert wait_for_condition(annotation) == ("Programmed", "True")
+                else:
+                    assert annotation is None, obj.name
+            assert AWAIT[GATEWAY] == CUSTOM_RESOURCE
+
+    def test_the_condition_is_parsed_as_the_provider_does(self) -> None:
+        """custom.go NewCustom: the "condition=" prefix is optional and the status defaults to True."""
+        assert wait_for_condition("condition=Programmed") == ("Programmed", "True")
+        assert wait_for_condition("Ready=False") == ("Ready", "False")
+
+    def test_the_dev_gateway_is_of_the_class_make_dev_installs_whose_controller_programs_it(
+            self, dev: ProgramRun) -> None:
+        gateway_class = dev.one(GATEWAY).plain_inputs["spec"]["gatewayClassName"]
+        installed = [implementation for url in locked_urls() for prefix, implementation in KNOWN_GATEWAY_MANIFESTS.items()
+                     if url.startswith(prefix) and url.endswith("/deploy/nodeport/deploy.yaml")]
+        assert [i.gateway_class for i in installed] == [gateway_class] and all(i.sets_programmed for i in installed)
+        # The last manifest is the controller's: dev/up.sh applies it after the CRDs are Established.
+        assert locked_urls()[-1].endswith("/deploy/nodeport/deploy.yaml")
+
+    def test_make_dev_waits_for_the_controller_and_its_class_before_pulumi_up(self) -> None:
+        up = UP_SCRIPT.index("pulumi up -s dev --yes")
+        assert UP_SCRIPT.index("rollout status deployment/nginx-gateway") < up
+        assert UP_SCRIPT.index("wait --for=condition=Accepted --timeout=120s gatewayclass/nginx") < up
+        # Waits on named objects only: `wait --for=condition=complete job --all` found nothing on a re-run once
+        # ingress-nginx's Jobs had expired, and failed.
+        assert "--all" not in UP_SCRIPT
+
+    def test_the_kind_node_maps_the_gateways_node_port_to_port_80_of_the_host(self, dev: ProgramRun) -> None:
+        """http://mlflow.localtest.me is 127.0.0.1:80: the host's port 80 must reach the node port of the Gateway's
+        listener, which dev/up.sh fixes in NGF's NginxProxy."""
+        (listener,) = dev.one(GATEWAY).plain_inputs["spec"]["listeners"]
+        assert int(shell_variable(UP_SCRIPT, "listener_port")) == listener["port"]
+        node_port = int(shell_variable(UP_SCRIPT, "node_port"))
         nodes = yaml.safe_load((ROOT / "dev" / "kind.yaml").read_text())["nodes"]
-        mapped = {m["hostPort"] for node in nodes for m in node.get("extraPortMappings", [])
-                  if m["containerPort"] == m["hostPort"]}
-        for url in installed_controllers(quick_start_commands()):
-            assert set(KNOWN_CONTROLLER_MANIFESTS[url].host_ports) <= mapped
-        assert "kind create cluster --config dev/kind.yaml" in quick_start_commands()
-
-    def test_the_controllers_admission_jobs_and_rollout_are_awaited_before_pulumi_up(self) -> None:
-        """ingress-nginx validates every Ingress through its webhook; an Ingress sent before the webhook's
-        certificate is patched in is refused."""
-        commands = quick_start_commands()
-        up = commands.index("pulumi up -s dev --yes")
-        apply = next(i for i, c in enumerate(commands) if c in {f"kubectl apply -f {u}" for u in KNOWN_CONTROLLER_MANIFESTS})
-        waits = commands[apply + 1:up]
-        assert "kubectl -n ingress-nginx wait --for=condition=complete job --all --timeout=300s" in waits
-        assert "kubectl -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=300s" in waits
+        mapped = {(m["containerPort"], m["hostPort"]) for node in nodes for m in node.get("extraPortMappings", [])}
+        assert (node_port, 80) in mapped
+        assert 30000 <= node_port <= 32767  # the API server's default --service-node-port-range
 
     def test_the_readme_the_e2e_script_and_the_dev_stack_say_the_same(self, dev: ProgramRun) -> None:
-        login = {"export PULUMI_CONFIG_PASSPHRASE=dev-only", "pulumi login --local"}  # e2e uses a file backend
-        assert [c for c in quick_start_commands() if c not in login] == e2e_commands()
+        assert quick_start_commands() == ["make dev"] == e2e_deploy_commands()
+        assert "kind create cluster --config dev/kind.yaml" in UP_SCRIPT
         assert dev.stack_outputs["trackingUrl"] == "http://mlflow.localtest.me"
         assert "MLFLOW_TRACKING_URI=http://mlflow.localtest.me python examples/first_run.py" in README
         assert (ROOT / "examples" / "first_run.py").read_text() in README
 
-    def test_prod_ingresses_expect_a_controller_of_their_class(self, prod: ProgramRun) -> None:
-        """Prod has no Quick start: its Ingress class is config, and the README names the prerequisite."""
-        classes = {i.plain_inputs["spec"]["ingressClassName"] for i in declared(prod, (INGRESS,))}
-        assert classes == {PROJECT_FILE["config"]["ingressClass"]["default"]}
+    def test_the_prod_gateway_expects_the_alb_controllers_class_which_the_docs_create(self, prod: ProgramRun) -> None:
+        """Prod has no installer: docs/front-doors.md creates the GatewayClass for the controller's controllerName."""
+        assert prod.one(GATEWAY).plain_inputs["spec"]["gatewayClassName"] == ALB_GATEWAY.gateway_class
+        guide = (ROOT / "docs" / "front-doors.md").read_text()
+        assert f"controllerName: {ALB_GATEWAY.controller_name}" in guide
+        assert f"name: {ALB_GATEWAY.gateway_class}\n" in guide
+
+    def test_no_stack_uses_ingress_nginx_any_more(self, dev: ProgramRun, prod: ProgramRun) -> None:
+        """Retired on 2026-03-24: no releases or security fixes."""
+        for run in (dev, prod):
+            assert not run.of_type(INGRESS)
+        for path in ("README.md", "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "dev/up.sh", "e2e/run.sh",
+                     "dev/kind.yaml"):
+            assert "ingress-nginx/controller" not in (ROOT / path).read_text(), path

@@ -123,13 +123,15 @@ REFUSED += [
     ("prod", {"allowUnverifiedDatabaseTls": False}, "databaseMode", "uses sslmode=require, which does not verify"),
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "disable", "allowUnverifiedDatabaseTls": False},
      "externalDatabaseSslMode", "uses sslmode=disable"),
-    ("prod", {"ingressTlsClusterIssuer": ""}, "ingressTlsClusterIssuer", "has no TLS"),
+    ("prod", {"albHttps": False}, "albHttps", "has no TLS"),
+    ("prod", {"frontDoor": "ingress", "gatewayClassName": ""}, "ingressTlsClusterIssuer", "has no TLS"),
 ]
 
 # Accepted, and why.
 ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"storageClass": "ebs.csi.aws.com"}, "a StorageClass name is a DNS subdomain: dots are allowed"),
-    ("prod", {"ingressTlsClusterIssuer": "letsencrypt.prod", "ingressClass": "nginx.internal"},
+    ("prod", {"frontDoor": "ingress", "gatewayClassName": "", "ingressTlsClusterIssuer": "letsencrypt.prod",
+              "ingressClass": "nginx.internal"},
      "ClusterIssuer and IngressClass names are DNS subdomains too"),
     ("dev", {"serverExtraAllowedHosts": ["*.example.com", "mlflow.internal:8080"]},
      "a wildcard under a domain and a host:port still name who may be addressed"),

@@ -8,13 +8,16 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from crd_schema import CUSTOM_API_GROUPS as CUSTOM_RESOURCE_API_GROUPS
 
 from harness import ProgramRun, Registration, unwrap_secrets
 
 # The newest schema kubernetes-validate ships, and the oldest Kubernetes minor EKS and kind still serve.
 KUBERNETES_VERSIONS = ("1.37.0", "1.32.0")
-# Custom resources have no schema here; tests/components/test_monitoring.py checks their structure and promtool their rules.
-CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
+# Custom resources have no schema here: every API group with a vendored CRD schema (Gateway API, NGINX Gateway
+# Fabric, AWS Load Balancer Controller) and monitoring.coreos.com. tests/test_custom_resource_schemas.py validates
+# them against their CRDs' schemas, and fails for a custom resource that has none.
+CUSTOM_API_GROUPS = CUSTOM_RESOURCE_API_GROUPS
 
 
 def as_manifest(obj: Registration) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def test_an_alias_maps_the_old_urn_to_the_renamed_resource(monkeypatch: pytest.M
     matching = match(run.resources, SNAPSHOT["dev"])
     old = next(u for u in SNAPSHOT["dev"] if u.endswith("PersistentVolumeClaim::mlflow-postgres-data"))
     assert matching.moved[old.replace("::mlflow-postgres-data", "::mlflow-postgres-volume")] == old
-    assert matching.deleted == []
+    assert [urn for urn in matching.deleted if urn not in CHANGELOG] == []
     # The new URN is not recorded yet: the record grows with `--urns`, the old URN stays in it.
     assert [p for p in contract_problems(run, SNAPSHOT["dev"]) if "not recorded" not in p] == []
 

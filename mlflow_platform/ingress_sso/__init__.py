@@ -13,15 +13,25 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlflow_platform.conversion import args_of
-from mlflow_platform.ingress_sso.args import NGINX, OAUTH2_PROXY_PORT, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
+from mlflow_platform.ingress_sso.args import (
+    NGINX,
+    OAUTH2_PROXY_PORT,
+    AlbSettings,
+    CloudflareTunnel,
+    GatewayRef,
+    IngressSsoArgs,
+    OidcSso,
+)
 from mlflow_platform.ingress_sso.cloudflared import cloudflared
-from mlflow_platform.ingress_sso.ingress import Routes, http_route_spec, ingress_spec
+from mlflow_platform.ingress_sso.gateway import Routes, declare_gateway_route
+from mlflow_platform.ingress_sso.ingress import ingress_spec
 from mlflow_platform.ingress_sso.oauth2_proxy import oauth2_proxy
 from mlflow_platform.inputs import IngressSsoInputs
 from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.outputs import registered_outputs
 
-__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'CloudflareTunnel', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs', 'OidcSso']
+__all__ = ['NGINX', 'OAUTH2_PROXY_PORT', 'AlbSettings', 'CloudflareTunnel', 'GatewayRef', 'IngressSSO', 'IngressSsoArgs',
+           'OidcSso']
 
 
 class IngressSSO(pulumi.ComponentResource):
@@ -55,35 +65,34 @@ class IngressSSO(pulumi.ComponentResource):
             # Nothing routes into the cluster: the connectors dial out to Cloudflare.
             self.proxy_selector = cloudflared(self, name, args, args.cloudflare)
         else:
-            backend: tuple[pulumi.Input[str], int] = (args.service_name, args.service_port)
             # Straight to MLflow, the route sends job submissions to the jobs Service; oauth2-proxy does it itself.
-            routes: Routes = ([(route, args.jobs_service_name) for route in args.job_routes]
-                              if args.jobs_service_name is not None else [])
+            # Each backend with the path its load balancer checks: MLflow's /health, oauth2-proxy's /ping (answered
+            # before any session or Host check, oauthproxy.go).
+            health = f"{args.path_prefix}/health"
+            backends: list[tuple[pulumi.Input[str], str]] = [(args.service_name, health)]
+            routes: Routes = []
+            if args.jobs_service_name is not None:
+                routes = [(route, args.jobs_service_name) for route in args.job_routes]
+                backends.append((args.jobs_service_name, health))
+            port = args.service_port
             if args.sso:
                 self.proxy_selector = selector_labels("oauth2-proxy", f"{name}-oauth2-proxy", "sso")
-                backend, routes = (oauth2_proxy(self, name, args, args.sso).metadata.name, OAUTH2_PROXY_PORT), []
-            self._route(name, args, *backend, routes)
+                backends, routes = [(oauth2_proxy(self, name, args, args.sso).metadata.name, "/ping")], []
+                port = OAUTH2_PROXY_PORT
+            self._route(name, args, backends, port, routes)
         self.tracking_url = pulumi.Output.from_input(args.tracking_url)
         self.url = pulumi.Output.from_input(args.url)
         self.host = pulumi.Output.from_input(args.host)
         self.register_outputs(registered_outputs(self))
 
-    def _route(self, name: str, args: IngressSsoArgs, service: pulumi.Input[str], port: int, routes: Routes) -> None:
+    def _route(self, name: str, args: IngressSsoArgs, backends: list[tuple[pulumi.Input[str], str]], port: int,
+               routes: Routes) -> None:
         """Traffic for the host into the cluster: an HTTPRoute on a Gateway, or an Ingress."""
         labels = standard_labels("mlflow", name, "ingress")
-        child = pulumi.ResourceOptions(parent=self)
         if args.gateway:
-            # pulumi-kubernetes waits for nothing on a custom resource (provider/pkg/await/awaiters.go has no
-            # Gateway API kind): the route is created once the API server accepts it.
-            k8s.apiextensions.CustomResource(
-                name,
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata={"name": name, "namespace": args.namespace, "labels": labels},
-                spec=http_route_spec(args, args.gateway, service, port, routes),
-                opts=child,
-            )
+            declare_gateway_route(self, name, args, args.gateway, backends, port, routes, labels)
             return
+        service = backends[0][0]
         annotations: dict[str, pulumi.Input[str]] = {
             **args.annotations,
             # Artifacts stream through the server: no buffering at nginx, a body as large as /tmp, long timeouts.
@@ -100,5 +109,5 @@ class IngressSSO(pulumi.ComponentResource):
             name,
             metadata={"name": name, "namespace": args.namespace, "annotations": annotations, "labels": labels},
             spec=ingress_spec(args, args.tls_secret or f"{name}-tls", service, port, routes),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -9,12 +9,14 @@ import pulumi
 from mlflow_platform.kube.pods import PodSettings, qualified_name_problem
 from mlflow_platform.kube.resources import WorkloadSizes
 from mlflow_platform.validation import (
+    acm_certificate_arn_problem,
     dns_label_problem,
     dns_name_problem,
     dns_subdomain_problem,
     image_problem,
     input_problem,
     issuer_url_problem,
+    subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
 
@@ -63,16 +65,72 @@ class OidcSso:
     """oauth2-proxy pods."""
 
 
+GATEWAY_CONTROLLERS = ("other", "nginx-gateway-fabric", "aws-alb")
+"""Implementations whose own settings the component declares beside the route (gateway.py)."""
+ALB_SCHEMES = ("internet-facing", "internal")
+
+
+@dataclass(frozen=True)
+class AlbSettings:
+    """The ALB the AWS Load Balancer Controller provisions for a Gateway (its LoadBalancerConfiguration)."""
+
+    scheme: str = "internet-facing"
+    """internet-facing, or internal (reachable from the VPC only)."""
+    subnet_ids: tuple[str, ...] = ()
+    """The ALB's subnets; empty lets the controller discover them by their kubernetes.io/role/elb tags."""
+    certificate_arn: str | None = None
+    """The ACM certificate of the HTTPS listener; None lets the controller discover one for the host name."""
+    https: bool = True
+    """An HTTPS listener on 443 (TLS ends at the ALB); False: HTTP on 80, for a trial only."""
+
+
 @dataclass(frozen=True)
 class GatewayRef:
-    """A Gateway API Gateway someone else runs; its listener terminates TLS (listeners[].tls)."""
+    """A Gateway API Gateway: one someone else runs (its listener terminates TLS), or, with class_name, one this
+    component declares."""
 
     name: str
     """The Gateway's name."""
     namespace: str | None = None
-    """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it."""
+    """None: the route's own namespace. Another one needs the listener's allowedRoutes to admit it (a Gateway the
+    component declares admits the route's namespace by name)."""
     section_name: str | None = None
     """A listener of the Gateway; None attaches to every listener that admits the route."""
+    class_name: str | None = None
+    """The GatewayClass of a Gateway the component declares; None attaches to an existing Gateway."""
+    controller: str = "other"
+    """The implementation behind the class: nginx-gateway-fabric and aws-alb get their own settings for the body
+    size and timeouts (they ignore HTTPRoute timeouts); other gets the standard HTTPRoute timeouts."""
+    alb: AlbSettings | None = None
+    """The ALB of a Gateway the component declares (controller aws-alb)."""
+
+    def __post_init__(self) -> None:
+        problems = [p for p in (dns_subdomain_problem(self.name),
+                                dns_label_problem(self.namespace) if self.namespace else None,
+                                dns_subdomain_problem(self.section_name) if self.section_name else None,
+                                dns_subdomain_problem(self.class_name) if self.class_name else None) if p]
+        if self.alb:
+            problems += [p for p in (acm_certificate_arn_problem(self.alb.certificate_arn) if self.alb.certificate_arn else None,
+                                     *(subnet_id_problem(s) for s in self.alb.subnet_ids)) if p]
+        elif self.controller == "aws-alb" and self.class_name:
+            object.__setattr__(self, "alb", AlbSettings())
+        if self.controller not in GATEWAY_CONTROLLERS:
+            problems.append(f"controller {self.controller!r} is not one of {', '.join(GATEWAY_CONTROLLERS)}")
+        if self.alb and (self.controller != "aws-alb" or not self.class_name):
+            problems.append("alb configures the ALB of a Gateway the component declares: set class_name and "
+                            "controller 'aws-alb'")
+        if self.alb and self.alb.scheme not in ALB_SCHEMES:
+            problems.append(f"alb.scheme {self.alb.scheme!r} is not one of {', '.join(ALB_SCHEMES)}")
+        if self.alb and self.alb.certificate_arn and not self.alb.https:
+            problems.append("alb.certificate_arn is for the HTTPS listener: set alb.https")
+        if self.class_name and self.section_name:
+            problems.append("section_name picks a listener of an existing Gateway; the component names its own")
+        if problems:
+            raise ValueError("GatewayRef: " + "; ".join(problems))
+
+    @property
+    def declared(self) -> bool:
+        return self.class_name is not None
 
 
 @dataclass(frozen=True)
@@ -113,8 +171,8 @@ class IngressSsoArgs:
     """The MLflow jobs Service, which takes `job_routes` (the requests that submit server-side jobs)."""
     job_routes: tuple[str, ...] = ()
     """Paths that submit server-side jobs (MlflowServer's JOB_ROUTES), routed to the jobs Service."""
-    ingress_class: str = "nginx"
-    """The IngressClass (without gateway and cloudflare)."""
+    ingress_class: str | None = None
+    """The IngressClass (without gateway and cloudflare); None: the cluster's default IngressClass."""
     tls_cluster_issuer: str | None = None
     """cert-manager ClusterIssuer that issues the certificate."""
     tls_secret: pulumi.Input[str] | None = None
@@ -159,7 +217,13 @@ class IngressSsoArgs:
 
     @property
     def tls(self) -> bool:
-        return bool(self.gateway or self.cloudflare or self.tls_cluster_issuer or self.tls_secret)
+        """Whether people reach the host over HTTPS: someone else's Gateway terminates TLS, an ALB does unless told
+        otherwise, and the component's Gateway or Ingress does with a certificate."""
+        if self.cloudflare or (self.gateway and not self.gateway.declared):
+            return True
+        if self.gateway and self.gateway.alb:
+            return self.gateway.alb.https
+        return bool(self.tls_cluster_issuer or self.tls_secret)
 
     @property
     def tracking_url(self) -> pulumi.Input[str]:

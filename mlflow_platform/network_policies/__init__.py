@@ -89,7 +89,10 @@ class NetworkPolicies(pulumi.ComponentResource):
         # Behind oauth2-proxy every person comes through it: nobody else reaches the server but Prometheus and
         # the labelled clients, which sign in with their own tokens. Without it (dev) the ingress controller
         # proxies to the server itself.
-        front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else [namespaces([args.ingress_namespace])]
+        # An ALB's ip targets are the pods themselves: it connects from its subnets.
+        proxies = [namespaces([args.ingress_namespace]),
+                   *([{"ipBlock": {"cidr": args.ingress_cidr}}] if args.ingress_cidr is not None else [])]
+        front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else proxies
         callers = [*front, prometheus, *clients]
         servers = [("server", args.server), *([("jobs", args.jobs)] if args.jobs else [])]
         to_servers = {"to": [pods(selector) for _, selector in servers], "ports": tcp(args.server_port)}
@@ -127,7 +130,7 @@ class NetworkPolicies(pulumi.ComponentResource):
             # oauth2-proxy fetches its issuer's discovery document and keys on 443; cloudflared dials Cloudflare.
             outside = CLOUDFLARE_EDGE_PORTS if args.front_door_name == "cloudflared" else tcp(443)
             self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
-                {"from": [namespaces([args.ingress_namespace])], "ports": tcp(args.oauth2_proxy_port)}
+                {"from": proxies, "ports": tcp(args.oauth2_proxy_port)}
             ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": outside}])
         self.register_outputs(registered_outputs(self))
 

@@ -59,8 +59,10 @@ class NetworkPoliciesArgs:
     """Names the front door's policies (oauth2-proxy or cloudflared)."""
     prometheus: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
-    ingress_namespace: str = "ingress-nginx"
-    """Where the ingress controller or Gateway runs: it may reach the front door."""
+    ingress_namespace: str = "nginx-gateway"
+    """Where the Gateway's data plane or the ingress controller runs: it may reach the front door."""
+    ingress_cidr: pulumi.Input[str] | None = None
+    """Where a load balancer outside the cluster sends to the front door's pods from (an ALB's ip targets: the VPC)."""
     monitoring_namespace: str = "monitoring"
     """Where Prometheus runs."""
     client_namespaces: tuple[str, ...] = ()
@@ -73,6 +75,7 @@ class NetworkPoliciesArgs:
             input_problem(owner, self, "namespace", dns_label_problem),
             input_problem(owner, self, "database_cidr", cidr_problem),
             input_problem(owner, self, "object_store_cidr", cidr_problem),
+            input_problem(owner, self, "ingress_cidr", cidr_problem),
             None if self.database_port is None or self.database or self.database_cidr is not None
             else "a database outside the cluster needs database_cidr",
         )

@@ -40,22 +40,75 @@ def prod_error(overrides: dict[str, Any]) -> str:
     return str(caught.value)
 
 
-class TestDev:
-    def test_local_host_without_tls_or_sso(self, dev: ProgramRun) -> None:
-        spec = dev.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
-        assert spec["ingressClassName"] == "nginx"
-        (rule,) = spec["rules"]
-        assert rule["host"] == "mlflow.localtest.me"
-        assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "mlflow", "port": {"number": 5000}}
-        assert "tls" not in spec
-        assert not any(key.startswith(f"{NGINX}/auth-") for key in annotations(dev, "mlflow-ingress"))
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+CLIENT_SETTINGS = "kubernetes:gateway.nginx.org/v1alpha1:ClientSettingsPolicy"
+PROXY_SETTINGS = "kubernetes:gateway.nginx.org/v1alpha1:ProxySettingsPolicy"
+LOAD_BALANCER = "kubernetes:gateway.k8s.aws/v1:LoadBalancerConfiguration"
+TARGET_GROUP = "kubernetes:gateway.k8s.aws/v1:TargetGroupConfiguration"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+# The Ingress front door, for clusters that run an Ingress controller: no Gateway keys.
+DEV_INGRESS = {"frontDoor": "ingress", "gatewayClassName": None, "ingressClass": "traefik"}
+PROD_INGRESS = {**PROD_SECRETS, "frontDoor": "ingress", "gatewayClassName": None, "ingressClass": "traefik",
+                "ingressTlsClusterIssuer": "letsencrypt-prod"}
+
+
+def route_spec(run: ProgramRun) -> dict[str, Any]:
+    spec: dict[str, Any] = run.one(HTTP_ROUTE).plain_inputs["spec"]
+    return spec
+
+
+class TestDevGatewayOnNginxGatewayFabric:
+    """dev: the stack's own Gateway of class nginx (NGINX Gateway Fabric, which `make dev` installs), its data plane in
+    nginx-gateway, and an HTTPRoute straight to MLflow."""
+
+    def test_a_plain_http_gateway_for_the_local_host_and_no_sso(self, dev: ProgramRun) -> None:
+        gateway = dev.one(GATEWAY, "mlflow-ingress-gateway").plain_inputs
+        assert (gateway["metadata"]["name"], gateway["metadata"]["namespace"]) == ("mlflow", "nginx-gateway")
+        assert gateway["spec"]["gatewayClassName"] == "nginx"
+        (listener,) = gateway["spec"]["listeners"]
+        assert {k: listener[k] for k in ("name", "protocol", "port", "hostname")} == {
+            "name": "http", "protocol": "HTTP", "port": 80, "hostname": "mlflow.localtest.me"}
+        assert "tls" not in listener
+        assert not dev.of_type(INGRESS)
         assert not [r for r in dev.resources if "oauth2-proxy" in r.name]
 
-    def test_body_size_and_timeouts_fit_large_artifacts(self, dev: ProgramRun) -> None:
-        notes = annotations(dev, "mlflow-ingress")
-        assert notes[f"{NGINX}/proxy-body-size"] == "2048m"  # serverTmpSize 2Gi: what the proxy can buffer
-        assert notes[f"{NGINX}/proxy-request-buffering"] == "off"
-        assert int(notes[f"{NGINX}/proxy-read-timeout"]) >= 600
+    def test_the_gateway_admits_routes_from_the_platforms_namespace_only(self, dev: ProgramRun) -> None:
+        (listener,) = dev.one(GATEWAY).plain_inputs["spec"]["listeners"]
+        assert listener["allowedRoutes"] == {"namespaces": {
+            "from": "Selector", "selector": {"matchLabels": {"kubernetes.io/metadata.name": "mlflow"}}}}
+
+    def test_the_route_sends_every_path_of_the_host_to_mlflow(self, dev: ProgramRun) -> None:
+        spec = route_spec(dev)
+        assert spec["parentRefs"] == [{"name": "mlflow", "namespace": "nginx-gateway"}]
+        assert spec["hostnames"] == ["mlflow.localtest.me"]
+        (rule,) = spec["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+        assert rule["backendRefs"] == [{"name": "mlflow", "port": 5000}]
+
+    def test_nginx_lets_artifacts_through_with_its_own_policies(self, dev: ProgramRun) -> None:
+        """nginx refuses bodies over 1 MB and cuts a proxied read after 60 s by default; NGINX Gateway Fabric 2.6
+        ignores HTTPRoute timeouts (internal/controller/state/graph/httproute.go, checkForUnsupportedHTTPFields:
+        a warning, the rule kept), so its ClientSettingsPolicy and ProxySettingsPolicy set them on the route."""
+        target = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "mlflow-ingress"}
+        client = dev.one(CLIENT_SETTINGS).plain_inputs["spec"]
+        assert client == {"targetRef": target, "body": {"maxSize": "2048m", "timeout": "900s"}}  # serverTmpSize 2Gi
+        proxy = dev.one(PROXY_SETTINGS).plain_inputs["spec"]
+        assert proxy == {"targetRefs": [target], "buffering": {"disable": True},
+                         "timeout": {"read": "900s", "send": "900s"}}
+        assert "timeouts" not in route_spec(dev)["rules"][0]
+
+    def test_up_waits_until_the_gateway_is_programmed(self, dev: ProgramRun) -> None:
+        """A custom resource is ready once accepted unless pulumi.com/waitFor names a condition (pulumi-kubernetes
+        provider/pkg/metadata/overrides.go, ReadyCondition); Programmed is the Gateway's standard condition."""
+        annotations = dev.one(GATEWAY).plain_inputs["metadata"]["annotations"]
+        assert annotations == {"pulumi.com/waitFor": "condition=Programmed"}
+
+    def test_the_data_plane_may_reach_mlflow(self, dev: ProgramRun) -> None:
+        server = dev.one(NETWORK_POLICY, "mlflow-network-server").plain_inputs["spec"]
+        peers = server["ingress"][0]["from"]
+        assert {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                                             "values": ["nginx-gateway"]}]}} in peers
 
     def test_ingress_host_is_allowed_and_its_origin_may_call_the_api(self, dev: ProgramRun) -> None:
         assert "mlflow.localtest.me" in server_option(dev, "--allowed-hosts").split(",")
@@ -63,25 +116,75 @@ class TestDev:
         assert dev.stack_outputs["trackingUrl"] == "http://mlflow.localtest.me"
 
 
-class TestProd:
-    def test_tls_from_cert_manager(self, prod: ProgramRun) -> None:
-        spec = prod.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
-        assert spec["tls"] == [{"hosts": ["mlflow.example.com"], "secretName": "mlflow-ingress-tls"}]
-        notes = annotations(prod, "mlflow-ingress")
-        assert notes["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
-        assert notes[f"{NGINX}/ssl-redirect"] == "true"
+class TestProdGatewayOnAnAlb:
+    """prod: the stack's own Gateway of class alb (the AWS Load Balancer Controller v3, Gateway API GA), whose ALB
+    ends TLS with an ACM certificate and sends to oauth2-proxy's pods (docs/guide/gateway/l7gateway.md)."""
+
+    def test_an_https_listener_whose_certificate_is_acms(self, prod: ProgramRun) -> None:
+        """certificateRefs are not supported by the ALB: an ACM certificate is discovered for the listener's
+        hostname, or named in the LoadBalancerConfiguration (docs/guide/gateway/gateway.md, "Certificate
+        Discovery for secure listeners")."""
+        gateway = prod.one(GATEWAY).plain_inputs
+        assert (gateway["metadata"]["namespace"], gateway["spec"]["gatewayClassName"]) == ("mlflow", "alb")
+        (listener,) = gateway["spec"]["listeners"]
+        assert (listener["protocol"], listener["port"], listener["hostname"]) == ("HTTPS", 443, "mlflow.example.com")
+        assert "tls" not in listener
         assert prod.stack_outputs["trackingUrl"] == "https://mlflow.example.com"
 
-    def test_every_request_goes_through_oauth2_proxy_to_the_server(self, prod: ProgramRun) -> None:
-        """oauth2-proxy is MLflow's reverse proxy: the Ingress routes every path to it, with no controller-specific
-        auth annotations, and it proxies to the MLflow Service."""
-        spec = prod.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
-        (rule,) = spec["rules"]
-        (path,) = rule["http"]["paths"]
-        assert (rule["host"], path["path"]) == ("mlflow.example.com", "/")
-        assert path["backend"]["service"] == {"name": "mlflow-ingress-oauth2-proxy", "port": {"number": 4180}}
-        assert not any(key.endswith(("/auth-url", "/auth-signin")) for key in annotations(prod, "mlflow-ingress"))
-        assert len(prod.of_type(INGRESS)) == 1
+    def test_the_load_balancer_configuration_is_the_gateways(self, prod: ProgramRun) -> None:
+        gateway = prod.one(GATEWAY).plain_inputs
+        config = prod.one(LOAD_BALANCER).plain_inputs
+        assert gateway["spec"]["infrastructure"] == {"parametersRef": {
+            "group": "gateway.k8s.aws", "kind": "LoadBalancerConfiguration", "name": config["metadata"]["name"]}}
+        assert config["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+        # The ALB's idle timeout (60 s by default) as long as the longest transfer oauth2-proxy allows.
+        assert config["spec"] == {"scheme": "internet-facing", "loadBalancerAttributes": [
+            {"key": "idle_timeout.timeout_seconds", "value": "900"}]}
+
+    def test_every_request_goes_to_oauth2_proxys_pods(self, prod: ProgramRun) -> None:
+        (rule,) = route_spec(prod)["rules"]
+        assert rule["backendRefs"] == [{"name": "mlflow-ingress-oauth2-proxy", "port": 4180}]
+        assert "timeouts" not in rule  # the ALB has none (l7gateway.md: HTTPRouteTimeouts unsupported)
+        targets = prod.one(TARGET_GROUP).plain_inputs["spec"]
+        assert targets["targetReference"] == {"name": "mlflow-ingress-oauth2-proxy"}
+        assert targets["defaultConfiguration"]["targetType"] == "ip"
+
+    def test_the_alb_checks_oauth2_proxy_on_ping(self, prod: ProgramRun) -> None:
+        """The ALB's default health check is "/" (pkg/gateway/model/model_build_target_group.go), which oauth2-proxy
+        answers with a sign-in redirect; /ping answers 200 with no session (oauth2-proxy's endpoints docs)."""
+        health = prod.one(TARGET_GROUP).plain_inputs["spec"]["defaultConfiguration"]["healthCheckConfig"]
+        assert health == {"healthCheckPath": "/ping", "healthCheckProtocol": "HTTP", "healthCheckPort": "traffic-port"}
+
+    def test_the_alb_reaches_oauth2_proxy_from_the_vpc(self, prod: ProgramRun) -> None:
+        """ip targets: the ALB connects to the pods from its subnets, in the cluster stack's VPC."""
+        proxy = prod.one(NETWORK_POLICY, "mlflow-network-oauth2-proxy").plain_inputs["spec"]
+        (rule,) = proxy["ingress"]
+        assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in rule["from"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 4180}]
+
+    def test_a_named_certificate_subnets_and_an_internal_scheme(self) -> None:
+        arn = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+        run = run_program("prod", {**PROD_SECRETS, "albCertificateArn": arn, "albScheme": "internal",
+                                   "albSubnetIds": ["subnet-0123456789abcdef0", "subnet-1234abcd"]})
+        spec = run.one(LOAD_BALANCER).plain_inputs["spec"]
+        assert spec["scheme"] == "internal"
+        assert spec["loadBalancerSubnets"] == [{"identifier": "subnet-0123456789abcdef0"},
+                                               {"identifier": "subnet-1234abcd"}]
+        assert spec["listenerConfigurations"] == [{"protocolPort": "HTTPS:443", "defaultCertificate": arn}]
+
+    def test_plain_http_on_the_alb_is_an_explicit_risk(self) -> None:
+        assert_refused("prod", {**PROD_SECRETS, "albHttps": False}, "albHttps", "has no TLS (albHttps is false)")
+        run = run_program("prod", {**PROD_SECRETS, "albHttps": False, "allowPlaintextIngress": True})
+        (listener,) = run.one(GATEWAY).plain_inputs["spec"]["listeners"]
+        assert (listener["protocol"], listener["port"]) == ("HTTP", 80)
+
+    def test_the_ingress_host_is_allowed_by_the_server(self, prod: ProgramRun) -> None:
+        assert "mlflow.example.com" in server_option(prod, "--allowed-hosts").split(",")
+        assert server_option(prod, "--cors-allowed-origins") == "https://mlflow.example.com"
+
+
+class TestOauth2Proxy:
+    def test_it_proxies_every_request_to_the_server(self, prod: ProgramRun) -> None:
         flags = container(prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
         assert "--upstream=http://mlflow.mlflow.svc.cluster.local:5000/" in flags
         assert "--upstream-timeout=900s" in flags  # not the default 30 s: large uploads are answered late
@@ -111,9 +214,49 @@ class TestProd:
         cookie = prod.one("random:index/randomPassword:RandomPassword", "mlflow-ingress-oauth2-proxy-cookie-secret")
         assert cookie.plain_inputs["length"] == 32
 
-    def test_ingress_host_is_allowed_by_the_server(self, prod: ProgramRun) -> None:
-        assert "mlflow.example.com" in server_option(prod, "--allowed-hosts").split(",")
-        assert server_option(prod, "--cors-allowed-origins") == "https://mlflow.example.com"
+
+class TestIngressFrontDoor:
+    """frontDoor ingress: an Ingress for clusters that run an Ingress controller (the class is the team's)."""
+
+    def test_dev_local_host_without_tls(self) -> None:
+        run = run_program("dev", DEV_INGRESS)
+        spec = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
+        assert spec["ingressClassName"] == "traefik"
+        (rule,) = spec["rules"]
+        assert rule["host"] == "mlflow.localtest.me"
+        assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "mlflow", "port": {"number": 5000}}
+        assert "tls" not in spec
+        assert not run.of_type(GATEWAY) and not run.of_type(HTTP_ROUTE)
+
+    def test_without_a_class_the_clusters_default_class_serves_it(self) -> None:
+        spec = run_program("dev", {**DEV_INGRESS, "ingressClass": None}).one(INGRESS).plain_inputs["spec"]
+        assert "ingressClassName" not in spec
+
+    def test_body_size_and_timeouts_fit_large_artifacts(self) -> None:
+        notes = annotations(run_program("dev", DEV_INGRESS), "mlflow-ingress")
+        assert notes[f"{NGINX}/proxy-body-size"] == "2048m"  # serverTmpSize 2Gi: what the proxy can buffer
+        assert notes[f"{NGINX}/proxy-request-buffering"] == "off"
+        assert int(notes[f"{NGINX}/proxy-read-timeout"]) >= 600
+
+    def test_prod_tls_from_cert_manager_and_every_path_to_oauth2_proxy(self) -> None:
+        run = run_program("prod", PROD_INGRESS)
+        spec = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]
+        assert spec["tls"] == [{"hosts": ["mlflow.example.com"], "secretName": "mlflow-ingress-tls"}]
+        notes = annotations(run, "mlflow-ingress")
+        assert notes["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+        assert notes[f"{NGINX}/ssl-redirect"] == "true"
+        (rule,) = spec["rules"]
+        (path,) = rule["http"]["paths"]
+        assert (rule["host"], path["path"]) == ("mlflow.example.com", "/")
+        assert path["backend"]["service"] == {"name": "mlflow-ingress-oauth2-proxy", "port": {"number": 4180}}
+        assert not any(key.endswith(("/auth-url", "/auth-signin")) for key in notes)
+        assert run.stack_outputs["trackingUrl"] == "https://mlflow.example.com"
+        assert not run.of_type(GATEWAY)
+
+    def test_gateway_keys_are_refused_with_it(self) -> None:
+        assert_refused("dev", {**DEV_INGRESS, "gatewayClassName": "nginx"}, "gatewayClassName",
+                       "is the Gateway's: set frontDoor gateway")
+        assert_refused("dev", {"ingressClass": "traefik"}, "ingressClass", "frontDoor gateway declares no Ingress")
 
 
 class TestRefusals:
@@ -141,33 +284,74 @@ class TestRefusals:
         assert "is not an https:// URL" in prod_error({"ssoIssuerUrl": "http://idp.example.com"})
 
 
-class TestGatewayApiFrontDoor:
-    """frontDoor gateway: an HTTPRoute on a Gateway someone else runs, instead of an Ingress."""
+class TestAnExistingGateway:
+    """frontDoor gateway without gatewayClassName: an HTTPRoute on a Gateway someone else runs."""
 
-    OVERRIDES = {**PROD_SECRETS, "frontDoor": "gateway", "gatewayName": "public", "gatewayNamespace": "gateways",
-                 "gatewaySectionName": "https", "ingressTlsClusterIssuer": None}
+    OVERRIDES = {**PROD_SECRETS, "gatewayClassName": None, "gatewayController": "other", "gatewayName": "public",
+                 "gatewayNamespace": "gateways", "gatewaySectionName": "https"}
 
     def test_the_route_sends_every_path_to_oauth2_proxy(self) -> None:
         run = run_program("prod", self.OVERRIDES)
-        assert not run.of_type(INGRESS)
-        (route,) = [r for r in run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
-        spec = route.plain_inputs["spec"]
+        assert not run.of_type(INGRESS) and not run.of_type(GATEWAY) and not run.of_type(LOAD_BALANCER)
+        spec = route_spec(run)
         assert spec["parentRefs"] == [{"name": "public", "namespace": "gateways", "sectionName": "https"}]
         assert spec["hostnames"] == ["mlflow.example.com"]
         (rule,) = spec["rules"]
         assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
         assert rule["backendRefs"] == [{"name": "mlflow-ingress-oauth2-proxy", "port": 4180}]
+        # An implementation of unknown settings gets the standard request timeout (Extended support).
         assert rule["timeouts"] == {"request": "900s"}
         assert run.stack_outputs["trackingUrl"] == "https://mlflow.example.com"  # TLS on the Gateway's listener
 
-    def test_a_gateway_needs_a_name_and_keeps_tls_to_itself(self) -> None:
-        message = prod_error({"frontDoor": "gateway"})
-        assert "mlflow-platform:gatewayName: is required with frontDoor gateway" in message
+    def test_an_existing_alb_gateway_gets_its_target_groups_only(self) -> None:
+        run = run_program("prod", {**self.OVERRIDES, "gatewayController": "aws-alb"})
+        assert run.one(TARGET_GROUP).plain_inputs["spec"]["targetReference"] == {"name": "mlflow-ingress-oauth2-proxy"}
+        assert not run.of_type(LOAD_BALANCER) and not run.of_type(GATEWAY)
+
+    def test_a_gateway_needs_a_name_or_a_class_and_keeps_tls_to_itself(self) -> None:
+        message = prod_error({"gatewayClassName": None, "ingressTlsClusterIssuer": "letsencrypt-prod"})
+        assert "mlflow-platform:gatewayName: frontDoor gateway needs a Gateway" in message
+        message = prod_error({**self.OVERRIDES, "ingressTlsClusterIssuer": "letsencrypt-prod"})
         assert "mlflow-platform:ingressTlsClusterIssuer: TLS is the Gateway's" in message
 
     def test_an_unknown_front_door_is_refused(self) -> None:
-        assert "mlflow-platform:frontDoor: 'traefik' is not allowed; use one of: ingress, gateway" in prod_error(
+        assert "mlflow-platform:frontDoor: 'traefik' is not allowed; use one of: gateway, ingress" in prod_error(
             {"frontDoor": "traefik"})
+
+
+class TestGatewayRules:
+    """What the Gateway keys and GatewayRef take, checked by rule at preview."""
+
+    @pytest.mark.parametrize(("overrides", "key", "expected"), [
+        ({"albCertificateArn": "arn:aws:iam::123456789012:role/x"}, "albCertificateArn", "is not an ACM certificate ARN"),
+        ({"albSubnetIds": ["subnet-XYZ"]}, "albSubnetIds", "is not a subnet id"),
+        ({"albScheme": "public"}, "albScheme", "'public' is not allowed; use one of: internet-facing, internal"),
+        ({"gatewayController": "envoy"}, "gatewayController", "is not allowed; use one of: other"),
+        ({"gatewaySectionName": "https"}, "gatewaySectionName", "picks a listener of an existing Gateway"),
+        ({"gatewayController": "other", "albScheme": "internal"}, "albScheme", "configure the ALB of the stack's own"),
+        ({"ingressTlsSecret": "mine"}, "ingressTlsSecret", "TLS is the ALB's, from ACM"),
+        ({"albHttps": False, "albCertificateArn":
+          "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"},
+         "albCertificateArn", "is the HTTPS listener's"),
+    ])
+    def test_refused_at_preview(self, overrides: dict[str, Any], key: str, expected: str) -> None:
+        assert_refused("prod", {**PROD_SECRETS, **overrides}, key, expected)
+
+    def test_the_component_refuses_what_the_settings_refuse(self) -> None:
+        from mlflow_platform import AlbSettings, GatewayRef
+        with pytest.raises(ValueError, match="alb configures the ALB of a Gateway the component declares"):
+            GatewayRef(name="public", alb=AlbSettings())
+        with pytest.raises(ValueError, match="controller 'envoy' is not one of"):
+            GatewayRef(name="public", controller="envoy")
+        with pytest.raises(ValueError, match="is not a subnet id"):
+            GatewayRef(name="mlflow", class_name="alb", controller="aws-alb", alb=AlbSettings(subnet_ids=("x",)))
+        assert GatewayRef(name="mlflow", class_name="alb", controller="aws-alb").alb == AlbSettings()
+
+    @pytest.mark.parametrize(("size", "expected"), [("2048m", "2048m"), ("20480m", "20g"), ("1g", "1024m"),
+                                                    ("9999k", "9999k"), ("10000k", "9m"), ("512", "512")])
+    def test_nginx_sizes_fit_nginx_gateway_fabrics_four_digits(self, size: str, expected: str) -> None:
+        from mlflow_platform.ingress_sso.gateway import nginx_size
+        assert nginx_size(size) == expected
 
 
 class TestCloudflareFrontDoor:
@@ -208,7 +392,8 @@ class TestCloudflareFrontDoor:
         assert policies["mlflow-network-cloudflared"]["ingress"] == []
 
     def test_what_cloudflare_needs_is_asked_for_at_preview(self) -> None:
-        message = prod_error({"frontDoor": "cloudflare"})
+        message = prod_error({"frontDoor": "cloudflare", "gatewayClassName": None,
+                               "ingressTlsClusterIssuer": "letsencrypt-prod"})
         for key in ("cloudflareTeamDomain", "cloudflareAudienceTag", "cloudflareTunnelToken"):
             assert f"mlflow-platform:{key}: is required with frontDoor cloudflare" in message
         assert "mlflow-platform:ssoEnabled: Cloudflare Access signs people in" in message
@@ -225,7 +410,7 @@ class TestJobSubmissionsReachTheJobsPod:
     def test_dev_ingress_routes_them_by_path(self) -> None:
         from mlflow_platform.mlflow_server import JOB_ROUTES
 
-        run = run_program("dev", JOBS)
+        run = run_program("dev", {**JOBS, **DEV_INGRESS})
         (rule,) = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]["rules"]
         backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
         assert backends == {"/": "mlflow", **{route: "mlflow-jobs" for route in JOB_ROUTES}}
@@ -239,14 +424,13 @@ class TestJobSubmissionsReachTheJobsPod:
         upstreams = [a.removeprefix("--upstream=") for a in args if a.startswith("--upstream=")]
         assert "http://mlflow.mlflow.svc.cluster.local:5000/" in upstreams
         assert f"http://mlflow-jobs.mlflow.svc.cluster.local:5000{JOB_ROUTE}" in upstreams
-        # The Ingress still sends everything to oauth2-proxy, which does the routing.
-        (rule,) = run.one(INGRESS, "mlflow-ingress").plain_inputs["spec"]["rules"]
-        assert [p["path"] for p in rule["http"]["paths"]] == ["/"]
+        # The route still sends everything to oauth2-proxy, which does the routing.
+        (rule,) = route_spec(run)["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
 
     def test_an_httproute_straight_to_mlflow_routes_them_by_path_prefix(self) -> None:
-        run = run_program("dev", {**JOBS, "frontDoor": "gateway", "gatewayName": "public"})
-        (route,) = [r for r in run.resources if r.type == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
-        everything, jobs = route.plain_inputs["spec"]["rules"]
+        run = run_program("dev", JOBS)
+        everything, jobs = route_spec(run)["rules"]
         assert everything["backendRefs"] == [{"name": "mlflow", "port": 5000}]
         assert jobs["backendRefs"] == [{"name": "mlflow-jobs", "port": 5000}]
         assert {"path": {"type": "PathPrefix", "value": JOB_ROUTE}} in jobs["matches"]
@@ -268,7 +452,7 @@ class TestIngressAnnotations:
 
     def test_an_alb_ingress_gets_them_and_keeps_the_platforms(self) -> None:
         """docs/front-doors.md's recipe: TLS from ACM, found by the controller from the Ingress's tls hosts."""
-        run = run_program("prod", {**PROD_SECRETS, "ingressClass": "alb", "ingressAnnotations": self.ALB,
+        run = run_program("prod", {**PROD_INGRESS, "ingressClass": "alb", "ingressAnnotations": self.ALB,
                                    "ingressTlsClusterIssuer": "", "ingressTlsSecret": "acm"})
         notes = annotations(run, "mlflow-ingress")
         assert self.ALB.items() <= notes.items() and f"{NGINX}/ssl-redirect" in notes
@@ -278,9 +462,9 @@ class TestIngressAnnotations:
         proxy = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"), "oauth2-proxy")["args"]
         assert {"--redirect-url=https://mlflow.example.com/oauth2/callback", "--cookie-secure=true"} <= set(proxy)
 
-    def test_every_annotation_not_given_is_one_the_platform_declares(self, dev: ProgramRun, prod: ProgramRun) -> None:
+    def test_every_annotation_not_given_is_one_the_platform_declares(self) -> None:
         from mlflow_platform.ingress_sso.args import PLATFORM_ANNOTATIONS
-        for run in (dev, prod):
+        for run in (run_program("dev", DEV_INGRESS), run_program("prod", PROD_INGRESS)):
             assert set(annotations(run, "mlflow-ingress")) <= set(PLATFORM_ANNOTATIONS)
 
     @pytest.mark.parametrize(("annotation", "expected"), [
@@ -290,11 +474,11 @@ class TestIngressAnnotations:
         ({"alb.ingress.kubernetes.io/scheme": 1}, "1 is not a string"),
     ])
     def test_refused_at_preview(self, annotation: dict[str, Any], expected: str) -> None:
-        assert_refused("dev", {"ingressAnnotations": annotation}, "ingressAnnotations", expected)
+        assert_refused("dev", {**DEV_INGRESS, "ingressAnnotations": annotation}, "ingressAnnotations", expected)
 
     def test_they_need_an_ingress(self) -> None:
-        assert_refused("dev", {"frontDoor": "gateway", "gatewayName": "shared", "ingressAnnotations": self.ALB},
-                       "ingressAnnotations", "frontDoor gateway declares no Ingress")
+        assert_refused("dev", {"ingressAnnotations": self.ALB}, "ingressAnnotations",
+                       "frontDoor gateway declares no Ingress")
 
     def test_the_component_refuses_them_too_for_programs_that_use_it_directly(self) -> None:
         from mlflow_platform import GatewayRef, IngressSsoArgs

@@ -109,11 +109,12 @@ PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
 CLIENT = {"mlflow-platform/client": "true"}
 
 
-def test_dev_server_admits_the_ingress_controller_prometheus_and_labelled_clients(dev: ProgramRun) -> None:
-    """Dev has no front door of its own: the ingress controller proxies to the server."""
+def test_dev_server_admits_the_gateways_data_plane_prometheus_and_labelled_clients(dev: ProgramRun) -> None:
+    """Dev has no oauth2-proxy: the Gateway's data plane (NGINX Gateway Fabric's, in nginx-gateway) proxies to the
+    server."""
     (rule,) = policy(dev, "server")["ingress"]
     ingress, prometheus, client = peers(rule)
-    assert in_namespaces(ingress) == ["ingress-nginx"] and "podSelector" not in ingress
+    assert in_namespaces(ingress) == ["nginx-gateway"] and "podSelector" not in ingress
     assert in_namespaces(prometheus) == ["monitoring"] and prometheus["podSelector"] == {"matchLabels": PROMETHEUS}
     assert client == {"podSelector": {"matchLabels": CLIENT}}
     assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
@@ -174,7 +175,9 @@ def test_prod_reaches_rds_only_in_the_vpc_and_s3_on_443_and_guards_oauth2_proxy(
     assert selects(upstream["to"][0]["podSelector"], prod.one(DEPLOYMENT, "mlflow"))
     assert issuer["ports"] == [{"protocol": "TCP", "port": 443}]
     (rule,) = policy(prod, "oauth2-proxy")["ingress"]
-    assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["ingress-nginx"]
+    # The ALB sends to the pods (ip targets) from its subnets, in the VPC; a data plane in the cluster from its own.
+    assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["nginx-gateway"]
+    assert rule["from"][1] == {"ipBlock": {"cidr": "10.20.0.0/16"}}
     assert selects(policy(prod, "oauth2-proxy")["podSelector"], prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
 
 

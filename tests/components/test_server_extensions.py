@@ -203,8 +203,11 @@ class TestStaticPrefix:
         assert prod_prefixed.stack_outputs["trackingUrl"] == "https://mlflow.example.com/tools/mlflow"
 
     def test_the_route_takes_only_the_prefix_and_oauth2_proxy_moves_under_it(self, prod_prefixed: ProgramRun) -> None:
-        ingress = prod_prefixed.one("kubernetes:networking.k8s.io/v1:Ingress").plain_inputs
-        assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/tools/mlflow"]
+        route = prod_prefixed.one("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").plain_inputs
+        assert route["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/tools/mlflow"}}]
+        # The ALB checks oauth2-proxy's pods directly, on /ping, which --proxy-prefix does not move.
+        target_group = prod_prefixed.one("kubernetes:gateway.k8s.aws/v1:TargetGroupConfiguration").plain_inputs
+        assert target_group["spec"]["defaultConfiguration"]["healthCheckConfig"]["healthCheckPath"] == "/ping"
         proxy = container(prod_prefixed.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
         assert "--proxy-prefix=/tools/mlflow/oauth2" in proxy["args"]
         assert "--redirect-url=https://mlflow.example.com/tools/mlflow/oauth2/callback" in proxy["args"]

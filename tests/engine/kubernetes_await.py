@@ -21,6 +21,20 @@ class Await:
 
 
 IMMEDIATE = Await("nothing: ready once the API server accepts it", "awaiters.go (not mapped, or mapped to NONE)", None)
+CUSTOM_RESOURCE = Await(
+    "nothing, unless the pulumi.com/waitFor annotation names what to wait for: \"condition=Type[=Status]\" (a "
+    "condition in .status.conditions, status True by default), \"jsonpath=...\" or a JSON list of them; with "
+    "PULUMI_K8S_AWAIT_ALL=true (off by default) a generic Ready heuristic. 10 minutes, or pulumi.com/timeoutSeconds",
+    "metadata/overrides.go (ReadyCondition), await/condition/custom.go (NewCustom, checkCondition), await.go "
+    "(timeout := 10 * time.Minute)", None)
+WAIT_FOR = "pulumi.com/waitFor"
+
+
+def wait_for_condition(annotation: str) -> tuple[str, str]:
+    """The (type, status) a "condition=" expression waits for, parsed as custom.go's NewCustom does."""
+    expression = annotation.removeprefix("condition=")
+    kind, _, status = expression.partition("=")
+    return kind, status or "True"
 
 AWAIT: dict[str, Await] = {
     "kubernetes:networking.k8s.io/v1:Ingress": Await(
@@ -58,30 +72,34 @@ AWAIT: dict[str, Await] = {
     # Custom resources: immediate, but created only once their CRD exists (5 retries on NoMatch).
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": IMMEDIATE,
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": IMMEDIATE,
-    # Gateway API: no awaiter (`git grep -i httproute provider/pkg/await` finds nothing).
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": IMMEDIATE,
+    # Custom resources of the front door (Gateway API, NGINX Gateway Fabric, the AWS Load Balancer Controller): no
+    # awaiter (`git grep -i -e httproute -e gateway provider/pkg/await` finds none), so ReadyCondition decides.
+    **{f"kubernetes:{kind}": CUSTOM_RESOURCE for kind in (
+        "gateway.networking.k8s.io/v1:Gateway", "gateway.networking.k8s.io/v1:HTTPRoute",
+        "gateway.nginx.org/v1alpha1:ClientSettingsPolicy", "gateway.nginx.org/v1alpha1:ProxySettingsPolicy",
+        "gateway.k8s.aws/v1:LoadBalancerConfiguration", "gateway.k8s.aws/v1:TargetGroupConfiguration")},
 }
 
 # Awaited kinds whose readiness takes real work on a new cluster (an image pull, a start, a run).
 WORKLOAD_KINDS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job")
 
-# The ingress controllers a Quick start may install, with what their manifest declares.
-# ingress-nginx controller-v1.15.1 deploy/static/provider/kind/deploy.yaml: the controller runs with
-# --ingress-class=nginx, --watch-ingress-without-class=true and --publish-status-address=localhost
-# (internal/ingress/status/status.go, runningAddresses: the published address becomes
-# status.loadBalancer.ingress[].hostname), and listens on hostPorts 80 and 443.
-KIND_INGRESS_NGINX = (
-    "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
-)
+# The Gateway implementations `make dev` may install (dev/manifests.lock), with what their manifest declares.
+# NGINX Gateway Fabric v2.6.7 deploy/nodeport/deploy.yaml: GatewayClass "nginx" (controllerName
+# gateway.nginx.org/nginx-gateway-controller), whose NginxProxy makes each Gateway's data plane a NodePort Service
+# in the Gateway's namespace; the controller sets the Gateway's Programmed condition once its nginx is configured
+# (internal/controller/state/conditions/conditions.go, GatewayConditionProgrammed). The AWS Load Balancer Controller
+# v3.5.0 sets it True once the ALB is active, Unknown while it provisions (controllers/gateway/gateway_controller.go,
+# updateGatewayStatusSuccess); its GatewayClass is the cluster admin's (docs/front-doors.md).
+NGF_NODEPORT = "https://raw.githubusercontent.com/nginx/nginx-gateway-fabric/"
 
 
 @dataclass(frozen=True)
-class IngressController:
-    ingress_class: str
-    publishes_status: bool
-    host_ports: tuple[int, ...]
+class GatewayImplementation:
+    gateway_class: str
+    controller_name: str
+    sets_programmed: bool
 
 
-KNOWN_CONTROLLER_MANIFESTS = {KIND_INGRESS_NGINX: IngressController("nginx", True, (80, 443))}
-SKIP_AWAIT = "pulumi.com/skipAwait"
-"""Only the exact value "true" skips the await (metadata/overrides.go, SkipAwaitLogic)."""
+KNOWN_GATEWAY_MANIFESTS = {NGF_NODEPORT: GatewayImplementation("nginx", "gateway.nginx.org/nginx-gateway-controller",
+                                                               True)}
+ALB_GATEWAY = GatewayImplementation("alb", "gateway.k8s.aws/alb", True)
