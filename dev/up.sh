@@ -9,7 +9,7 @@
 #   4. `pulumi up -s dev` (a local backend in ~/.pulumi unless you are logged in to one already), which
 #      declares the Gateway and the HTTPRoute, then the tracking URL.
 #
-# Every step converges (server-side apply, waits on named objects that stay), so after a failure you run
+# Every step converges (apply, waits on named objects that stay), so after a failure you run
 # `make dev` again. Every kubectl call names the context kind-mlflow: no other cluster is touched.
 # `make dev-down` (dev/down.sh) removes it all.
 set -euo pipefail
@@ -92,15 +92,16 @@ if [[ ${#crds[@]} -eq 0 ]]; then
 fi
 k wait --for=condition=Established --timeout=120s "${crds[@]}"
 
-# The last line: NGF's controller, GatewayClass nginx and the class's NginxProxy (service.type NodePort).
-k apply --server-side --force-conflicts -f "${manifests[-1]}"
+# The last line: NGF's controller, GatewayClass nginx and the class's NginxProxy (service.type NodePort),
+# applied as NGF's deploy/README.md says (`kubectl apply -f`; server-side apply is for its CRDs).
+k apply -f "${manifests[-1]}"
 
 # A fixed node port for the Gateway's port-80 listener: NginxProxy spec.kubernetes.service.nodePorts, a list of
 # {port, listenerPort} (NGF v2.6.7: apis/v1alpha2/nginxproxy_types.go, ServiceSpec.NodePorts and NodePort;
 # deploy/crds.yaml, nginxproxies v1alpha2; applied by internal/controller/provisioner/objects.go,
 # buildServicePorts). NGF builds the data plane's Service from it when the dev stack declares the Gateway.
-# A merge patch replaces the list whole and is owned by its own field manager, so a re-run or a later
-# server-side apply of deploy.yaml leaves it as it is.
+# A merge patch replaces the list whole; a re-run's client-side apply of deploy.yaml leaves it as it is (its
+# three-way merge changes only fields of the last applied configuration, which has no nodePorts).
 k -n nginx-gateway patch nginxproxy/nginx-gateway-proxy-config --type=merge \
   -p "{\"spec\":{\"kubernetes\":{\"service\":{\"nodePorts\":[{\"port\":$node_port,\"listenerPort\":$listener_port}]}}}}"
 k -n nginx-gateway rollout status deployment/nginx-gateway --timeout=300s

@@ -128,6 +128,13 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         read.fail("serverServiceType", f"a {server.service_type} Service's traffic comes from outside every namespace "
                                        "the NetworkPolicies admit, so they would drop it: keep ClusterIP behind a front "
                                        "door (ingressHost), or set networkPolicies false")
+    gateway = front_door.gateway if front_door else None
+    if network and gateway and gateway.declared and gateway.controller == "nginx-gateway-fabric" and \
+            network.ingress_namespace != (gateway.namespace or namespace):
+        read.fail("ingressControllerNamespace", f"is {network.ingress_namespace!r}, but NGINX Gateway Fabric runs the "
+                                                "data plane of the stack's Gateway in the Gateway's namespace "
+                                                f"({gateway.namespace or namespace!r}, gatewayNamespace): name that one, "
+                                                "or the NetworkPolicies drop its traffic")
     if network and network.ingress_namespace == namespace:
         read.fail("ingressControllerNamespace", f"{namespace!r} is the platform's own namespace: the server's "
                                                 "NetworkPolicy would admit every pod in it; name the namespace your "

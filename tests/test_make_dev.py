@@ -279,7 +279,9 @@ def kubectl(*args: str) -> str:
 
 
 def apply(body: str) -> str:
-    return kubectl("apply", "--server-side", "--force-conflicts", "-f", f"$CACHE/{sha256(body)}.yaml")
+    """The CRDs server-side (too large for client-side apply); NGF's deployment manifest as its deploy/README.md does."""
+    mode = () if body == BODIES[-1] else ("--server-side", "--force-conflicts")
+    return kubectl("apply", *mode, "-f", f"$CACHE/{sha256(body)}.yaml")
 
 
 PATCH = '{"spec":{"kubernetes":{"service":{"nodePorts":[{"port":30080,"listenerPort":80}]}}}}'

@@ -143,7 +143,7 @@ def load_balancer_spec(args: IngressSsoArgs, gateway: GatewayRef) -> dict[str, A
 def target_group_spec(service: pulumi.Input[str], health_path: str) -> dict[str, Any]:
     """The ALB sends to the pods themselves (ip targets, not node ports: the NetworkPolicies admit the VPC on the
     pods' port) and checks each on a path that answers without a session or an allowed Host: the ALB's health checks
-    carry its own address as Host."""
+    carry an address as Host, never the host name (tests/runtime/test_front_door_requests.py)."""
     return {
         "targetReference": {"name": service},
         "defaultConfiguration": {

@@ -104,6 +104,13 @@ class TestDevGatewayOnNginxGatewayFabric:
         annotations = dev.one(GATEWAY).plain_inputs["metadata"]["annotations"]
         assert annotations == {"pulumi.com/waitFor": "condition=Programmed"}
 
+    def test_the_network_policies_must_admit_the_gateways_namespace(self) -> None:
+        """NGF provisions each Gateway's nginx Deployment and Service in the Gateway's own namespace
+        (internal/controller/provisioner/objects.go)."""
+        assert_refused("dev", {"gatewayNamespace": "edge"}, "ingressControllerNamespace",
+                       "runs the data plane of the stack's Gateway in the Gateway's namespace ('edge'")
+        run_program("dev", {"gatewayNamespace": "edge", "ingressControllerNamespace": "edge"})
+
     def test_the_data_plane_may_reach_mlflow(self, dev: ProgramRun) -> None:
         server = dev.one(NETWORK_POLICY, "mlflow-network-server").plain_inputs["spec"]
         peers = server["ingress"][0]["from"]
