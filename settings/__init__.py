@@ -166,7 +166,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         read.fail("artifactEndpointCidr", unreachable)
     if database and database.mode == "sqlite":
         refuse_sqlite_misfits(read, server, data_protection, read.boolean("authEnabled"))
-    _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network)
+    _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network, read.boolean("authEnabled"))
     read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
     read.raise_if_problems()
     assert database and artifacts and server and pods  # else a problem was recorded and raised
@@ -193,12 +193,13 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
 
 
 INSECURE_OPT_INS = ("allowPlaintextIngress", "allowDisabledNetworkPolicies", "allowInClusterStoresInProd",
-                    "allowUnverifiedDatabaseTls", "allowPlaintextArtifactEndpoint")
+                    "allowUnverifiedDatabaseTls", "allowPlaintextArtifactEndpoint", "allowEveryUserAsAdmin",
+                    "allowArtifactReadsAroundPermissions")
 
 
 def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database: DatabaseSettings | None,
                              artifacts: ArtifactSettings | None, front_door: IngressSsoArgs | None,
-                             network: NetworkSettings | None) -> None:
+                             network: NetworkSettings | None, auth_enabled: bool) -> None:
     """A stack whose data is protected (prod) takes none of these unless the key named after the risk accepts it."""
     accepted = {key: read.boolean(key) for key in INSECURE_OPT_INS}
     if not data_protection:
@@ -214,6 +215,17 @@ def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database
                f"the front door for {front_door.host} has no TLS ("
                + ("albHttps is false" if alb else "set ingressTlsClusterIssuer or ingressTlsSecret")
                + "): sign-ins, session cookies and tokens would cross the network in clear")
+    if not auth_enabled:
+        who = ("everyone Cloudflare Access lets in, and anything that reaches the server without passing Access (no "
+               "one checks Cf-Access-Jwt-Assertion)" if front_door and front_door.cloudflare else
+               "everyone who signs in, and every program and pod that reaches the server")
+        refuse("authEnabled", "allowEveryUserAsAdmin",
+               f"without MLflow's auth app {who} is MLflow's admin: may read, change and delete every experiment and "
+               "model")
+    if auth_enabled and artifacts and artifacts.also_trusted_service_accounts:
+        refuse("irsaTrustedServiceAccounts", "allowArtifactReadsAroundPermissions",
+               "the artifact reader role reads every artifact under the prefix straight from S3, around MLflow's "
+               "permissions and workspaces, which the auth app enforces only on requests to the server")
     if network is None:
         refuse("networkPolicies", "allowDisabledNetworkPolicies",
                "without NetworkPolicies every pod of the cluster can reach the MLflow server and the stores")

@@ -39,7 +39,8 @@ def test_dev_outputs_wire_the_job_to_the_tracking_server(dev: ProgramRun) -> Non
 def test_prod_outputs_give_the_job_the_read_only_artifact_role() -> None:
     from conftest import PROD_SECRETS
 
-    platform = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"]})
+    platform = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"],
+                                    "allowArtifactReadsAroundPermissions": True})
     run = consume(platform.stack_outputs)
     assert run.one(SERVICE_ACCOUNT).plain_inputs["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": platform.stack_outputs["artifactReaderRoleArn"]}
@@ -72,7 +73,8 @@ def test_the_job_is_an_allowed_client_of_the_server(dev: ProgramRun) -> None:
 def test_the_platform_trusts_the_jobs_service_account_with_a_read_only_role_of_its_own() -> None:
     from conftest import PROD_SECRETS
 
-    run = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"]})
+    run = run_program("prod", {**PROD_SECRETS, "irsaTrustedServiceAccounts": ["mlflow:trainer"],
+                               "allowArtifactReadsAroundPermissions": True})
     roles = {r.name: r.plain_inputs["assumeRolePolicy"] for r in run.of_type("aws:iam/role:Role")}
     assert "system:serviceaccount:mlflow:trainer" not in roles["mlflow-artifacts-irsa"]
     assert "system:serviceaccount:mlflow:trainer" in roles["mlflow-artifacts-irsa-reader"]

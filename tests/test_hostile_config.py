@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PROD_SECRETS
+from conftest import CLOUDFLARE_FRONT_DOOR, PROD_SECRETS
 from harness import run_program
 from settings import ConfigError
 
@@ -125,10 +125,20 @@ REFUSED += [
      "externalDatabaseSslMode", "uses sslmode=disable"),
     ("prod", {"albHttps": False}, "albHttps", "has no TLS"),
     ("prod", {"frontDoor": "ingress", "gatewayClassName": ""}, "ingressTlsClusterIssuer", "has no TLS"),
+    # Authorization is never silently absent: without the auth app every caller is MLflow's admin.
+    ("prod", {"authEnabled": False}, "authEnabled", "everyone who signs in, and every program and pod that reaches "
+                                                    "the server is MLflow's admin"),
+    ("prod", {**CLOUDFLARE_FRONT_DOOR, "authEnabled": False}, "authEnabled", "no one checks Cf-Access-Jwt-Assertion"),
+    ("prod", {"irsaTrustedServiceAccounts": ["training:trainer"]}, "irsaTrustedServiceAccounts",
+     "around MLflow's permissions and workspaces, which the auth app enforces only on requests to the server"),
 ]
 
 # Accepted, and why.
 ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
+    ("prod", {"authEnabled": False, "allowEveryUserAsAdmin": True}, "the opt-in named after the risk accepts it"),
+    ("prod", {"irsaTrustedServiceAccounts": ["training:trainer"], "allowArtifactReadsAroundPermissions": True},
+     "a reader role around the auth app, accepted by name"),
+    ("dev", {"irsaTrustedServiceAccounts": ["training:trainer"]}, "a throwaway stack takes the reader role as it is"),
     ("dev", {"storageClass": "ebs.csi.aws.com"}, "a StorageClass name is a DNS subdomain: dots are allowed"),
     ("prod", {"frontDoor": "ingress", "gatewayClassName": "", "ingressTlsClusterIssuer": "letsencrypt.prod",
               "ingressClass": "nginx.internal"},
@@ -142,7 +152,8 @@ ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("prod", {**EXTERNAL, "externalDatabasePort": "0"}, "0 is the declared default: the engine's standard port"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "10.0.12.7"}, "an IP address is a host"),
     ("prod", {**EXTERNAL, "externalDatabaseHost": "fd00::7"}, "so is an IPv6 address"),
-    ("dev", {**DEV_AS_PROD, "allowPlaintextIngress": True}, "each risk accepted by its own key"),
+    ("dev", {**DEV_AS_PROD, "allowPlaintextIngress": True, "allowEveryUserAsAdmin": True},
+     "each risk accepted by its own key"),
     ("prod", {"networkPolicies": False, "allowDisabledNetworkPolicies": True}, "accepted by its own key"),
     ("dev", {}, "dev protects no data (dataProtection false): none of the prod refusals apply"),
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "verify-full", "databaseCaSecret": "db-ca",

@@ -174,7 +174,8 @@ class TestIrsa:
         assert lint(policy(prod.one(ROLE), "assumeRolePolicy")) <= TRUST_POLICY_NOT_APPLICABLE
 
     def test_the_read_only_role_for_trusted_jobs_passes_parliament(self) -> None:
-        run = run_prod({"irsaTrustedServiceAccounts": ["training:trainer"], "artifactKmsKeyArn":
+        run = run_prod({"irsaTrustedServiceAccounts": ["training:trainer"], "allowArtifactReadsAroundPermissions": True,
+                        "artifactKmsKeyArn":
                         "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0000-0000-0000-000000000000"})
         assert lint(policy(run.one(ROLE_POLICY, "mlflow-artifacts-irsa-reader-s3"), "policy")) == set()
         assert lint(policy(run.one(ROLE, "mlflow-artifacts-irsa-reader"), "assumeRolePolicy")) <= \
