@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, dict[str, Any]]]] = {"without the auth app": [], "with the auth app": []}
     with identity_provider() as provider, tempfile.TemporaryDirectory() as scratch:
         auth = {"authEnabled": True, "authTrustedIssuers": [f"{provider.issuer}=bench"],
-                "authAdminUsers": ["someone-else@example.com"]}
+                "authAdminIssuers": [provider.issuer], "authAdminUsers": ["someone-else@example.com"]}
         token = provider.token("bench", "bench", email="bench@example.com")
         for repetition in range(options.repetitions):
             for name, overrides, headers in (("without the auth app", {}, {}),

@@ -23,7 +23,9 @@ class ResourceSpec(TypedDict, total=False):
 
 
 class TrustedIssuer(TypedDict, total=False):
-    """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON)."""
+    """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON). Two entries for one issuer URL
+    become one with the audiences of both when they read its tokens alike, and are refused otherwise.
+    """
     issuer: Required[pulumi.Input[str]]
     """From config, or the cluster's OIDC issuer (a cluster-stack output) for service-account tokens."""
     audiences: Required[list[pulumi.Input[str]]]
@@ -36,6 +38,13 @@ class TrustedIssuer(TypedDict, total=False):
     """The claim listing the caller's groups."""
     jwks_uri: str | None
     """Where the issuer's keys are; None reads it from the issuer's OpenID discovery document."""
+    grants_admin: bool
+    """Whether its tokens may make an MLflow admin (ServerAuth admin_users, admin_groups): the people's issuer, as a
+    rule. MLflow keeps one user per username, so any issuer that may name an admin or list the admins' group
+    makes its bearer one; tokens of other issuers that name an admin are refused."""
+    service_account_namespaces: list[str]
+    """Non-empty: the cluster's ServiceAccount issuer, whose tokens name `system:serviceaccount:<ns>:<name>` and are
+    accepted only for these namespaces (no other issuer may name a ServiceAccount)."""
 
 
 class Team(TypedDict, total=False):
@@ -53,13 +62,14 @@ class ServerAuth(TypedDict, total=False):
     database_uri: Required[pulumi.Input[str]]
     """The auth app's own database (a Pulumi secret); created and migrated by the migration Job."""
     issuers: list[TrustedIssuer]
-    """Whose JWTs identify callers: the SSO provider, CI's issuer, the cluster's ServiceAccount tokens."""
+    """Whose JWTs identify callers: the SSO provider, CI's issuer, the cluster's ServiceAccount tokens (one issuer
+    given twice becomes one entry with the audiences of both)."""
     default_permission: str
     """What a user may do where nobody granted anything: READ, USE, EDIT, MANAGE or NO_PERMISSIONS."""
     admin_users: list[str]
-    """Usernames (token claims) that are MLflow admins."""
+    """Usernames (token claims) that are MLflow admins, when an issuer with grants_admin names them."""
     admin_groups: list[str]
-    """Groups (the issuer's groups claim) whose members are MLflow admins."""
+    """Groups (the issuer's groups claim) whose members are MLflow admins, in tokens of issuers with grants_admin."""
     allow_basic_auth: bool
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
     teams: list[Team]

@@ -7,9 +7,11 @@ MLFLOW_FLASK_SERVER_SECRET_KEY: mlflow/server/auth/config.py and get_flask_serve
 never from arguments; the identity module and its config in a ConfigMap on PYTHONPATH.
 """
 
+import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pulumi_random as random
 
 from mlflow_platform.kube.env import secret_env
 from mlflow_platform.kube.images import image_fields
+from mlflow_platform.validation import dns_label_problem
 
 HERE = Path(__file__).parent
 IDENTITY_MODULE = (HERE / "mlflow_platform_auth.py").read_text()
@@ -35,11 +38,14 @@ PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
 # mlflow/store/workspace/abstract_store.py WorkspaceNameValidator; "default" is MLflow's own workspace.
 WORKSPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])")
 RESERVED_WORKSPACES = ("default", "workspaces", "api", "ajax-api", "static-files")
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+"""Kubernetes' username of a ServiceAccount, the `sub` of its tokens; only the cluster's issuer may assert one."""
 
 
 @dataclass(frozen=True)
 class TrustedIssuer:
-    """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON)."""
+    """An issuer whose JWTs identify callers (mlflow_platform_auth.Issuer, as JSON). Two entries for one issuer URL
+    become one with the audiences of both when they read its tokens alike, and are refused otherwise."""
 
     issuer: pulumi.Input[str]
     """From config, or the cluster's OIDC issuer (a cluster-stack output) for service-account tokens."""
@@ -53,6 +59,61 @@ class TrustedIssuer:
     """The claim listing the caller's groups."""
     jwks_uri: str | None = None
     """Where the issuer's keys are; None reads it from the issuer's OpenID discovery document."""
+    grants_admin: bool = False
+    """Whether its tokens may make an MLflow admin (ServerAuth admin_users, admin_groups): the people's issuer, as a
+    rule. MLflow keeps one user per username, so any issuer that may name an admin or list the admins' group
+    makes its bearer one; tokens of other issuers that name an admin are refused."""
+    service_account_namespaces: tuple[str, ...] = ()
+    """Non-empty: the cluster's ServiceAccount issuer, whose tokens name `system:serviceaccount:<ns>:<name>` and are
+    accepted only for these namespaces (no other issuer may name a ServiceAccount)."""
+
+    def __post_init__(self) -> None:
+        problems = [f"{name!r} is not a namespace name" for name in self.service_account_namespaces
+                    if dns_label_problem(name)]
+        if problems:
+            raise ValueError(f"TrustedIssuer {self.issuer}: " + "; ".join(problems))
+
+    def conflicts(self, other: "TrustedIssuer") -> list[str]:
+        """How two entries for one issuer read its tokens differently (nothing: they merge). Username claims are
+        compatible when one list extends the other: both name a token the same wherever both name it."""
+        shorter, longer = sorted((self.username_claims, other.username_claims), key=len)
+        return [
+            f"{what} {mine!r} and {theirs!r}" for what, mine, theirs, same in (
+                ("header", self.header, other.header, self.header.lower() == other.header.lower()),
+                ("username claims", list(self.username_claims), list(other.username_claims),
+                 longer[:len(shorter)] == shorter),
+                ("groups claim", self.groups_claim, other.groups_claim, self.groups_claim == other.groups_claim),
+                ("jwks_uri", self.jwks_uri, other.jwks_uri, self.jwks_uri == other.jwks_uri),
+                ("grants_admin", self.grants_admin, other.grants_admin, self.grants_admin == other.grants_admin),
+                ("service-account namespaces", list(self.service_account_namespaces),
+                 list(other.service_account_namespaces),
+                 set(self.service_account_namespaces) == set(other.service_account_namespaces)),
+            ) if not same]
+
+    def merged(self, other: "TrustedIssuer") -> "TrustedIssuer":
+        """One entry with the audiences of both (and the longer list of username claims)."""
+        if problems := self.conflicts(other):
+            raise ValueError(f"issuer {self.issuer} is listed twice with different rules ({'; '.join(problems)}): "
+                             "one issuer is trusted one way only")
+        audiences = tuple(dict.fromkeys((*self.audiences, *other.audiences)))
+        return dataclasses.replace(self, audiences=audiences,
+                                   username_claims=max(self.username_claims, other.username_claims, key=len))
+
+
+def merge_issuers(issuers: Sequence[TrustedIssuer]) -> tuple[TrustedIssuer, ...]:
+    """One entry per issuer URL (known ones: a URL still an Output is kept as it is), in the order first seen.
+    Two entries for one issuer would otherwise leave the identity module one of them: with the SSO provider
+    listed again for programs, people signed in through the front door got 401 (their audience was the other's).
+    ValueError when two entries read the issuer's tokens differently."""
+    merged: dict[object, TrustedIssuer] = {}
+    for issuer in issuers:
+        key: object = issuer.issuer if isinstance(issuer.issuer, str) else id(issuer)
+        merged[key] = merged[key].merged(issuer) if key in merged else issuer
+    return tuple(merged.values())
+
+
+def names_a_service_account(username: str) -> bool:
+    return username.startswith(SERVICE_ACCOUNT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -86,13 +147,14 @@ class ServerAuth:
     database_uri: pulumi.Input[str]
     """The auth app's own database (a Pulumi secret); created and migrated by the migration Job."""
     issuers: tuple[TrustedIssuer, ...] = ()
-    """Whose JWTs identify callers: the SSO provider, CI's issuer, the cluster's ServiceAccount tokens."""
+    """Whose JWTs identify callers: the SSO provider, CI's issuer, the cluster's ServiceAccount tokens (one issuer
+    given twice becomes one entry with the audiences of both)."""
     default_permission: str = "READ"
     """What a user may do where nobody granted anything: READ, USE, EDIT, MANAGE or NO_PERMISSIONS."""
     admin_users: tuple[str, ...] = ()
-    """Usernames (token claims) that are MLflow admins."""
+    """Usernames (token claims) that are MLflow admins, when an issuer with grants_admin names them."""
     admin_groups: tuple[str, ...] = ()
-    """Groups (the issuer's groups claim) whose members are MLflow admins."""
+    """Groups (the issuer's groups claim) whose members are MLflow admins, in tokens of issuers with grants_admin."""
     allow_basic_auth: bool = False
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
     teams: tuple[Team, ...] = ()
@@ -106,17 +168,40 @@ class ServerAuth:
             problems.append("no way to sign in: give issuers, or allow basic auth")
         if not (self.admin_users or self.admin_groups or self.allow_basic_auth):
             problems.append("no admin: name admin_users or admin_groups, or nobody can grant permissions")
+        problems += self._admin_issuer_problems()
+        try:
+            merge_issuers(self.issuers)
+        except ValueError as error:
+            problems.append(str(error))
         if problems:
             raise ValueError("ServerAuth: " + "; ".join(problems))
+
+    def _admin_issuer_problems(self) -> list[str]:
+        """Admins named where no issuer may name them: they would never be admins."""
+        service_accounts = [user for user in self.admin_users if names_a_service_account(user)]
+        people = [user for user in self.admin_users if not names_a_service_account(user)]
+        problems = []
+        if (people or self.admin_groups) and not any(i.grants_admin and not i.service_account_namespaces
+                                                     for i in self.issuers):
+            problems.append(f"no issuer may name the admins {sorted((*people, *self.admin_groups))}: set grants_admin "
+                            "on the issuer whose tokens name them (e.g. the SSO provider)")
+        if service_accounts and not any(i.grants_admin and i.service_account_namespaces for i in self.issuers):
+            problems.append(f"no ServiceAccount issuer may name the admins {service_accounts}: set grants_admin on "
+                            "the one with service_account_namespaces")
+        return problems
 
     def identity_config(self) -> pulumi.Output[str]:
         """mlflow_platform_auth.Config as JSON."""
         def render(known: list[list[str]]) -> str:
-            issuers = zip(known, self.issuers, strict=True)
+            resolved = [dataclasses.replace(i, issuer=url, audiences=tuple(audiences))
+                        for (url, *audiences), i in zip(known, self.issuers, strict=True)]
             return json.dumps({
-                "issuers": [{"issuer": url, "audiences": audiences, "header": i.header,
+                "issuers": [{"issuer": i.issuer, "audiences": list(i.audiences), "header": i.header,
                              "username_claims": list(i.username_claims), "groups_claim": i.groups_claim,
-                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for (url, *audiences), i in issuers],
+                             "grants_admin": i.grants_admin,
+                             **({"service_account_namespaces": sorted(i.service_account_namespaces)}
+                                if i.service_account_namespaces else {}),
+                             **({"jwks_uri": i.jwks_uri} if i.jwks_uri else {})} for i in merge_issuers(resolved)],
                 "admin_users": sorted(self.admin_users),
                 "admin_groups": sorted(self.admin_groups),
                 "allow_basic_auth": self.allow_basic_auth,

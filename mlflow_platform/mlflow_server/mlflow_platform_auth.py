@@ -10,7 +10,10 @@ The identity never comes from a plain header a client could forge: every token i
 signature, issuer, audience and expiry are checked against one of the configured issuers: the SSO
 provider (the ID token oauth2-proxy passes as `Authorization: Bearer`, or a program's own token),
 the cluster's service-account issuer (projected tokens of in-cluster jobs), Cloudflare Access
-(`Cf-Access-Jwt-Assertion`). A user is created on first sight; admins come from the config, and so
+(`Cf-Access-Jwt-Assertion`), each only in its own header. A token names nobody when its `email` is not
+verified, a ServiceAccount only from the cluster's issuer and from the namespaces the config lists. A user
+is created on first sight; admins come from the config, named only by the issuers it lets name admins
+(MLflow keeps one user per username: an issuer that could name an admin would make its bearer one), and so
 do teams: membership of a workspace is one of two roles the migration Job creates in it, assigned
 or taken away here to match the config (MLflow resolves workspace-wide grants through roles).
 Stdlib, flask, werkzeug, PyJWT (in the image through mlflow[azure] -> azure-identity -> msal) and
@@ -48,12 +51,31 @@ class Issuer:
     groups_claim: str = "groups"
     jwks_uri: str | None = None
     """None: from the issuer's OIDC discovery document."""
+    grants_admin: bool = False
+    """Whether its tokens may make an MLflow admin (admin_users, admin_groups). MLflow keeps one user per username,
+    admin or not: any issuer that could name an admin (or list the admins' group) would make its bearer one."""
+    service_account_namespaces: tuple[str, ...] = ()
+    """Non-empty: a cluster's ServiceAccount issuer. Its tokens name `system:serviceaccount:<ns>:<name>` (the `sub`),
+    accepted only for these namespaces; no other issuer may name a ServiceAccount."""
+
+
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+
+
+def service_account_namespace(subject: str) -> str | None:
+    """The namespace of `system:serviceaccount:<namespace>:<name>`, None for any other subject."""
+    namespace, separator, name = subject.removeprefix(SERVICE_ACCOUNT_PREFIX).partition(":")
+    if not subject.startswith(SERVICE_ACCOUNT_PREFIX) or not separator or not namespace or not name or ":" in name:
+        return None
+    return namespace
 
 
 @dataclass(frozen=True)
 class Identity:
     username: str
     groups: frozenset[str]
+    may_be_admin: bool = False
+    """Its issuer grants admin (Issuer.grants_admin): only then do admin_users and admin_groups count."""
 
 
 DEFAULT_WORKSPACE = "default"
@@ -91,13 +113,20 @@ class Config:
     default_permission: str = "READ"
     """The ini's: members of a team read what nobody granted them in its workspace at this permission."""
 
+    def __post_init__(self) -> None:
+        urls = [issuer.issuer for issuer in self.issuers]
+        if twice := sorted({url for url in urls if urls.count(url) > 1}):
+            # One entry would silently replace the other, and with it every audience it accepts.
+            raise ValueError(f"issuers listed twice (one entry per issuer, with all its audiences): {twice}")
+
     @staticmethod
     def from_json(text: str) -> "Config":
         raw = json.loads(text)
         issuers = tuple(
             Issuer(issuer=i["issuer"], audiences=tuple(i["audiences"]), header=i.get("header", "Authorization"),
                    username_claims=tuple(i.get("username_claims", ["email"])), groups_claim=i.get("groups_claim", "groups"),
-                   jwks_uri=i.get("jwks_uri"))
+                   jwks_uri=i.get("jwks_uri"), grants_admin=bool(i.get("grants_admin", False)),
+                   service_account_namespaces=tuple(i.get("service_account_namespaces", [])))
             for i in raw.get("issuers", []))
         return Config(issuers=issuers, admin_users=frozenset(raw.get("admin_users", [])),
                       admin_groups=frozenset(raw.get("admin_groups", [])),
@@ -108,7 +137,9 @@ class Config:
                                   for name, team in sorted(raw.get("workspaces", {}).items())))
 
     def is_admin(self, identity: Identity) -> bool:
-        return identity.username in self.admin_users or bool(identity.groups & self.admin_groups)
+        """Named in admin_users or in an admin group, by an issuer that may name admins."""
+        return identity.may_be_admin and (identity.username in self.admin_users
+                                          or bool(identity.groups & self.admin_groups))
 
     def team_roles(self, identity: Identity) -> set[tuple[str, str]]:
         """(workspace, role name) pairs the identity should hold; empty when workspaces are off."""
@@ -135,13 +166,16 @@ class Verifier:
         self.config = config
         self._by_issuer = {issuer.issuer: issuer for issuer in config.issuers}
         self._keys: dict[str, jwt.PyJWKClient] = {}
-        self._verified: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        # Keyed by the header too: a token is good only in its issuer's header, and a cache keyed by the token
+        # alone would admit one refused in another header once it had been used in its own.
+        self._verified: OrderedDict[tuple[str, str], tuple[Identity, float]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def identity(self, token: str, header: str) -> Identity:
+        key = (header.lower(), token)
         with self._lock:
-            cached = self._verified.get(token)
+            cached = self._verified.get(key)
         if cached and cached[1] > time.time():
             return cached[0]
         try:
@@ -152,13 +186,9 @@ class Verifier:
         if issuer is None or issuer.header.lower() != header.lower():
             raise InvalidTokenError(f"issuer {claimed.get('iss')!r} is not trusted for {header}")
         claims = self._verified_claims(token, issuer)
-        username = next((str(claims[c]) for c in issuer.username_claims if claims.get(c)), None)
-        if not username:
-            raise InvalidTokenError(f"the token has none of the claims {list(issuer.username_claims)}")
-        groups = claims.get(issuer.groups_claim) or []
-        identity = Identity(username, frozenset(groups if isinstance(groups, list) else [groups]))
+        identity = identity_of(claims, issuer)
         with self._lock:
-            self._verified[token] = (identity, float(claims["exp"]))
+            self._verified[key] = (identity, float(claims["exp"]))
             while len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
         return identity
@@ -195,6 +225,37 @@ class Verifier:
         return client
 
 
+def identity_of(claims: dict[str, Any], issuer: Issuer) -> Identity:
+    """Who verified claims name, by the issuer's rules; InvalidTokenError when they name nobody it may name."""
+    if issuer.service_account_namespaces:
+        subject = str(claims.get("sub") or "")
+        namespace = service_account_namespace(subject)
+        if namespace is None:
+            raise InvalidTokenError(f"the subject {subject!r} is not a ServiceAccount (system:serviceaccount:<ns>:<name>)")
+        if namespace not in issuer.service_account_namespaces:
+            raise InvalidTokenError(f"ServiceAccounts of namespace {namespace!r} are not MLflow users; the config admits "
+                                    f"those of {', '.join(issuer.service_account_namespaces)}")
+        # A projected token lists no groups; the subject is all there is.
+        return Identity(subject, frozenset(), may_be_admin=issuer.grants_admin)
+    claim = next((c for c in issuer.username_claims if claims.get(c)), None)
+    if claim is None:
+        raise InvalidTokenError(f"the token has none of the claims {list(issuer.username_claims)}")
+    if claim == "email" and "email_verified" in claims and not _is_true(claims["email_verified"]):
+        # The provider says the address was never proven to be the holder's: it names nobody.
+        raise InvalidTokenError("its email is not verified (email_verified is false): it names nobody")
+    username = str(claims[claim])
+    if username.startswith(SERVICE_ACCOUNT_PREFIX):
+        raise InvalidTokenError(f"{username!r} is a ServiceAccount's name, which only the cluster's issuer may assert")
+    groups = claims.get(issuer.groups_claim) or []
+    return Identity(username, frozenset(groups if isinstance(groups, list) else [groups]),
+                    may_be_admin=issuer.grants_admin)
+
+
+def _is_true(value: Any) -> bool:
+    """A boolean claim, which some providers send as a string."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 def _discovered_jwks_uri(issuer: str) -> str:
     with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10) as response:
         return str(json.load(response)["jwks_uri"])
@@ -229,16 +290,22 @@ def _unauthorized(message: str) -> Response:
                     headers={"WWW-Authenticate": 'Bearer realm="mlflow", error="invalid_token"'})
 
 
+_NOT_AN_ADMIN_ISSUER = ("{!r} is an MLflow admin, and this token's issuer may not name admins: MLflow keeps one "
+                        "user per username, so its bearer would be that admin")
+
+
 def _ensure_user(identity: Identity, config: Config) -> None:
     """The user exists in MLflow's auth store, admin exactly when the config says so, and holds exactly
-    the team roles the config gives them. Checked against the store on every request (one per request: the
-    result is kept in `g`): another worker or replica may have changed them for a token with other groups, so a
-    per-process memory of what was set goes stale, and a user who left a group kept its rights on the process
-    that remembered them (tests/runtime/test_teams.py)."""
+    the team roles the config gives them; InvalidTokenError when an issuer that may not name admins names one.
+    Checked against the store on every request (one per request: the result is kept in `g`): another worker or
+    replica may have changed them for a token with other groups, so a per-process memory of what was set goes stale,
+    and a user who left a group kept its rights on the process that remembered them (tests/runtime/test_teams.py)."""
     admin, roles = config.is_admin(identity), frozenset(config.team_roles(identity))
     from mlflow.exceptions import MlflowException
     from mlflow.server.auth import store
 
+    if not identity.may_be_admin and identity.username in config.admin_users:
+        raise InvalidTokenError(_NOT_AN_ADMIN_ISSUER.format(identity.username))
     try:
         user = store.get_user(identity.username)
     except MlflowException as error:
@@ -251,6 +318,10 @@ def _ensure_user(identity: Identity, config: Config) -> None:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":  # another worker or replica was first
                 raise
         user = store.get_user(identity.username)
+    if user.is_admin and not identity.may_be_admin:
+        # An admin by group (their own issuer's token made them one). Demoting them would not make this request
+        # safe: their own next token promotes them again, and this one could be served while they are.
+        raise InvalidTokenError(_NOT_AN_ADMIN_ISSUER.format(identity.username))
     if user.is_admin != admin:
         store.update_user(identity.username, is_admin=admin)
     if config.teams:
@@ -292,10 +363,10 @@ def authenticate() -> Authorization | Response:
             continue
         try:
             identity = verifier.identity(token, header)
+            _ensure_user(identity, verifier.config)
         except InvalidTokenError as error:
             _logger.warning("refused a token in %s: %s", header, error)
-            return _unauthorized(f"invalid token in {header}")
-        _ensure_user(identity, verifier.config)
+            return _unauthorized(f"invalid token in {header}: {error}")
         authorization = Authorization("bearer", {"username": identity.username})
         g.mlflow_platform_authorization = authorization
         return authorization

@@ -1,6 +1,7 @@
 """Who may talk to whom, both ways, under a namespace-wide default deny: each data store admits only its clients
-and connects nowhere; the server admits its front door, Prometheus and labelled clients, and reaches DNS, its
-database and its object store, and 443 only where something it uses lives there (S3, token issuers, providers).
+and connects nowhere; the server admits its front door and labelled clients on its API port and Prometheus on the one
+port it scrapes, and reaches the cluster's DNS, its database and its object store, and 443 only where something it uses
+lives there (S3, token issuers, providers).
 
 Traffic from a pod's own node (the kubelet's probes) is always allowed (kubernetes.io/docs/concepts/
 services-networking/network-policies: "traffic to and from the node where a Pod is running is always allowed")."""
@@ -38,11 +39,20 @@ def tcp(*numbers: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": n} for n in numbers]
 
 
+# The cluster's DNS: CoreDNS in kube-system, labelled k8s-app: kube-dns by kubeadm (kind's nodes are kubeadm's:
+# cmd/kubeadm/app/phases/addons/dns/manifests.go) and by EKS's CoreDNS add-on; k3s and minikube use the same label.
+# Both selectors in one peer (AND): no pod of another namespace that copies the label answers on 53.
+KUBE_DNS = pods_in(["kube-system"], {"k8s-app": "kube-dns"})
 DNS_EGRESS = {
-    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "to": [KUBE_DNS],
     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
 }
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+# No public service has these addresses: the private networks of RFC 1918, link-local (RFC 3927; with the instance
+# metadata service, 169.254.169.254), the shared address space of RFC 6598 (carrier-grade NAT, and the secondary
+# CIDR EKS custom networking gives pods) and loopback.
+NOT_PUBLIC_IPV4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8")
+PUBLIC_IPV4 = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NOT_PUBLIC_IPV4)}}]
 # cloudflared connects to Cloudflare's edge on 7844 (QUIC over UDP, or TCP) and calls its API on 443
 # (developers.cloudflare.com/cloudflare-one/connections/connect-networks/deploy-tunnels/tunnel-with-firewall).
 CLOUDFLARE_EDGE_PORTS = [{"protocol": "UDP", "port": 7844}, {"protocol": "TCP", "port": 7844},
@@ -84,6 +94,9 @@ class NetworkPolicies(pulumi.ComponentResource):
                            ] if args.object_store_cidr else []
         to_https = [{"to": ANYWHERE, "ports": tcp(443)}] if args.https_egress else []
         prometheus = pods_in([args.monitoring_namespace], args.prometheus)
+        # Prometheus scrapes the metrics sidecar when there is one (the auth app answers 401 on /metrics), else
+        # /metrics on the API port: Monitoring's ServiceMonitor names the same port. Only there is it admitted.
+        scraped_port = args.server_metrics_port if args.server_metrics_port is not None else args.server_port
         clients = [pods({CLIENT_LABEL: "true"})]
         clients += [pods_in(list(args.client_namespaces), {CLIENT_LABEL: "true"})] if args.client_namespaces else []
         # Behind oauth2-proxy every person comes through it: nobody else reaches the server but Prometheus and
@@ -93,18 +106,17 @@ class NetworkPolicies(pulumi.ComponentResource):
         proxies = [namespaces([args.ingress_namespace]),
                    *([{"ipBlock": {"cidr": args.ingress_cidr}}] if args.ingress_cidr is not None else [])]
         front = [pods(args.oauth2_proxy)] if args.oauth2_proxy else proxies
-        callers = [*front, prometheus, *clients]
+        callers = [*front, *clients]
         servers = [("server", args.server), *([("jobs", args.jobs)] if args.jobs else [])]
         to_servers = {"to": [pods(selector) for _, selector in servers], "ports": tcp(args.server_port)}
         # Nothing in the namespace admits or connects unless a policy below says so.
         self._policy("default-deny", {}, ingress=[], egress=[])
         for suffix, selector in servers:
             # The jobs pod is the server with job execution on: the same callers (the front door routes job
-            # submissions to it) and the same stores.
+            # submissions to it) and the same stores. Prometheus scrapes the server's Service only, not the jobs pod.
             self._policy(suffix, selector,
                          ingress=[{"from": callers, "ports": tcp(args.server_port)},
-                                  *([{"from": [prometheus], "ports": tcp(args.server_metrics_port)}]
-                                    if args.server_metrics_port and suffix == "server" else [])],
+                                  *([{"from": [prometheus], "ports": tcp(scraped_port)}] if suffix == "server" else [])],
                          egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
         self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, *to_database])
         # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
@@ -127,11 +139,16 @@ class NetworkPolicies(pulumi.ComponentResource):
         if args.backup:
             self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, *to_database, *to_store])
         if args.oauth2_proxy:
-            # oauth2-proxy fetches its issuer's discovery document and keys on 443; cloudflared dials Cloudflare.
-            outside = CLOUDFLARE_EDGE_PORTS if args.front_door_name == "cloudflared" else tcp(443)
+            # cloudflared dials Cloudflare's edge, whose addresses are all public: never the VPC, the nodes, the
+            # metadata service or another pod. oauth2-proxy fetches its issuer's discovery document and keys on 443,
+            # and an issuer may well be private (a Keycloak or Dex in the VPC or the cluster, a corporate IdP over
+            # a VPN): any address. The server's 443 (to_https) stays any address too: S3 and STS through interface
+            # VPC endpoints answer on private addresses (docs/front-doors.md, Network policies).
+            outside = ({"to": PUBLIC_IPV4, "ports": CLOUDFLARE_EDGE_PORTS} if args.front_door_name == "cloudflared"
+                       else {"to": ANYWHERE, "ports": tcp(443)})
             self._policy(args.front_door_name, args.oauth2_proxy, ingress=[
                 {"from": proxies, "ports": tcp(args.oauth2_proxy_port)}
-            ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": outside}])
+            ] if args.oauth2_proxy_port else [], egress=[DNS_EGRESS, to_servers, outside])
         self.register_outputs(registered_outputs(self))
 
     def _policy(self, suffix: str, selector: dict[str, str], ingress: list[dict[str, Any]],

@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 
-from conftest import DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
+from conftest import CLOUDFLARE_FRONT_DOOR, DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
 from harness import CLUSTER_OUTPUTS, ProgramRun, is_secret, run_program
+from mlflow_platform.mlflow_server.auth import ServerAuth, TrustedIssuer, merge_issuers
+from mlflow_platform.mlflow_server.mlflow_platform_auth import Config, Identity, InvalidTokenError, Issuer, identity_of
 from settings import ConfigError
 from tools.project_config import ProjectConfigError
+
+SSO = "https://accounts.google.com"
+"""Pulumi.prod.yaml's ssoIssuerUrl (its ssoClientId: mlflow-platform)."""
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 
@@ -86,8 +91,37 @@ class TestWhoseTokensNameTheCaller:
         run = run_program("prod", {**PROD_SECRETS, "authTrustedIssuers": ["https://login.example.com=mlflow-ci"]})
         program = next(i for i in identity_config(run)["issuers"] if i["issuer"] == "https://login.example.com")
         assert program["audiences"] == ["mlflow-ci"] and program["username_claims"] == ["email", "sub"]
+        assert program["grants_admin"] is False
         flags = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
         assert "--extra-jwt-issuers=https://login.example.com=mlflow-ci" in flags
+
+    def test_the_sso_provider_listed_again_for_programs_is_one_entry_with_both_audiences(self) -> None:
+        """Two entries for one issuer left the identity module the last: people got 401 ("Audience doesn't match")."""
+        run = run_program("prod", {**PROD_SECRETS, "authTrustedIssuers": [f"{SSO}=mlflow-ci", f"{SSO}=mlflow-batch"]})
+        (sso,) = [i for i in identity_config(run)["issuers"] if i["issuer"] == SSO]
+        assert sso["audiences"] == ["mlflow-platform", "mlflow-ci", "mlflow-batch"]
+        assert sso["username_claims"] == ["email", "sub"] and sso["grants_admin"] is True
+        flags = container(run.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))["args"]
+        assert f"--extra-jwt-issuers={SSO}=mlflow-ci" in flags  # oauth2-proxy checks the other audiences itself
+
+    def test_admins_come_from_the_sso_provider_and_service_accounts_from_the_platforms_namespace(
+            self, prod: ProgramRun) -> None:
+        issuers = {i["issuer"]: i for i in identity_config(prod)["issuers"]}
+        assert issuers[SSO]["grants_admin"] is True
+        cluster = issuers[CLUSTER_OUTPUTS["oidcIssuerUrl"]]
+        assert cluster["service_account_namespaces"] == ["mlflow"] and cluster["grants_admin"] is False
+
+    def test_named_admin_issuers_and_service_account_namespaces(self) -> None:
+        run = run_program("prod", {**PROD_SECRETS, "authTrustedIssuers": ["https://login.example.com=mlflow-ci"],
+                                   "authAdminIssuers": ["https://login.example.com"],
+                                   "authServiceAccountNamespaces": ["training", "batch"],
+                                   "authAdminUsers": ["system:serviceaccount:training:permissions-bot"]})
+        issuers = {i["issuer"]: i for i in identity_config(run)["issuers"]}
+        assert issuers["https://login.example.com"]["grants_admin"] is True
+        assert issuers[SSO]["grants_admin"] is False  # the list replaces the default
+        cluster = issuers[CLUSTER_OUTPUTS["oidcIssuerUrl"]]
+        assert cluster["service_account_namespaces"] == ["batch", "mlflow", "training"]
+        assert cluster["grants_admin"] is True  # it alone names the ServiceAccount of authAdminUsers
 
 
 class TestTheMigrationJobPreparesTheAuthDatabase:
@@ -137,6 +171,55 @@ class TestBadIdentityConfigIsRefusedAtPreview:
     def test_an_unknown_default_permission(self) -> None:
         assert "mlflow-platform:authDefaultPermission: 'WRITE' is not allowed" in preview_error(
             {"authDefaultPermission": "WRITE"})
+
+    def test_the_front_doors_issuer_trusted_another_way_for_programs(self) -> None:
+        """Cloudflare Access's tokens come in their own header and are named otherwise: one issuer, one way."""
+        message = preview_error({**CLOUDFLARE_FRONT_DOOR,
+                                 "authTrustedIssuers": ["https://acme.cloudflareaccess.com=mlflow-ci"]})
+        assert ("mlflow-platform:authTrustedIssuers: 'https://acme.cloudflareaccess.com=mlflow-ci': "
+                "https://acme.cloudflareaccess.com is the front door's issuer, whose tokens are read another way there "
+                "(header 'Authorization' and 'Cf-Access-Jwt-Assertion'") in message
+
+    def test_the_clusters_issuer_as_a_program_issuer(self) -> None:
+        cluster = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+        message = preview_error({"oidcIssuerUrl": cluster, "authTrustedIssuers": [f"{cluster}=mlflow-ci"]})
+        assert (f"mlflow-platform:authTrustedIssuers: '{cluster}=mlflow-ci': {cluster} is the cluster's "
+                "ServiceAccount issuer") in message
+
+    def test_admins_no_issuer_may_name(self) -> None:
+        """Without a front door signing people in, the default names no issuer: say which."""
+        message = preview_error({"authEnabled": True, "authTrustedIssuers": ["http://localhost:8080=mlflow-ci"],
+                                 "authAdminUsers": ["admin@example.com"]}, stack="dev")
+        assert ("mlflow-platform:authAdminIssuers: no issuer may name the admins ['admin@example.com'] (the front "
+                "door signs nobody in)") in message
+        run_program("dev", {"authEnabled": True, "authTrustedIssuers": ["http://localhost:8080=mlflow-ci"],
+                            "authAdminUsers": ["admin@example.com"], "authAdminIssuers": ["http://localhost:8080"]})
+
+    def test_every_identity_problem_at_once(self) -> None:
+        message = preview_error({
+            "authAdminIssuers": ["https://login.example.com", CLUSTER_OUTPUTS["oidcIssuerUrl"], "login.example.com"],
+            "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"],
+            "authServiceAccountNamespaces": ["Training"],
+            "authAdminUsers": ["system:serviceaccount:sandbox:bot", "system:serviceaccount:bot"],
+        })
+        for expected in (
+                "authAdminIssuers: 'https://login.example.com' is not a trusted issuer; name the front door's or one "
+                f"of mlflow-platform:authTrustedIssuers: {SSO}",
+                f"authAdminIssuers: '{CLUSTER_OUTPUTS['oidcIssuerUrl']}' is the cluster's ServiceAccount issuer",
+                "authAdminIssuers: 'login.example.com' is not an https:// URL",
+                "authServiceAccountNamespaces: 'Training' must be lower-case letters",
+                "authAdminUsers: 'system:serviceaccount:bot' is not system:serviceaccount:<namespace>:<name>",
+                "authAdminUsers: 'system:serviceaccount:sandbox:bot': ServiceAccounts of namespace 'sandbox' are not "
+                "MLflow users; list it in mlflow-platform:authServiceAccountNamespaces"):
+            assert f"mlflow-platform:{expected}" in message, (expected, message)
+
+    def test_service_account_keys_without_service_account_tokens(self) -> None:
+        message = preview_error({"authServiceAccountAudience": "", "authServiceAccountNamespaces": ["training"],
+                                 "authAdminUsers": ["system:serviceaccount:mlflow:bot"]})
+        assert ("mlflow-platform:authServiceAccountNamespaces: lists namespaces whose ServiceAccounts would be MLflow "
+                "users, and no ServiceAccount token is accepted") in message
+        assert ("mlflow-platform:authAdminUsers: 'system:serviceaccount:mlflow:bot' is a ServiceAccount, and "
+                "ServiceAccount tokens are not accepted") in message
 
 
 TEAMS = {"vision": {"members": ["vic@example.com", "group:vision-team"], "managers": ["mona@example.com"]}}
@@ -195,3 +278,87 @@ class TestTeamsAsWorkspaces:
         with pytest.raises(ConfigError, match="mlflow-platform:authWorkspaces: '\\[\"vision\"\\]' is not an object"):
             run_program("prod", {**PROD_SECRETS, "authWorkspaces": ["vision"]}, preview=True,
                         skip_config_validation=True)
+
+
+class TestTheComponentsIssuerRules:
+    """ServerAuth and TrustedIssuer as a direct user of MlflowServer builds them (no stack config)."""
+
+    PEOPLE = TrustedIssuer(issuer=SSO, audiences=("web",), grants_admin=True)
+
+    def test_entries_for_one_issuer_merge_when_they_read_its_tokens_alike(self) -> None:
+        program = TrustedIssuer(issuer=SSO, audiences=("ci", "web"), username_claims=("email", "sub"), grants_admin=True)
+        (merged,) = merge_issuers([self.PEOPLE, program])
+        assert merged.audiences == ("web", "ci") and merged.username_claims == ("email", "sub")
+
+    @pytest.mark.parametrize(("other", "difference"), [
+        ({"header": "Cf-Access-Jwt-Assertion"}, "header 'Authorization' and 'Cf-Access-Jwt-Assertion'"),
+        ({"username_claims": ("sub", "email")}, "username claims ['email'] and ['sub', 'email']"),
+        ({"grants_admin": False}, "grants_admin True and False"),
+        ({"jwks_uri": f"{SSO}/keys"}, "jwks_uri None and"),
+        ({"service_account_namespaces": ("training",)}, "service-account namespaces [] and ['training']"),
+    ])
+    def test_entries_that_read_its_tokens_differently_are_refused(self, other: dict[str, Any], difference: str) -> None:
+        conflicting = TrustedIssuer(**{"issuer": SSO, "audiences": ("ci",), "grants_admin": True, **other})
+        with pytest.raises(ValueError, match="one issuer is trusted one way only") as caught:
+            ServerAuth(database_uri="postgresql://x", issuers=(self.PEOPLE, conflicting), admin_users=("a@example.com",))
+        assert difference in str(caught.value)
+
+    def test_admins_with_no_issuer_that_may_name_them(self) -> None:
+        program = TrustedIssuer(issuer="https://login.example.com", audiences=("ci",))
+        with pytest.raises(ValueError, match=r"no issuer may name the admins \['a@example.com', 'admins'\]"):
+            ServerAuth(database_uri="postgresql://x", issuers=(program,), admin_users=("a@example.com",),
+                       admin_groups=("admins",))
+        cluster = TrustedIssuer(issuer="https://oidc.example.com", audiences=("mlflow",), username_claims=("sub",),
+                                service_account_namespaces=("mlflow",))
+        with pytest.raises(ValueError, match="no ServiceAccount issuer may name the admins"):
+            ServerAuth(database_uri="postgresql://x", issuers=(self.PEOPLE, cluster),
+                       admin_users=("system:serviceaccount:mlflow:bot",))
+        with pytest.raises(ValueError, match="'Training' is not a namespace name"):
+            TrustedIssuer(issuer="https://oidc.example.com", audiences=("mlflow",), service_account_namespaces=("Training",))
+
+
+class TestTheIdentityModulesRules:
+    """mlflow_platform_auth on verified claims; the same rules run end to end in tests/runtime/test_identity.py."""
+
+    PEOPLE = Issuer(issuer=SSO, audiences=("web",), username_claims=("email", "sub"), grants_admin=True)
+    CLUSTER = Issuer(issuer="https://oidc.example.com", audiences=("mlflow",), username_claims=("sub",),
+                     service_account_namespaces=("mlflow", "training"))
+
+    def test_an_issuer_listed_twice_is_refused_rather_than_one_entry_replacing_the_other(self) -> None:
+        text = json.dumps({"issuers": [{"issuer": SSO, "audiences": ["web"]}, {"issuer": SSO, "audiences": ["ci"]}]})
+        with pytest.raises(ValueError, match="issuers listed twice"):
+            Config.from_json(text)
+
+    @pytest.mark.parametrize("verified", [False, "false", "False", None, 0])
+    def test_an_unverified_email_names_nobody(self, verified: object) -> None:
+        with pytest.raises(InvalidTokenError, match="its email is not verified"):
+            identity_of({"email": "a@example.com", "email_verified": verified, "sub": "a"}, self.PEOPLE)
+
+    @pytest.mark.parametrize("verified", [True, "true"])
+    def test_a_verified_or_unstated_email_names_its_holder(self, verified: object) -> None:
+        assert identity_of({"email": "a@example.com", "email_verified": verified}, self.PEOPLE).username == "a@example.com"
+        assert identity_of({"email": "a@example.com"}, self.PEOPLE).username == "a@example.com"
+
+    def test_admins_count_only_from_issuers_that_grant_it(self) -> None:
+        config = Config(issuers=(self.PEOPLE,), admin_users=frozenset({"a@example.com"}),
+                        admin_groups=frozenset({"admins"}))
+        assert config.is_admin(Identity("a@example.com", frozenset(), may_be_admin=True))
+        assert config.is_admin(Identity("b@example.com", frozenset({"admins"}), may_be_admin=True))
+        assert not config.is_admin(Identity("a@example.com", frozenset()))
+        assert not config.is_admin(Identity("b@example.com", frozenset({"admins"})))
+
+    @pytest.mark.parametrize(("subject", "problem"), [
+        ("system:serviceaccount:sandbox:job", "ServiceAccounts of namespace 'sandbox' are not MLflow users"),
+        ("system:serviceaccount:training", "is not a ServiceAccount"),
+        ("system:serviceaccount::job", "is not a ServiceAccount"),
+        ("system:serviceaccount:training:job:x", "is not a ServiceAccount"),
+        ("alice", "is not a ServiceAccount"),
+    ])
+    def test_service_accounts_only_from_the_listed_namespaces(self, subject: str, problem: str) -> None:
+        with pytest.raises(InvalidTokenError, match=problem):
+            identity_of({"sub": subject}, self.CLUSTER)
+        assert identity_of({"sub": "system:serviceaccount:training:job"}, self.CLUSTER).groups == frozenset()
+
+    def test_only_the_clusters_issuer_names_a_service_account(self) -> None:
+        with pytest.raises(InvalidTokenError, match="only the cluster's issuer may assert"):
+            identity_of({"sub": "system:serviceaccount:mlflow:bot"}, self.PEOPLE)

@@ -271,7 +271,10 @@ class TestRefusals:
         message = prod_error({"ssoEnabled": False})
         assert "mlflow-platform:ssoEnabled: an Ingress without SSO exposes MLflow" in message
         assert "mlflow-platform:allowUnauthenticatedIngress" in message
-        run_program("prod", {"ssoEnabled": False, "allowUnauthenticatedIngress": True})
+        # People then sign in with a provider of their own (authAdminIssuers: no front door names admins).
+        run_program("prod", {"ssoEnabled": False, "allowUnauthenticatedIngress": True,
+                             "authTrustedIssuers": ["https://login.example.com=mlflow"],
+                             "authAdminIssuers": ["https://login.example.com"]})
 
     @pytest.mark.parametrize("key", ["ssoIssuerUrl", "ssoClientId"])
     def test_sso_without_issuer_or_client_id_is_refused(self, key: str) -> None:
@@ -388,7 +391,8 @@ class TestCloudflareFrontDoor:
                      if i["issuer"] == "https://acme.cloudflareaccess.com"]
         assert access == {"issuer": "https://acme.cloudflareaccess.com", "audiences": ["aud-tag"],
                           "header": "Cf-Access-Jwt-Assertion", "username_claims": ["email", "common_name"],
-                          "groups_claim": "groups", "jwks_uri": "https://acme.cloudflareaccess.com/cdn-cgi/access/certs"}
+                          "groups_claim": "groups", "jwks_uri": "https://acme.cloudflareaccess.com/cdn-cgi/access/certs",
+                          "grants_admin": True}
 
     def test_the_server_admits_the_connectors_and_the_connectors_admit_nobody(self) -> None:
         run = run_program("prod", self.OVERRIDES)

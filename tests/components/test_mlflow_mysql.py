@@ -21,9 +21,9 @@ from settings import ConfigError
 from settings.database import SSL_MODES
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-# Prod without MLflow's auth app, which MySQL cannot hold (TestRefused).
+# Prod without MLflow's auth app, which MySQL cannot hold (TestRefused), the risk accepted by its opt-in.
 MYSQL = {"databaseMode": "external", "externalDatabaseEngine": "mysql", "externalDatabaseHost": "mysql.internal.example.com",
-         "externalDatabasePassword": {"secure": "v1:encrypted"}, "authEnabled": False}
+         "externalDatabasePassword": {"secure": "v1:encrypted"}, "authEnabled": False, "allowEveryUserAsAdmin": True}
 PASSWORD = "placeholder-for-mlflow-platform:externalDatabasePassword"
 
 

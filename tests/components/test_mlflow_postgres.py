@@ -85,7 +85,7 @@ def test_data_volume_survives_destroy_when_data_is_protected(dev: ProgramRun) ->
 
     assert dev.one(PVC, "mlflow-postgres-data").retain_on_delete is False  # Pulumi.dev.yaml: dataProtection false
     assert run_program("dev", {"dataProtection": True, "allowInClusterStoresInProd": True,
-                        "allowPlaintextIngress": True}).one(
+                        "allowPlaintextIngress": True, "allowEveryUserAsAdmin": True}).one(
         PVC, "mlflow-postgres-data").retain_on_delete is True
 
 

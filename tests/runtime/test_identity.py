@@ -1,11 +1,14 @@
 """Identity end to end: the server as a stack with `authEnabled` declares it, MLflow's auth app with the
-identity module, against real PostgreSQL, with tokens minted by a real OpenID provider on loopback.
+identity module, against real PostgreSQL, with tokens minted by real OpenID providers on loopback.
 
-Modes exercised: a program's bearer JWT (the same header oauth2-proxy fills with the signed-in
-user's ID token, --pass-authorization-header) and an in-cluster job's projected service-account token.
+Modes exercised: a person signed in by the front door (the ID token oauth2-proxy passes as `Authorization:
+Bearer`, --pass-authorization-header: here the SSO provider over HTTPS, as ssoIssuerUrl must be), a program's
+bearer JWT from the same provider (another audience) or from another issuer, and an in-cluster job's projected
+service-account token.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,45 +26,73 @@ from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, create_expe
 from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
 from runtime.generated import POD_IP, DeclaredContainer
 from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
-from runtime.platform import Platform, RunningServer, migrated_server
+from runtime.platform import CONFIGMAP, Platform, RunningServer, local_platform, migrated_server, stopping
 from runtime.services import ManagedProcess, PostgresServer, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.runtime
 
 TRAINER = "system:serviceaccount:training:trainer"
+PERMISSIONS_BOT = "system:serviceaccount:training:permissions-bot"
+"""A ServiceAccount named in authAdminUsers: an admin, named by the cluster's issuer alone."""
+SSO_CLIENT = "mlflow-platform-sso"
+"""ssoClientId: the audience of the ID tokens of people oauth2-proxy signed in."""
+CA_IN_CONTAINER = "/tmp/identity-provider-ca.pem"
+"""Where the server finds the SSO provider's CA (SSL_CERT_FILE in serverEnv), as a cluster would mount a private CA."""
+
+
+def user(server: RunningServer, providers: dict[str, IdentityProvider], username: str) -> requests.Response:
+    return call(server, "GET", "/api/2.0/mlflow/users/get", admin(providers), params={"username": username})
+
+
+def refusal(response: requests.Response) -> str:
+    assert response.status_code == 401, response.text
+    assert response.json()["error_code"] == "UNAUTHENTICATED"
+    return str(response.json()["message"])
 
 
 @pytest.fixture(scope="module")
 def providers() -> Iterator[dict[str, IdentityProvider]]:
-    with identity_provider() as sso, identity_provider() as cluster, identity_provider() as stranger, \
-            identity_provider(token_lifetime=timedelta(minutes=-5)) as expiring:
-        yield {"sso": sso, "cluster": cluster, "stranger": stranger, "expiring": expiring}
+    with identity_provider(tls=True) as sso, identity_provider() as ci, identity_provider() as cluster, \
+            identity_provider() as stranger, identity_provider(token_lifetime=timedelta(minutes=-5)) as expiring:
+        yield {"sso": sso, "ci": ci, "cluster": cluster, "stranger": stranger, "expiring": expiring}
 
 
 @pytest.fixture(scope="module")
 def auth_run(providers: dict[str, IdentityProvider]) -> ProgramRun:
+    sso = providers["sso"].issuer
     return run_program("dev", {
+        "ssoEnabled": True, "ssoIssuerUrl": sso, "ssoClientId": SSO_CLIENT,
+        "ssoClientSecret": {"secure": "v1:sso-client-secret"}, "ssoEmailDomains": ["example.com"],
+        "serverEnv": {"SSL_CERT_FILE": CA_IN_CONTAINER},
         "authEnabled": True,
-        "authTrustedIssuers": [f"{providers['sso'].issuer}={PROGRAMS}", f"{providers['expiring'].issuer}={PROGRAMS}"],
+        # The SSO provider again, for programs (docs/front-doors.md, "Tokens for programs"), a CI issuer of its own,
+        # and one whose tokens are always expired. Admins only from the SSO provider (authAdminIssuers' default).
+        "authTrustedIssuers": [f"{sso}={PROGRAMS}", f"{providers['ci'].issuer}={PROGRAMS}",
+                               f"{providers['expiring'].issuer}={PROGRAMS}"],
         "authServiceAccountAudience": "mlflow",
+        "authServiceAccountNamespaces": ["training"],
         "oidcIssuerUrl": providers["cluster"].issuer,
-        "authAdminUsers": [ADMIN],
+        "authAdminUsers": [ADMIN, PERMISSIONS_BOT],
         "authAdminGroups": ["mlflow-admins"],
     })
 
 
 @pytest.fixture(scope="module")
-def auth_server(auth_run: ProgramRun, postgres_server: PostgresServer,
+def auth_server(auth_run: ProgramRun, postgres_server: PostgresServer, providers: dict[str, IdentityProvider],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, RunningServer]]:
-    with migrated_server(auth_run, postgres_server, Path(tmp_path_factory.mktemp("identity")), "auth") as running:
-        yield running
+    with local_platform(auth_run, postgres_server, Path(tmp_path_factory.mktemp("identity"))) as platform:
+        ca_file = providers["sso"].ca_file
+        assert ca_file is not None
+        shutil.copy(ca_file, platform.cluster.localise(CA_IN_CONTAINER))
+        migrated = platform.migrate()
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        with stopping(platform.start_server("auth")) as server:
+            yield platform, server
 
 
 @pytest.fixture
 def server(auth_server: tuple[Platform, RunningServer]) -> RunningServer:
     return auth_server[1]
-
-
 
 
 class TestWhoIsLetIn:
@@ -137,6 +168,113 @@ class TestWhoIsLetIn:
         assert call(server, "GET", SEARCH, wrong_audience).status_code == 401
         wrong_issuer = providers["stranger"].token(TRAINER, "mlflow")
         assert call(server, "GET", SEARCH, wrong_issuer).status_code == 401
+
+
+class TestOneIssuerForPeopleAndPrograms:
+    """The SSO provider listed again in authTrustedIssuers for programs: one entry with both audiences. Two entries
+    for one issuer left the identity module the last one, and everyone the front door signed in got 401 ("Audience
+    doesn't match")."""
+
+    def test_a_person_signed_in_by_the_front_door_and_a_program_of_the_same_provider_are_both_admitted(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        browser = providers["sso"].token("ivy", SSO_CLIENT, email="ivy@example.com")  # what oauth2-proxy passes on
+        program = providers["sso"].token("ci-pipeline", PROGRAMS)  # client credentials: no e-mail, named by sub
+        assert call(server, "GET", SEARCH, browser).status_code == 200
+        assert call(server, "GET", SEARCH, program).status_code == 200
+        assert user(server, providers, "ivy@example.com").status_code == 200
+        assert user(server, providers, "ci-pipeline").status_code == 200
+
+    def test_the_identity_module_gets_one_entry_for_the_provider_with_both_audiences(
+            self, auth_run: ProgramRun, providers: dict[str, IdentityProvider]) -> None:
+        import json
+        config = json.loads(auth_run.one(CONFIGMAP, "mlflow-auth-module").plain_inputs["data"]["identity.json"])
+        entries = [i for i in config["issuers"] if i["issuer"] == providers["sso"].issuer]
+        assert [(i["audiences"], i["grants_admin"]) for i in entries] == [([SSO_CLIENT, PROGRAMS], True)]
+
+
+class TestUnverifiedEmails:
+    @pytest.mark.parametrize(("issuer", "audience", "verified"), [("sso", SSO_CLIENT, False), ("sso", PROGRAMS, "false"),
+                                                                  ("ci", PROGRAMS, False)])
+    def test_a_token_whose_email_is_not_verified_names_nobody(
+            self, server: RunningServer, providers: dict[str, IdentityProvider], issuer: str, audience: str,
+            verified: bool | str) -> None:
+        """Not even by `sub`, where the issuer falls back to it: the token claims an address it does not own."""
+        token = providers[issuer].token("newcomer", audience, email=ADMIN, email_verified=verified)
+        assert "its email is not verified" in refusal(call(server, "GET", SEARCH, token))
+        assert user(server, providers, "newcomer").status_code == 404
+
+    def test_the_same_address_verified_is_admitted(self, server: RunningServer,
+                                                   providers: dict[str, IdentityProvider]) -> None:
+        token = providers["sso"].token("lena", SSO_CLIENT, email="lena@example.com", email_verified=True)
+        assert call(server, "GET", SEARCH, token).status_code == 200
+
+
+class TestAdminsOnlyFromTheIssuersNamedForThat:
+    """authAdminIssuers' default: the SSO provider. MLflow keeps one user per username, admin or not."""
+
+    def test_another_issuers_token_with_an_admins_email_is_refused(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        impostor = providers["ci"].token("ci-admin", PROGRAMS, email=ADMIN)
+        assert "may not name admins" in refusal(call(server, "GET", SEARCH, impostor))
+        assert call(server, "GET", SEARCH, admin(providers)).status_code == 200  # the real one still is
+
+    def test_another_issuers_token_listing_the_admin_group_makes_no_admin(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        bob = person(providers, "bob")
+        experiment_id = create_experiment(server, bob, "bob-ci-groups")
+        pretender = providers["ci"].token("ci-eve", PROGRAMS, email="eve@example.com", groups=["mlflow-admins"])
+        assert call(server, "GET", SEARCH, pretender).status_code == 200
+        assert user(server, providers, "eve@example.com").json()["user"]["is_admin"] is False
+        assert grant(server, pretender, "eve@example.com", experiment_id, "MANAGE").status_code == 403
+
+    def test_an_admin_by_group_cannot_be_named_by_another_issuer(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        assert call(server, "GET", SEARCH, person(providers, "gus", "mlflow-admins")).status_code == 200
+        assert user(server, providers, "gus@example.com").json()["user"]["is_admin"] is True
+        impostor = providers["ci"].token("ci-gus", PROGRAMS, email="gus@example.com")
+        assert "may not name admins" in refusal(call(server, "GET", SEARCH, impostor))
+        assert user(server, providers, "gus@example.com").json()["user"]["is_admin"] is True
+
+    def test_a_service_account_named_in_admin_users_is_an_admin(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        bot, alice = providers["cluster"].token(PERMISSIONS_BOT, "mlflow"), person(providers, "alice")
+        experiment_id = create_experiment(server, person(providers, "bob"), "bob-bot-grants")
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 403
+        assert grant(server, bot, "alice@example.com", experiment_id, "EDIT").status_code == 200
+        assert call(server, "POST", "/api/2.0/mlflow/runs/create", alice,
+                    json={"experiment_id": experiment_id}).status_code == 200
+
+    def test_only_the_clusters_issuer_names_a_service_account(
+            self, server: RunningServer, providers: dict[str, IdentityProvider]) -> None:
+        """A program issuer's client whose `sub` is a ServiceAccount's name (the admin one here) is refused."""
+        for subject in (PERMISSIONS_BOT, TRAINER):
+            token = providers["ci"].token(subject, PROGRAMS)
+            assert "only the cluster's issuer may assert" in refusal(call(server, "GET", SEARCH, token))
+
+
+class TestServiceAccountsOnlyFromListedNamespaces:
+    """authServiceAccountNamespaces [training], and the platform's own namespace (dev: mlflow)."""
+
+    @pytest.mark.parametrize("subject", [TRAINER, "system:serviceaccount:mlflow:reports"])
+    def test_a_listed_namespaces_service_account_is_a_user(self, server: RunningServer,
+                                                           providers: dict[str, IdentityProvider], subject: str) -> None:
+        assert call(server, "GET", SEARCH, providers["cluster"].token(subject, "mlflow")).status_code == 200
+
+    def test_another_namespaces_service_account_is_refused(self, server: RunningServer,
+                                                           providers: dict[str, IdentityProvider]) -> None:
+        token = providers["cluster"].token("system:serviceaccount:sandbox:anything", "mlflow")
+        assert "ServiceAccounts of namespace 'sandbox' are not MLflow users" in refusal(
+            call(server, "GET", SEARCH, token))
+        assert user(server, providers, "system:serviceaccount:sandbox:anything").status_code == 404
+
+    @pytest.mark.parametrize("subject", ["system:serviceaccount:training", "system:serviceaccount:training:a:b",
+                                         "system:node:worker-1", "alice@example.com"])
+    def test_a_subject_that_is_no_service_account_is_refused(self, server: RunningServer,
+                                                             providers: dict[str, IdentityProvider],
+                                                             subject: str) -> None:
+        token = providers["cluster"].token(subject, "mlflow", email="alice@example.com")
+        assert "is not a ServiceAccount" in refusal(call(server, "GET", SEARCH, token))
 
 
 class TestPermissionsInsideMlflow:
@@ -265,16 +403,54 @@ class TestCloudflareAccessFrontDoor:
     AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2"
 
     @pytest.fixture(scope="class")
-    def access_server(self, postgres_server: PostgresServer,
+    def programs(self) -> Iterator[IdentityProvider]:
+        """An issuer of programs' tokens (Authorization: Bearer) beside Access."""
+        with identity_provider() as programs:
+            yield programs
+
+    @pytest.fixture(scope="class")
+    def access_server(self, postgres_server: PostgresServer, programs: IdentityProvider,
                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IdentityProvider, RunningServer]]:
         with cloudflare_access_like_provider() as access:
             run = run_program("dev", {
-                "frontDoor": "cloudflare", "ssoEnabled": False, "cloudflareTeamDomain": access.issuer,
+                "frontDoor": "cloudflare", "ssoEnabled": False, "gatewayClassName": None, "cloudflareTeamDomain": access.issuer,
                 "cloudflareAudienceTag": self.AUD, "cloudflareTunnelToken": {"secure": "v1:tunnel-token"},
-                "authEnabled": True, "authAdminUsers": [ADMIN],
+                "authEnabled": True, "authAdminUsers": [ADMIN], "authTrustedIssuers": [f"{programs.issuer}={PROGRAMS}"],
             })
             with migrated_server(run, postgres_server, Path(tmp_path_factory.mktemp("cloudflare")), "cloudflare") as (_, server):
                 yield access, server
+
+    @pytest.mark.parametrize("used_first", ["Cf-Access-Jwt-Assertion", "Authorization"])
+    def test_a_token_counts_only_in_its_own_header_even_once_verified(
+            self, access_server: tuple[IdentityProvider, RunningServer], programs: IdentityProvider,
+            used_first: str) -> None:
+        """Verified tokens are cached per process: the cache must not let a token through in a header it was
+        refused in once it has been used in its own. One kept-alive connection, so one worker, sees both uses."""
+        access, server = access_server
+        other = "Authorization" if used_first == "Cf-Access-Jwt-Assertion" else "Cf-Access-Jwt-Assertion"
+        if used_first == "Cf-Access-Jwt-Assertion":
+            token = access.token("uuid-of-nora", self.AUD, email="nora@example.com")
+        else:
+            token = programs.token("nora", PROGRAMS, email="nora@example.com")
+
+        def sent_in(header: str) -> dict[str, str]:
+            return {header: f"Bearer {token}" if header == "Authorization" else token}
+
+        with requests.Session() as session:
+            before = session.get(f"{server.url}{SEARCH}", headers=sent_in(other), timeout=30)
+            assert before.status_code == 401
+            for _ in range(3):
+                assert session.get(f"{server.url}{SEARCH}", headers=sent_in(used_first), timeout=30).status_code == 200
+                after = session.get(f"{server.url}{SEARCH}", headers=sent_in(other), timeout=30)
+                assert after.status_code == 401, after.text
+                assert f"is not trusted for {other}" in after.json()["message"]
+
+    def test_admins_come_from_access_by_default(self, access_server: tuple[IdentityProvider, RunningServer],
+                                                programs: IdentityProvider) -> None:
+        """authAdminIssuers' default with this front door: Access, not the programs' issuer."""
+        _, server = access_server
+        impostor = programs.token("ci-admin", PROGRAMS, email=ADMIN)
+        assert "may not name admins" in refusal(call(server, "GET", SEARCH, impostor))
 
     def test_a_person_signed_in_by_access_is_named_by_the_email_claim(
             self, access_server: tuple[IdentityProvider, RunningServer]) -> None:

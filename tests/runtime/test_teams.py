@@ -38,7 +38,8 @@ def providers() -> Iterator[dict[str, IdentityProvider]]:
 @pytest.fixture(scope="module")
 def teams_run(providers: dict[str, IdentityProvider]) -> ProgramRun:
     return run_program("dev", {"authEnabled": True, "authTrustedIssuers": [f"{providers['sso'].issuer}={PROGRAMS}"],
-                               "authAdminUsers": [ADMIN], "authWorkspaces": TEAMS})
+                               "authAdminIssuers": [providers["sso"].issuer], "authAdminUsers": [ADMIN],
+                               "authWorkspaces": TEAMS})
 
 
 @pytest.fixture(scope="module")
