@@ -16,6 +16,7 @@ from mlflow_platform.validation import (
     subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
+from settings.providers import missing_claim
 from settings.reader import ConfigReader
 
 FRONT_DOORS = ("gateway", "ingress", "cloudflare")
@@ -172,6 +173,9 @@ def _sso(read: ConfigReader) -> OidcSso:
     client_secret = read.secret("ssoClientSecret")
     domains = read.string_list("ssoEmailDomains")
     groups = read.string_list("ssoAllowedGroups")
+    if groups and issuer and (provider := missing_claim(issuer, "groups")):
+        read.fail("ssoAllowedGroups", f"{provider}'s ID tokens carry no groups claim ({issuer}'s claims_supported): "
+                                      "oauth2-proxy's OIDC provider would let nobody in; use ssoEmailDomains")
     for key, value in (("ssoIssuerUrl", issuer), ("ssoClientId", client_id), ("ssoClientSecret", client_secret)):
         if not value:
             read.fail(key, "is required while ssoEnabled is true and ingressHost is set"

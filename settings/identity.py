@@ -8,6 +8,7 @@ import pulumi
 from mlflow_platform.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer, names_a_service_account
 from mlflow_platform.validation import dns_label_problem, issuer_url_problem
 from settings.cluster import ClusterFacts
+from settings.providers import missing_claim
 from settings.reader import ConfigReader
 
 
@@ -85,6 +86,9 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
     cluster_url = cluster.get("oidcIssuerUrl", "authServiceAccountAudience") if audience else None
     admin_urls = _admin_issuers(read, admin_issuers, people_url, [url for _, url, _ in programs], cluster_url)
     account_admins = [user for user in admin_users if names_a_service_account(user)]
+    if admin_groups and people_url and people_url in admin_urls and (provider := missing_claim(people_url, "groups")):
+        read.fail("authAdminGroups", f"{provider}'s ID tokens carry no groups claim ({people_url}'s claims_supported): "
+                                     f"these groups would name no admin; name them in {read.key('authAdminUsers')}")
     _check_admins(read, [u for u in admin_users if u not in account_admins] + list(admin_groups), admin_urls)
     issuers: list[TrustedIssuer] = []
     if people:

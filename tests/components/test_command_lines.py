@@ -61,9 +61,11 @@ class TestOauth2Proxy:
         assert "command" not in container(prod.one(DEPLOYMENT, "mlflow-ingress-oauth2-proxy"))
 
     def test_prod_with_groups_under_a_static_prefix(self) -> None:
-        run = run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow",
+        keycloak = "https://sso.example.com/realms/acme"  # Google sends no groups (settings/providers.py)
+        run = run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow", "ssoIssuerUrl": keycloak,
                                    "ssoAllowedGroups": ["mlflow-users"]})
         expected = [*PROD_OAUTH2_PROXY, "--allowed-group=mlflow-users"]
+        expected[expected.index("--oidc-issuer-url=https://accounts.google.com")] = f"--oidc-issuer-url={keycloak}"
         expected.insert(expected.index("--http-address=0.0.0.0:4180") + 1, "--proxy-prefix=/tools/mlflow/oauth2")
         expected = [flag.replace("/oauth2/callback", "/tools/mlflow/oauth2/callback")
                     .replace("--api-route=^/", "--api-route=^/tools/mlflow/") for flag in expected]

@@ -84,7 +84,8 @@ class TestWhoseTokensNameTheCaller:
         assert sso["audiences"] == ["mlflow-platform"] and sso["username_claims"] == ["email"]
         cluster = issuers[CLUSTER_OUTPUTS["oidcIssuerUrl"]]
         assert cluster["audiences"] == ["mlflow"] and cluster["username_claims"] == ["sub"]
-        assert identity_config(prod)["admin_groups"] == ["mlflow-admins"]
+        assert (identity_config(prod)["admin_users"], identity_config(prod)["admin_groups"]) == (
+            ["mlflow-admin@example.com"], [])
         assert identity_config(prod)["allow_basic_auth"] is False
 
     def test_program_issuers_are_trusted_by_mlflow_and_by_oauth2_proxy(self) -> None:
@@ -158,7 +159,18 @@ class TestBadIdentityConfigIsRefusedAtPreview:
         run_program("prod", {**PROD_SECRETS, "ssoEmailDomains": ["*"], "ssoAllowAnyAccount": True})
 
     def test_an_auth_app_without_an_admin(self) -> None:
-        assert "mlflow-platform:authAdminUsers: name at least one admin" in preview_error({"authAdminGroups": []})
+        assert "mlflow-platform:authAdminUsers: name at least one admin" in preview_error({"authAdminUsers": []})
+
+    def test_groups_from_a_provider_whose_tokens_carry_none_would_match_nobody(self) -> None:
+        """Google's discovery document lists its ID tokens' claims (claims_supported): no groups. Admin groups
+        would make no admin, and oauth2-proxy's allowed groups would let nobody in (settings/providers.py)."""
+        message = preview_error({"authAdminUsers": [], "authAdminGroups": ["mlflow-admins"]})
+        assert "mlflow-platform:authAdminGroups: Google's ID tokens carry no groups claim" in message
+        message = preview_error({"ssoAllowedGroups": ["mlflow-users"]})
+        assert "mlflow-platform:ssoAllowedGroups: Google's ID tokens carry no groups claim" in message
+        # Another provider's groups are its own business: Keycloak, Okta and Entra ID can send them.
+        run_program("prod", {**PROD_SECRETS, "ssoIssuerUrl": "https://sso.example.com/realms/acme",
+                             "authAdminGroups": ["mlflow-admins"], "ssoAllowedGroups": ["mlflow-users"]})
 
     def test_mlflows_own_passwords_only_on_throwaway_stacks(self) -> None:
         assert "mlflow-platform:authAllowBasicAuth:" in preview_error({"authAllowBasicAuth": True})
