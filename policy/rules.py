@@ -148,7 +148,9 @@ def kubernetes_no_secret_env_literals(resource_type: str, props: Props) -> list[
         f"container {container.get('name', '?')} sets {entry['name']} as a literal; read it from a Secret (valueFrom)"
         for container in _containers(pod)
         for entry in container.get("env") or []
-        if SECRET_LIKE_ENV.search(entry.get("name", "")) and "value" in entry
+        # An empty literal holds no secret: the server declares MLflow's job-runner token empty, so that only the one
+        # `mlflow server` generates at start can be set (mlflow_platform/mlflow_server/jobs.py INTERNAL_TOKEN_ENV).
+        if SECRET_LIKE_ENV.search(entry.get("name", "")) and entry.get("value")
     ]
 
 

@@ -104,14 +104,11 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
                            load_balancer_in_vpc=bool(front_door and front_door.gateway
                                                      and front_door.gateway.controller == "aws-alb"))
     identity = read_identity(read, cluster, people_issuer(front_door), data_protection)
-    if server and server.job_execution and front_door:
-        if front_door.cloudflare:
-            read.fail("serverJobExecution", "the jobs pod takes the requests that submit jobs, routed by path, and a "
-                                            "Cloudflare tunnel routes by its remote configuration, which this program "
-                                            "does not manage: use frontDoor ingress or gateway")
-        else:
-            front_door = dataclasses.replace(front_door, jobs_service_name=jobs_service_name(SERVER_SERVICE_ACCOUNT),
-                                             job_routes=JOB_ROUTES)
+    # A Cloudflare tunnel's routes are its remote configuration, set at Cloudflare like its public hostname: the job
+    # routes are one more rule there (docs/front-doors.md, jobs.tunnel_path_rule), not objects of this program.
+    if server and server.job_execution and front_door and not front_door.cloudflare:
+        front_door = dataclasses.replace(front_door, jobs_service_name=jobs_service_name(SERVER_SERVICE_ACCOUNT),
+                                         job_routes=JOB_ROUTES)
 
     if database and artifacts and database.backups and artifacts.backend != "minio":
         read.fail("backupsEnabled", "in-cluster backups are written to the MinIO bucket, and artifactBackend is "

@@ -131,8 +131,12 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     static_prefix = read.optional("serverStaticPrefix", check=static_prefix_problem) or ""
     if static_prefix and job_execution:
         read.fail("serverStaticPrefix", "cannot be used with serverJobExecution: MLflow points its job runner at "
-                                        "http://<host>:<port> without the prefix (mlflow/server/__init__.py sets the "
-                                        "runner's MLFLOW_TRACKING_URI), so every job's call would miss the server")
+                                        "http://<host>:<port> without the prefix whatever the environment says "
+                                        "(mlflow/server/__init__.py _run_server sets the runner's MLFLOW_TRACKING_URI), "
+                                        "while every API route is under it; GenAI evaluate, issue detection and prompt "
+                                        "optimisation call the tracking API there (MlflowClient() in "
+                                        "mlflow/genai/evaluation/job.py, discovery/job.py, optimize/job.py), so their "
+                                        "calls would miss the server")
     disruption_budget = read.mapping("serverDisruptionBudget")
     for problem in budget_problems(disruption_budget, replicas):
         read.fail("serverDisruptionBudget", problem)

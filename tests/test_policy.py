@@ -170,6 +170,9 @@ class TestKubernetes:
         props = mutated(server, lambda p: first_container(p)["env"].append({"name": "DB_PASSWORD", "value": "hunter2"}))
         assert rule("kubernetes-no-secret-env-literals")(server.type, props) == [
             "container mlflow sets DB_PASSWORD as a literal; read it from a Secret (valueFrom)"]
+        # Declared empty, a variable holds no secret (the server's _MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN).
+        assert {"name": "_MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN", "value": ""} in first_container(server.plain_inputs)["env"]
+        assert rule("kubernetes-no-secret-env-literals")(server.type, server.plain_inputs) == []
 
     def test_a_load_balancer_service_needs_an_opt_in(self, dev: ProgramRun) -> None:
         service = dev.one("kubernetes:core/v1:Service", "mlflow")

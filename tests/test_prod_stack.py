@@ -210,7 +210,7 @@ class TestRds:
         group = prod.one("aws:rds/parameterGroup:ParameterGroup").plain_inputs
         assert group["family"] == "postgres17"
         parameters = {p["name"]: p["value"] for p in group["parameters"]}
-        assert parameters == {"rds.force_ssl": "1", "max_connections": "700"}  # Pulumi.prod.yaml
+        assert parameters == {"rds.force_ssl": "1", "max_connections": "1500"}  # Pulumi.prod.yaml, with the jobs pod
 
     def test_instance_is_pinned_encrypted_backed_up_and_protected(self, prod: ProgramRun) -> None:
         instance = prod.one(RDS)
@@ -255,8 +255,9 @@ class TestRds:
         run_prod({key: value, "dataProtection": False})  # an explicit throwaway stack may
 
     def test_rds_reserves_two_more_connections(self) -> None:
-        # 4 pods x (2 workers x 2 engines x 41 + 2 wrapper) + 1 = 665 connections; 669 leaves 664 on RDS.
-        assert "= 665 connections, but max_connections 669 leaves 664" in prod_error({"postgresMaxConnections": 669})
+        # 4 pods x (2 workers x 2 engines x 41 + 2 wrapper) + 658 jobs pod + 1 = 1323 connections; 1327 leaves 1322.
+        assert "= 1323 connections, but max_connections 1327 leaves 1322" in prod_error({"postgresMaxConnections": 1327})
+        run_program("prod", {**PROD_SECRETS, "postgresMaxConnections": 1328}, preview=True)
 
 
 class TestServerSizing:

@@ -205,8 +205,9 @@ class IngressSsoArgs:
                                 input_problem(owner, self.sso, "issuer_url", issuer_url_problem) if self.sso else None,
                                 image_problem(self.sso.image) if self.sso else None) if p]
         if self.cloudflare and self.jobs_service_name:
-            problems.append("a Cloudflare tunnel routes by its remote configuration, which this program does not "
-                            "manage: job submissions cannot be routed to the jobs Service")
+            problems.append("a Cloudflare tunnel routes by its remote configuration at Cloudflare, not by objects of "
+                            "this component: leave jobs_service_name unset and give the tunnel's public hostname a "
+                            "path rule for the job routes there (docs/front-doors.md)")
         problems += annotation_problems(self.annotations)
         if self.annotations and (self.gateway or self.cloudflare):
             problems.append("annotations are the Ingress's: there is no Ingress with a gateway or a Cloudflare tunnel")

@@ -22,8 +22,8 @@ from mlflow_platform.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
 from mlflow_platform.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from mlflow_platform.mlflow_server.encryption_keys import encryption_key_env
-from mlflow_platform.mlflow_server.hosts import POD_IP_ENV, allowed_hosts_flag
-from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, job_execution_env, jobs_workload
+from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS, POD_IP_ENV, allowed_hosts_flag
+from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, job_execution_env, job_runner_hosts, jobs_workload
 from mlflow_platform.mlflow_server.migration import (
     BACKEND_URI_ENV,
     MLFLOW_READS_ENV,
@@ -57,7 +57,7 @@ def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi
     """The `mlflow server` arguments; secrets stay out (they arrive as environment variables)."""
     command: list[pulumi.Input[str]] = [
         "server",
-        "--host", "0.0.0.0",
+        "--host", LISTEN_ADDRESS,
         "--port", str(SERVER_PORT),
         "--workers", str(args.workers),
         "--serve-artifacts",
@@ -205,7 +205,8 @@ class MlflowServer(pulumi.ComponentResource):
         }
 
         def container_for(service_name: str, cluster_ip: pulumi.Output[str], job_execution: bool) -> dict[str, Any]:
-            hosts = allowed_hosts_flag(service_name, args.namespace, args.extra_allowed_hosts, cluster_ip)
+            hosts = allowed_hosts_flag(service_name, args.namespace,
+                                       (*args.extra_allowed_hosts, *job_runner_hosts(job_execution)), cluster_ip)
             env = concatenated([
                 # Declared first: $(POD_IP) in the arguments expands from it.
                 {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},

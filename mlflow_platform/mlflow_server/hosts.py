@@ -11,6 +11,10 @@ from mlflow_platform.outputs import applied
 
 # The pod's own IP, from the downward API: Prometheus scrapes each pod as `Host: <pod IP>:<port>`.
 POD_IP_ENV = "POD_IP"
+# Where `mlflow server` listens (--host). With job execution on, MLflow also points its job runner at it:
+# MLFLOW_TRACKING_URI=http://<--host>:<--port> (mlflow/server/__init__.py _run_server), so the jobs' own calls
+# arrive as `Host: 0.0.0.0:5000`.
+LISTEN_ADDRESS = "0.0.0.0"
 
 
 def allowed_hosts(service: str, namespace: str, extra: tuple[str, ...] = ()) -> list[str]:

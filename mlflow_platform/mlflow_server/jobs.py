@@ -25,6 +25,7 @@ from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.service import cluster_ip_service
 from mlflow_platform.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
+from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS
 from mlflow_platform.mlflow_server.migration import MLFLOW_READS_ENV
 
 # Every route whose handler calls submit_job (mlflow/server/job_api.py, handlers.py: scorer, issue
@@ -42,13 +43,39 @@ JOB_ROUTES = (
 SHM_SIZE = "256Mi"
 
 
+def tunnel_path_rule() -> str:
+    """The path of the Cloudflare tunnel rule (frontDoor cloudflare) that sends JOB_ROUTES to the jobs Service. The
+    routes of a remotely managed tunnel are set at Cloudflare, not here; cloudflared matches a rule's path as an
+    unanchored Go regular expression against the request's path, rules in order (cloudflare/cloudflared
+    ingress/rule.go Matches), so the rule is anchored and goes before the hostname's rule for the mlflow Service."""
+    return "^(" + "|".join(route.replace(".", "\\.") for route in JOB_ROUTES) + ")"
+
+
+# MLflow's job-runner credential (mlflow_platform_auth.py INTERNAL_TOKEN_ENV): `mlflow server` sets a new random one
+# for its workers and runner when the auth app and job execution are on (mlflow/server/__init__.py _run_server). Empty
+# in every server container, so a value from anywhere else (serverEnvFrom: a container's env wins) never reaches one;
+# the identity module admits it only where job execution is on.
+INTERNAL_TOKEN_ENV = "_MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN"
+
+
 def job_execution_env(enabled: bool) -> list[dict[str, Any]]:
-    env = [{"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(enabled).lower()}]
+    env = [{"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(enabled).lower()},
+           {"name": INTERNAL_TOKEN_ENV, "value": ""}]
     if enabled:
-        # Jobs call the server's AI gateway at http://<--host>:<port>, i.e. 0.0.0.0:5000, a Host header the
-        # allowed hosts do not list (mlflow/server/__init__.py sets MLFLOW_GATEWAY_URI only when unset).
+        # Jobs call the server's AI gateway at http://<--host>:<port>, i.e. 0.0.0.0:5000, unless MLFLOW_GATEWAY_URI
+        # is set (mlflow/server/__init__.py sets it only when unset): localhost, like any local call.
         env.append({"name": "MLFLOW_GATEWAY_URI", "value": "http://localhost:5000"})
     return env
+
+
+def job_runner_hosts(enabled: bool) -> tuple[str, ...]:
+    """Host headers of the job runner's own calls, which the jobs pod's host check must admit. MLflow sets the runner's
+    MLFLOW_TRACKING_URI to http://<--host>:<--port> whatever the environment says (mlflow/server/__init__.py
+    _run_server), and GenAI evaluate, issue detection and prompt optimisation call the tracking API there
+    (MlflowClient() in mlflow/genai/evaluation/job.py, discovery/job.py, optimize/job.py): `Host: 0.0.0.0:5000`,
+    which MLflow's own default list admits (mlflow/server/security_utils.py LOCALHOST_VARIANTS) and --allowed-hosts
+    replaces. Only a process in the pod itself sends it; a browser's 0.0.0.0 is its own machine."""
+    return (LISTEN_ADDRESS,) if enabled else ()
 
 
 ContainerFor = Callable[[str, pulumi.Output[str], bool], dict[str, Any]]

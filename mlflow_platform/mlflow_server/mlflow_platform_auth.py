@@ -16,6 +16,11 @@ is created on first sight; admins come from the config, named only by the issuer
 (MLflow keeps one user per username: an issuer that could name an admin would make its bearer one), and so
 do teams: membership of a workspace is one of two roles the migration Job creates in it, assigned
 or taken away here to match the config (MLflow resolves workspace-wide grants through roles).
+Server-side jobs (the jobs pod, mlflow 3.17.2): a job that calls the AI gateway sends MLflow's own internal
+credential, `Authorization: Basic <user>:<token>`, which this module admits as MLflow's default function does and
+no further (internal_job_user); MLflow's handlers learn the user who submitted the job from the request's
+Authorization header, so it is set to the verified identity; and the generic job-submission route, which MLflow
+leaves open to any signed-in user with jobs that read the database directly, is an admin's only (submits_a_raw_job).
 Stdlib, flask, werkzeug, PyJWT (in the image through mlflow[azure] -> azure-identity -> msal) and
 mlflow only: nothing of the Pulumi program.
 """
@@ -28,6 +33,7 @@ import threading
 import time
 import urllib.request
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +44,22 @@ from werkzeug.datastructures import Authorization
 CONFIG_ENV = "MLFLOW_PLATFORM_AUTH_CONFIG"
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _logger = logging.getLogger(__name__)
+
+INTERNAL_TOKEN_ENV = "_MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN"
+"""MLflow's job-runner credential (mlflow/environment_variables.py). `mlflow server` makes a new random one at each
+start (secrets.token_hex(32)), and only with the auth app and job execution on, before it forks its workers and the
+job runner, which alone inherit it (mlflow/server/__init__.py _run_server). The UI's judge and GenAI-evaluate jobs send
+it as the password of `Authorization: Basic <user who submitted the job>:<token>` (mlflow/genai/scorers/job.py
+invoke_scorer_job, mlflow/genai/evaluation/job.py; the header from mlflow/genai/utils/gateway_utils.py
+_build_auth_headers). The platform sets it empty in every server container, so no other value can reach one."""
+JOB_EXECUTION_ENV = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+STATIC_PREFIX_ENV = "_MLFLOW_STATIC_PREFIX"
+"""Set by `mlflow server --static-prefix` for its workers (mlflow/server/handlers.py STATIC_PREFIX_ENV_VAR)."""
+GATEWAY_ROUTES = "/gateway/"
+"""Where MLflow admits the internal credential, and nowhere else: "so the token cannot be used as a master password
+on other endpoints" (mlflow/server/auth/__init__.py _authenticate_fastapi_request)."""
+JOB_SUBMISSION_ROUTE = "/ajax-api/3.0/jobs"
+"""MLflow's generic job submission, POST (mlflow/server/job_api.py submit_job)."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +312,50 @@ def _unauthorized(message: str) -> Response:
                     headers={"WWW-Authenticate": 'Bearer realm="mlflow", error="invalid_token"'})
 
 
+def _forbidden(message: str) -> Response:
+    return Response(json.dumps({"error_code": "PERMISSION_DENIED", "message": message}), status=403,
+                    mimetype="application/json")
+
+
+def _unprefixed(path: str, environ: Mapping[str, str]) -> str:
+    prefix = environ.get(STATIC_PREFIX_ENV, "").rstrip("/")
+    return path[len(prefix):] if prefix and path.startswith(prefix) else path
+
+
+def internal_job_user(path: str, authorization: Authorization | None, environ: Mapping[str, str]) -> str | None:
+    """The user a request of MLflow's own job runner acts for; None for any other request.
+
+    As narrow as MLflow's default function (mlflow/server/auth/__init__.py _authenticate_fastapi_request): only in
+    a server whose `mlflow server` generated the token (the jobs pod: job execution on; every other container has it
+    empty), only `Authorization: Basic` whose password is that token, compared in constant time, only on the AI
+    gateway's routes. The username is the one the job names; MLflow then looks the user up (unknown: 401) and checks
+    their permission on the gateway endpoint as for any other call."""
+    if not carries_internal_token(authorization, environ) or not _unprefixed(path, environ).startswith(GATEWAY_ROUTES):
+        return None
+    return str(authorization.username) if authorization and authorization.username else None
+
+
+def carries_internal_token(authorization: Authorization | None, environ: Mapping[str, str]) -> bool:
+    """`Authorization: Basic <user>:<token>` with the token this server's `mlflow server` made for its job runner."""
+    token = environ.get(INTERNAL_TOKEN_ENV, "")
+    if not token or environ.get(JOB_EXECUTION_ENV, "").lower() != "true":
+        return False
+    if authorization is None or authorization.type != "basic" or not authorization.username:
+        return False
+    return secrets.compare_digest((authorization.password or "").encode(), token.encode())
+
+
+def submits_a_raw_job(method: str, path: str, environ: Mapping[str, str]) -> bool:
+    """POST to MLflow's generic job submission. MLflow 3.17.2 lets any signed-in user through it
+    (mlflow/server/auth/__init__.py _get_job_route_validator: submit has no job id, so True), with any parameters,
+    and its jobs read traces straight from the database (mlflow/genai/scorers/job.py invoke_scorer_job ->
+    _get_tracking_store): a user could score, and write assessments to, traces of experiments they cannot read,
+    the hole MLflow closed on /scorer/invoke (mlflow/mlflow#25721, GHSA-6c27-cp6h-c66m) and on the issue-detection
+    and evaluate routes (#25873) but not here. Neither the UI nor MLflow's client submits through it (the UI
+    polls and cancels jobs there; it submits through those checked routes)."""
+    return method.upper() == "POST" and _unprefixed(path, environ).rstrip("/") == JOB_SUBMISSION_ROUTE
+
+
 _NOT_AN_ADMIN_ISSUER = ("{!r} is an MLflow admin, and this token's issuer may not name admins: MLflow keeps one "
                         "user per username, so its bearer would be that admin")
 
@@ -356,6 +422,22 @@ def authenticate() -> Authorization | Response:
     cached = getattr(g, "mlflow_platform_authorization", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    result = _authenticate()
+    if isinstance(result, Authorization) and submits_a_raw_job(request.method, request.path, os.environ) \
+            and not _is_admin(str(result.username)):
+        g.pop("mlflow_platform_authorization", None)
+        return _forbidden("MLflow's generic job submission is for admins: start judges, evaluations, issue detection "
+                          "and prompt optimisation through their own routes (the UI's), which check the experiment")
+    return result
+
+
+def _is_admin(username: str) -> bool:
+    from mlflow.server.auth import store
+
+    return bool(store.get_user(username).is_admin)
+
+
+def _authenticate() -> Authorization | Response:
     verifier = _get_verifier()
     for header in dict.fromkeys(issuer.header for issuer in verifier.config.issuers):
         token = token_in(request.headers, header)
@@ -367,9 +449,20 @@ def authenticate() -> Authorization | Response:
         except InvalidTokenError as error:
             _logger.warning("refused a token in %s: %s", header, error)
             return _unauthorized(f"invalid token in {header}: {error}")
-        authorization = Authorization("bearer", {"username": identity.username})
+        authorization = Authorization("bearer", {"username": identity.username}, token=token)
         g.mlflow_platform_authorization = authorization
+        # MLflow's judge and GenAI-evaluate handlers name the job's user from the request's Authorization header
+        # (mlflow/server/handlers.py _invoke_scorer_handler, _invoke_genai_evaluate_handler:
+        # `request.authorization.username`), which for a bearer token (or Cf-Access-Jwt-Assertion) names nobody: the
+        # job would call the gateway without a user. The verified identity stands in for the header's parse.
+        request.authorization = authorization
         return authorization
+    if (job_user := internal_job_user(request.path, request.authorization, os.environ)) is not None:
+        return Authorization("basic", {"username": job_user})
+    if carries_internal_token(request.authorization, os.environ):
+        return _unauthorized("MLflow's job credential counts on the AI gateway's routes only, as MLflow itself admits "
+                             "it: a job that calls the tracking API with it (GenAI evaluate) cannot run under the "
+                             "auth app (docs/operations.md, server-side jobs)")
     if verifier.config.allow_basic_auth and request.authorization and request.authorization.type == "basic":
         from mlflow.server.auth import authenticate_request_basic_auth
 

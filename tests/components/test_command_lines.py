@@ -25,6 +25,13 @@ PROD_OAUTH2_PROXY = [
     "--reverse-proxy=true",
     "--skip-provider-button=true",
     "--upstream=http://mlflow.mlflow.svc.cluster.local:5000/",
+    # Pulumi.prod.yaml runs the jobs pod: the requests that submit jobs go to it (the longest prefix wins).
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/ajax-api/3.0/jobs",
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/ajax-api/3.0/mlflow/scorer/invoke",
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/ajax-api/3.0/mlflow/issues/invoke",
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/ajax-api/3.0/mlflow/genai/evaluate/invoke",
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/ajax-api/3.0/mlflow/prompt-optimization",
+    "--upstream=http://mlflow-jobs.mlflow.svc.cluster.local:5000/api/3.0/mlflow/prompt-optimization",
     "--pass-authorization-header=true",  # the verified ID token reaches MLflow's auth app
     "--skip-jwt-bearer-tokens=true",  # programs' JWTs, verified against the issuers oauth2-proxy trusts
     "--api-route=^/(api|ajax-api)/",  # 401, not a sign-in redirect, for API calls
@@ -62,9 +69,10 @@ class TestOauth2Proxy:
 
     def test_prod_with_groups_under_a_static_prefix(self) -> None:
         keycloak = "https://sso.example.com/realms/acme"  # Google sends no groups (settings/providers.py)
+        # Without the jobs pod, which a static prefix rules out (MLflow's job runner ignores it).
         run = run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow", "ssoIssuerUrl": keycloak,
-                                   "ssoAllowedGroups": ["mlflow-users"]})
-        expected = [*PROD_OAUTH2_PROXY, "--allowed-group=mlflow-users"]
+                                   "ssoAllowedGroups": ["mlflow-users"], "serverJobExecution": False})
+        expected = [flag for flag in PROD_OAUTH2_PROXY if "mlflow-jobs" not in flag] + ["--allowed-group=mlflow-users"]
         expected[expected.index("--oidc-issuer-url=https://accounts.google.com")] = f"--oidc-issuer-url={keycloak}"
         expected.insert(expected.index("--http-address=0.0.0.0:4180") + 1, "--proxy-prefix=/tools/mlflow/oauth2")
         expected = [flag.replace("/oauth2/callback", "/tools/mlflow/oauth2/callback")

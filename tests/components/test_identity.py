@@ -8,11 +8,23 @@ import json
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Authorization
 
 from conftest import CLOUDFLARE_FRONT_DOOR, DEPLOYMENT, JOB, PDB, PROD_SECRETS, SECRET, container, env_of, pod_spec
 from harness import CLUSTER_OUTPUTS, ProgramRun, is_secret, run_program
 from mlflow_platform.mlflow_server.auth import ServerAuth, TrustedIssuer, merge_issuers
-from mlflow_platform.mlflow_server.mlflow_platform_auth import Config, Identity, InvalidTokenError, Issuer, identity_of
+from mlflow_platform.mlflow_server.jobs import INTERNAL_TOKEN_ENV as JOBS_INTERNAL_TOKEN_ENV
+from mlflow_platform.mlflow_server.mlflow_platform_auth import (
+    INTERNAL_TOKEN_ENV,
+    JOB_EXECUTION_ENV,
+    Config,
+    Identity,
+    InvalidTokenError,
+    Issuer,
+    identity_of,
+    internal_job_user,
+    submits_a_raw_job,
+)
 from settings import ConfigError
 from tools.project_config import ProjectConfigError
 
@@ -374,3 +386,67 @@ class TestTheIdentityModulesRules:
     def test_only_the_clusters_issuer_names_a_service_account(self) -> None:
         with pytest.raises(InvalidTokenError, match="only the cluster's issuer may assert"):
             identity_of({"sub": "system:serviceaccount:mlflow:bot"}, self.PEOPLE)
+
+
+class TestServerSideJobsUnderTheAuthApp:
+    """What the identity module admits of MLflow's job runner, and the job route it keeps to admins (end to end in
+    tests/runtime/test_jobs_auth.py)."""
+
+    TOKEN = "f" * 64
+    JOBS_POD = {INTERNAL_TOKEN_ENV: TOKEN, JOB_EXECUTION_ENV: "true"}
+    CHAT = "/gateway/mlflow/v1/chat/completions"
+
+    @staticmethod
+    def basic(password: str, username: str = "dana@example.com") -> Authorization:
+        return Authorization("basic", {"username": username, "password": password})
+
+    def test_the_job_runners_credential_names_its_user_on_the_gateways_routes(self) -> None:
+        assert internal_job_user(self.CHAT, self.basic(self.TOKEN), self.JOBS_POD) == "dana@example.com"
+        assert internal_job_user("/gateway/judge/mlflow/invocations", self.basic(self.TOKEN), self.JOBS_POD)
+        prefixed = {**self.JOBS_POD, "_MLFLOW_STATIC_PREFIX": "/mlflow"}
+        assert internal_job_user(f"/mlflow{self.CHAT}", self.basic(self.TOKEN), prefixed) == "dana@example.com"
+
+    @pytest.mark.parametrize(("path", "authorization", "environ"), [
+        ("/api/2.0/mlflow/experiments/search", "token", JOBS_POD),
+        ("/ajax-api/3.0/mlflow/scorer/invoke", "token", JOBS_POD),
+        ("/mlflow/gateway/mlflow/v1/chat/completions", "token", JOBS_POD),
+        (CHAT, "another", JOBS_POD),
+        (CHAT, "bearer", JOBS_POD),
+        (CHAT, None, JOBS_POD),
+        (CHAT, "token", {INTERNAL_TOKEN_ENV: "", JOB_EXECUTION_ENV: "true"}),
+        (CHAT, "token", {INTERNAL_TOKEN_ENV: TOKEN, JOB_EXECUTION_ENV: "false"}),
+        (CHAT, "token", {INTERNAL_TOKEN_ENV: TOKEN}),
+        (CHAT, "empty password", {INTERNAL_TOKEN_ENV: "", JOB_EXECUTION_ENV: "true"}),
+    ], ids=["tracking-api", "job-submission", "prefix-not-the-servers", "wrong-token", "bearer", "none",
+            "no-token-here", "api-pod", "job-execution-unset", "empty-matches-nothing"])
+    def test_nothing_else_is_the_job_runners(self, path: str, authorization: str | None,
+                                             environ: dict[str, str]) -> None:
+        given = {"token": self.basic(self.TOKEN), "another": self.basic(self.TOKEN[:-1] + "0"),
+                 "bearer": Authorization("bearer", token=self.TOKEN), "empty password": self.basic(""),
+                 None: None}[authorization]
+        assert internal_job_user(path, given, environ) is None
+
+    @pytest.mark.parametrize(("method", "path", "refused"), [
+        ("POST", "/ajax-api/3.0/jobs/", True),
+        ("POST", "/ajax-api/3.0/jobs", True),
+        ("POST", "/ajax-api/3.0/jobs/search", False),
+        ("GET", "/ajax-api/3.0/jobs/0b6c", False),
+        ("PATCH", "/ajax-api/3.0/jobs/cancel/0b6c", False),
+        ("POST", "/ajax-api/3.0/mlflow/scorer/invoke", False),
+    ])
+    def test_only_the_generic_job_submission_is_kept_to_admins(self, method: str, path: str, refused: bool) -> None:
+        assert submits_a_raw_job(method, path, {}) is refused
+
+    def test_the_token_is_the_one_mlflow_names(self) -> None:
+        from mlflow.environment_variables import _MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN, MLFLOW_SERVER_ENABLE_JOB_EXECUTION
+
+        assert _MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN.name == INTERNAL_TOKEN_ENV == JOBS_INTERNAL_TOKEN_ENV
+        assert MLFLOW_SERVER_ENABLE_JOB_EXECUTION.name == JOB_EXECUTION_ENV
+
+    def test_every_server_container_declares_it_empty_and_only_the_jobs_pod_admits_its_runners_host(self) -> None:
+        run = run_program("prod", PROD_SECRETS)
+        for name in ("mlflow", "mlflow-jobs"):
+            spec = container(run.one(DEPLOYMENT, name), "mlflow")
+            assert env_of(spec)[INTERNAL_TOKEN_ENV] == {"name": INTERNAL_TOKEN_ENV, "value": ""}
+            hosts = spec["args"][spec["args"].index("--allowed-hosts") + 1].split(",")
+            assert ("0.0.0.0" in hosts and "0.0.0.0:*" in hosts) is (name == "mlflow-jobs"), name

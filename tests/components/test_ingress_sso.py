@@ -1,6 +1,7 @@
 """IngressSSO: TLS, oauth2-proxy in front of every request, and no 403 from MLflow's host check behind it."""
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from conftest import (
     flag_value,
     mounted_secret_files,
 )
-from harness import ProgramRun, is_secret, run_program
+from harness import ROOT, ProgramRun, is_secret, run_program
+from mlflow_platform.kube.labels import selector_labels
 from settings import ConfigError
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -446,9 +448,25 @@ class TestJobSubmissionsReachTheJobsPod:
         assert jobs["backendRefs"] == [{"name": "mlflow-jobs", "port": 5000}]
         assert {"path": {"type": "PathPrefix", "value": JOB_ROUTE}} in jobs["matches"]
 
-    def test_a_cloudflare_tunnel_cannot_route_them(self) -> None:
-        message = prod_error({**JOBS, **TestCloudflareFrontDoor.OVERRIDES})
-        assert "mlflow-platform:serverJobExecution: the jobs pod takes the requests that submit jobs" in message
+    def test_a_cloudflare_tunnel_routes_them_by_its_own_rule_at_cloudflare(self) -> None:
+        """The tunnel's routes are its remote configuration (the hostname's rule is set there too): the stack adds
+        the jobs pod, which admits the connectors, and docs/front-doors.md gives the rule, built from JOB_ROUTES."""
+        from mlflow_platform.mlflow_server import JOB_ROUTES
+        from mlflow_platform.mlflow_server.jobs import tunnel_path_rule
+
+        run = run_program("prod", TestCloudflareFrontDoor.OVERRIDES)  # Pulumi.prod.yaml runs the jobs pod
+        assert run.one(DEPLOYMENT, "mlflow-jobs")
+        jobs_policy = next(p for p in run.of_type(NETWORK_POLICY) if p.k8s_name == "mlflow-network-jobs")
+        callers = jobs_policy.plain_inputs["spec"]["ingress"][0]["from"]
+        connectors = selector_labels("cloudflared", "mlflow-ingress-cloudflared", "tunnel")
+        assert {"podSelector": {"matchLabels": connectors}} in callers
+        rule = tunnel_path_rule()
+        assert f"`{rule}`" in (ROOT / "docs" / "front-doors.md").read_text()
+        # cloudflared matches a rule's path as an unanchored Go regular expression (ingress/rule.go): the same
+        # here for this plain alternation.
+        assert all(re.search(rule, route + "/x") for route in JOB_ROUTES)
+        for path in ("/", "/api/2.0/mlflow/experiments/search", "/x/ajax-api/3.0/jobs", "/ajax-api/3.0/mlflow/traces"):
+            assert not re.search(rule, path), path
 
 
 class TestIngressAnnotations:

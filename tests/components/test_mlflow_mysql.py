@@ -141,18 +141,18 @@ class TestEgress:
 
 
 class TestBudget:
-    """Prod: (3 + 1 surge) pods x (2 workers x 2 engines x 41 + 2) + 1 migration = 665 connections."""
+    """Prod: (3 + 1 surge) pods x (2 workers x 2 engines x 41 + 2) + 658 jobs pod + 1 migration = 1323 connections."""
 
     def test_mysql_lends_the_application_every_connection(self) -> None:
-        run_program("prod", {**PROD_SECRETS, **MYSQL, "postgresMaxConnections": 665}, preview=True)
+        run_program("prod", {**PROD_SECRETS, **MYSQL, "postgresMaxConnections": 1323}, preview=True)
 
     def test_one_fewer_is_refused_naming_mysql(self) -> None:
-        message = refusal("prod", {**MYSQL, "postgresMaxConnections": 664})
+        message = refusal("prod", {**MYSQL, "postgresMaxConnections": 1322})
         assert "mlflow-platform:postgresMaxConnections: the MLflow server may open more connections than MySQL allows" in message
-        assert "= 665 connections, but max_connections is 664" in message
+        assert "= 1323 connections, but max_connections is 1322" in message
 
     def test_postgresql_keeps_its_superuser_slots_at_the_same_count(self) -> None:
-        message = refusal("prod", {**MYSQL, "externalDatabaseEngine": "postgresql", "postgresMaxConnections": 665})
+        message = refusal("prod", {**MYSQL, "externalDatabaseEngine": "postgresql", "postgresMaxConnections": 1323})
         assert "more connections than PostgreSQL allows" in message and "after 3 reserved superuser slots" in message
 
 

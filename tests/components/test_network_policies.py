@@ -173,7 +173,7 @@ def test_the_exporter_admits_only_prometheus(dev: ProgramRun) -> None:
 
 def test_prod_reaches_rds_only_in_the_vpc_and_s3_on_443_and_guards_oauth2_proxy(prod: ProgramRun) -> None:
     assert {r.name for r in prod.of_type(POLICY)} == {
-        "mlflow-network-default-deny", "mlflow-network-server", "mlflow-network-migration",
+        "mlflow-network-default-deny", "mlflow-network-server", "mlflow-network-jobs", "mlflow-network-migration",
         "mlflow-network-oauth2-proxy", "mlflow-network-clients"}
     _, database, https = policy(prod, "server")["egress"]
     # The cluster stack's vpcCidr (tests/harness.py CLUSTER_OUTPUTS).

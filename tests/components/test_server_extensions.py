@@ -192,7 +192,8 @@ class TestStaticPrefix:
 
     @pytest.fixture(scope="class")
     def prod_prefixed(self) -> ProgramRun:
-        return run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow"})
+        # Not with the jobs pod, which Pulumi.prod.yaml runs (MLflow's job runner ignores the prefix).
+        return run_program("prod", {**PROD_SECRETS, "serverStaticPrefix": "/tools/mlflow", "serverJobExecution": False})
 
     def test_the_server_probes_and_tracking_uri_follow_it(self, prod_prefixed: ProgramRun) -> None:
         server = container(prod_prefixed.one(DEPLOYMENT, "mlflow"), "mlflow")

@@ -84,6 +84,11 @@ def _serving(app: Any, context: ssl.SSLContext | None) -> Iterator[str]:
         server.server_close()
 
 
+def localhost_tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """A CA file and a server context for https://localhost, for any other test server on loopback (a model server)."""
+    return _tls(directory)
+
+
 def _tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
     """A CA (written to ca.pem) and a localhost certificate it signed, with the extensions a strict verifier wants."""
     now = datetime.datetime.now(datetime.UTC)

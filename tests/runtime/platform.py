@@ -119,7 +119,10 @@ class Platform(Generic[Server]):
         """The server container of `deployment` as declared (the jobs Deployment runs one too)."""
         declared = self.container(DEPLOYMENT, deployment)
         port = port or free_port()
-        env = {"PATH": os.environ["PATH"], **self.cluster.environment(declared)}
+        # The pod's own port, as the pod's processes reach it (the jobs pod's MLFLOW_GATEWAY_URI), is the local one.
+        own = (f"//localhost:{declared.ports['http']}", f"//localhost:{port}")
+        env = {"PATH": os.environ["PATH"],
+               **{name: value.replace(*own) for name, value in self.cluster.environment(declared).items()}}
         # The container's /tmp is a volume; point Python's temp files at its local stand-in.
         env["TMPDIR"] = str(self.cluster.mounts["/tmp"])
         argv = self.cluster.argv(declared, env, port=port)

@@ -77,6 +77,21 @@ def test_the_jobs_server_accepts_a_job_and_its_runner_executes_it(
     assert requests.get(f"{api.url}/ajax-api/3.0/jobs/{job_id}", timeout=30).json()["status"] == "FAILED"
 
 
+def test_the_jobs_server_admits_the_host_its_job_runner_calls_it_by(
+        servers: tuple[RunningServer, RunningServer]) -> None:
+    """MLflow points the runner at http://<--host>:<--port> (mlflow/server/__init__.py _run_server), and GenAI
+    evaluate, issue detection and prompt optimisation call the tracking API there: `Host: 0.0.0.0:5000` as declared
+    (here the server listens on loopback, so the header is sent as the pod's processes send it). The API pods never
+    run jobs and keep their list."""
+    api, jobs = servers
+    argv = jobs.declared.command + jobs.declared.args
+    host = f"{argv[argv.index('--host') + 1]}:{jobs.declared_port}"
+    assert host == "0.0.0.0:5000"
+    path = "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert requests.get(f"{jobs.url}{path}", headers={"Host": host}, timeout=30).status_code == 200
+    assert requests.get(f"{api.url}{path}", headers={"Host": host}, timeout=30).status_code == 403
+
+
 def test_only_the_jobs_server_runs_a_job_runner_and_the_periodic_scheduler(
         servers: tuple[RunningServer, RunningServer]) -> None:
     api, jobs = servers
