@@ -113,6 +113,7 @@ if settings.network:
         ingress_namespace=settings.network.ingress_namespace,
         ingress_cidr=settings.network.ingress_cidr,
         monitoring_namespace=settings.network.monitoring_namespace,
+        scraped=settings.monitoring is not None,
         client_namespaces=settings.network.client_namespaces,
     ), opts=in_namespace_after_server)
 

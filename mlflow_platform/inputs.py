@@ -581,6 +581,9 @@ class NetworkPoliciesInputs(TypedDict, total=False):
     """Names the front door's policies (oauth2-proxy or cloudflared)."""
     prometheus: dict[str, str]
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
+    scraped: bool
+    """Whether Prometheus scrapes the server and the exporter (Monitoring's ServiceMonitors exist): without them
+    nothing admits Prometheus at all."""
     ingress_namespace: str
     """Where the Gateway's data plane or the ingress controller runs: it may reach the front door."""
     ingress_cidr: pulumi.Input[str] | None

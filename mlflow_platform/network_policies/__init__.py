@@ -116,7 +116,8 @@ class NetworkPolicies(pulumi.ComponentResource):
             # submissions to it) and the same stores. Prometheus scrapes the server's Service only, not the jobs pod.
             self._policy(suffix, selector,
                          ingress=[{"from": callers, "ports": tcp(args.server_port)},
-                                  *([{"from": [prometheus], "ports": tcp(scraped_port)}] if suffix == "server" else [])],
+                                  *([{"from": [prometheus], "ports": tcp(scraped_port)}]
+                                    if suffix == "server" and args.scraped else [])],
                          egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
         self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, *to_database])
         # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
@@ -127,7 +128,7 @@ class NetworkPolicies(pulumi.ComponentResource):
                        *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
                 {"from": clients, "ports": tcp(args.database_port)},
-                {"from": [prometheus], "ports": tcp(9187)},
+                *([{"from": [prometheus], "ports": tcp(9187)}] if args.scraped else []),
             ], egress=[])
         if args.object_store:
             clients = [*(pods(selector) for _, selector in servers), *(pods(c) for c in args.object_store_clients)]

@@ -59,6 +59,9 @@ class NetworkPoliciesArgs:
     """Names the front door's policies (oauth2-proxy or cloudflared)."""
     prometheus: dict[str, str] = field(default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
     """Labels of the Prometheus pods (in monitoring_namespace) that scrape the server and the exporter."""
+    scraped: bool = True
+    """Whether Prometheus scrapes the server and the exporter (Monitoring's ServiceMonitors exist): without them
+    nothing admits Prometheus at all."""
     ingress_namespace: str = "nginx-gateway"
     """Where the Gateway's data plane or the ingress controller runs: it may reach the front door."""
     ingress_cidr: pulumi.Input[str] | None = None

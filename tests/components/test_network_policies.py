@@ -80,7 +80,22 @@ def backup_pods(dev: ProgramRun) -> dict[str, Any]:
     return labels
 
 
-def test_postgres_admits_only_the_server_the_migration_and_the_backup(dev: ProgramRun) -> None:
+@pytest.fixture(scope="module")
+def dev_monitored() -> ProgramRun:
+    """dev with Monitoring's ServiceMonitors: only then is Prometheus admitted anywhere."""
+    return run_program("dev", {"monitoringEnabled": True})
+
+
+def test_without_monitoring_nothing_admits_prometheus(dev: ProgramRun) -> None:
+    """Nothing scrapes the server or the exporter without the ServiceMonitors: a pod labelled as Prometheus in the
+    monitoring namespace reaches no port (with the auth app off it would be an admin on the API)."""
+    for obj in dev.of_type(POLICY):
+        for rule in obj.plain_inputs["spec"].get("ingress", []):
+            assert PROMETHEUS_PEER not in rule.get("from", []), obj.name
+
+
+def test_postgres_admits_only_the_server_the_migration_and_the_backup(dev_monitored: ProgramRun) -> None:
+    dev = dev_monitored
     database_rule, exporter_rule = policy(dev, "postgres")["ingress"]
     clients = [peer["podSelector"] for peer in peers(database_rule)]
     assert database_rule["ports"] == [{"protocol": "TCP", "port": 5432}]
@@ -116,10 +131,10 @@ CLIENT = {"mlflow-platform/client": "true"}
 
 
 def test_dev_server_admits_the_gateways_data_plane_and_labelled_clients_and_prometheus_on_the_api_port(
-        dev: ProgramRun) -> None:
+        dev_monitored: ProgramRun) -> None:
     """Dev has no oauth2-proxy: the Gateway's data plane (NGINX Gateway Fabric's, in nginx-gateway) proxies to the
     server. Without the auth app Prometheus scrapes /metrics on the API port itself."""
-    api_rule, prometheus_rule = policy(dev, "server")["ingress"]
+    api_rule, prometheus_rule = policy(dev_monitored, "server")["ingress"]
     ingress, client = peers(api_rule)
     assert in_namespaces(ingress) == ["nginx-gateway"] and "podSelector" not in ingress
     assert client == {"podSelector": {"matchLabels": CLIENT}}
@@ -159,14 +174,14 @@ def test_https_egress_in_dev_is_a_choice() -> None:
 
 def test_client_namespaces_admit_only_their_labelled_pods() -> None:
     run = run_program("dev", {"networkClientNamespaces": ["training"]})
-    rule, _ = policy(run, "server")["ingress"]
+    (rule,) = policy(run, "server")["ingress"]
     other_namespaces = peers(rule)[-1]
     assert in_namespaces(other_namespaces) == ["training"]
     assert other_namespaces["podSelector"] == {"matchLabels": CLIENT}
 
 
-def test_the_exporter_admits_only_prometheus(dev: ProgramRun) -> None:
-    _, exporter_rule = policy(dev, "postgres")["ingress"]
+def test_the_exporter_admits_only_prometheus(dev_monitored: ProgramRun) -> None:
+    _, exporter_rule = policy(dev_monitored, "postgres")["ingress"]
     (peer,) = peers(exporter_rule)
     assert in_namespaces(peer) == ["monitoring"] and peer["podSelector"] == {"matchLabels": PROMETHEUS}
 
@@ -196,7 +211,7 @@ def test_can_be_turned_off() -> None:
 
 
 def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
-    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100})
+    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100, "monitoringEnabled": True})
     jobs = run.one(DEPLOYMENT, "mlflow-jobs")
     assert selects(policy(run, "jobs")["podSelector"], jobs)
     assert not selects(policy(run, "server")["podSelector"], jobs)
