@@ -16,6 +16,7 @@ from mlflow_platform.validation import (
     image_problem,
     input_problem,
     issuer_url_problem,
+    refuse,
     subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
@@ -105,28 +106,26 @@ class GatewayRef:
     """The ALB of a Gateway the component declares (controller aws-alb)."""
 
     def __post_init__(self) -> None:
-        problems = [p for p in (dns_subdomain_problem(self.name),
-                                dns_label_problem(self.namespace) if self.namespace else None,
-                                dns_subdomain_problem(self.section_name) if self.section_name else None,
-                                dns_subdomain_problem(self.class_name) if self.class_name else None) if p]
-        if self.alb:
-            problems += [p for p in (acm_certificate_arn_problem(self.alb.certificate_arn) if self.alb.certificate_arn else None,
-                                     *(subnet_id_problem(s) for s in self.alb.subnet_ids)) if p]
-        elif self.controller == "aws-alb" and self.class_name:
+        if self.alb is None and self.controller == "aws-alb" and self.class_name:
             object.__setattr__(self, "alb", AlbSettings())
-        if self.controller not in GATEWAY_CONTROLLERS:
-            problems.append(f"controller {self.controller!r} is not one of {', '.join(GATEWAY_CONTROLLERS)}")
-        if self.alb and (self.controller != "aws-alb" or not self.class_name):
-            problems.append("alb configures the ALB of a Gateway the component declares: set class_name and "
-                            "controller 'aws-alb'")
-        if self.alb and self.alb.scheme not in ALB_SCHEMES:
-            problems.append(f"alb.scheme {self.alb.scheme!r} is not one of {', '.join(ALB_SCHEMES)}")
-        if self.alb and self.alb.certificate_arn and not self.alb.https:
-            problems.append("alb.certificate_arn is for the HTTPS listener: set alb.https")
-        if self.class_name and self.section_name:
-            problems.append("section_name picks a listener of an existing Gateway; the component names its own")
-        if problems:
-            raise ValueError("GatewayRef: " + "; ".join(problems))
+        alb = self.alb
+        refuse("GatewayRef",
+               dns_subdomain_problem(self.name),
+               dns_label_problem(self.namespace) if self.namespace else None,
+               dns_subdomain_problem(self.section_name) if self.section_name else None,
+               dns_subdomain_problem(self.class_name) if self.class_name else None,
+               acm_certificate_arn_problem(alb.certificate_arn) if alb and alb.certificate_arn else None,
+               *(subnet_id_problem(subnet) for subnet in (alb.subnet_ids if alb else ())),
+               None if self.controller in GATEWAY_CONTROLLERS
+               else f"controller {self.controller!r} is not one of {', '.join(GATEWAY_CONTROLLERS)}",
+               "alb configures the ALB of a Gateway the component declares: set class_name and controller 'aws-alb'"
+               if alb and (self.controller != "aws-alb" or not self.class_name) else None,
+               f"alb.scheme {alb.scheme!r} is not one of {', '.join(ALB_SCHEMES)}"
+               if alb and alb.scheme not in ALB_SCHEMES else None,
+               "alb.certificate_arn is for the HTTPS listener: set alb.https"
+               if alb and alb.certificate_arn and not alb.https else None,
+               "section_name picks a listener of an existing Gateway; the component names its own"
+               if self.class_name and self.section_name else None)
 
     @property
     def declared(self) -> bool:
