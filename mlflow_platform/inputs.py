@@ -388,6 +388,9 @@ class OidcSso(TypedDict, total=False):
     """E-mail domains admitted (['*']: every account of the provider)."""
     allowed_groups: list[str]
     """Groups admitted (the provider's groups claim)."""
+    allowed_programs: list[str]
+    """Programs admitted beside the domains: the e-mail of each one's token or, for a token without one (client
+    credentials), its `sub`, which oauth2-proxy then takes as the e-mail and checks against the domains."""
     image: str
     """oauth2-proxy's image, pinned."""
     program_issuers: list[str]

@@ -13,6 +13,7 @@ from mlflow_platform.validation import (
     https_url_problem,
     issuer_url_problem,
     parse_quantity,
+    program_identity_problem,
     subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
@@ -173,6 +174,7 @@ def _sso(read: ConfigReader) -> OidcSso:
     client_secret = read.secret("ssoClientSecret")
     domains = read.string_list("ssoEmailDomains")
     groups = read.string_list("ssoAllowedGroups")
+    programs = read.string_list("ssoAllowedPrograms", check=program_identity_problem)
     if groups and issuer and (provider := missing_claim(issuer, "groups")):
         read.fail("ssoAllowedGroups", f"{provider}'s ID tokens carry no groups claim ({issuer}'s claims_supported): "
                                       "oauth2-proxy's OIDC provider would let nobody in; use ssoEmailDomains")
@@ -184,4 +186,5 @@ def _sso(read: ConfigReader) -> OidcSso:
         read.fail("ssoEmailDomains", "set ssoEmailDomains (e.g. [\"example.com\"], or [\"*\"] for every account "
                                      "of the provider) or ssoAllowedGroups")
     return OidcSso(issuer_url=issuer or "", client_id=client_id or "", client_secret=client_secret or "",
-                   email_domains=domains, allowed_groups=groups, image=read.image("oauth2ProxyImage", OAUTH2_PROXY_IMAGE))
+                   email_domains=domains, allowed_groups=groups, allowed_programs=programs,
+                   image=read.image("oauth2ProxyImage", OAUTH2_PROXY_IMAGE))

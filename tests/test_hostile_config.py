@@ -111,6 +111,9 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("prod", {**EXTERNAL, "databaseCaSecret": "db-ca"}, "databaseCaSecret", "externalDatabaseSslMode require does not verify"),
     ("dev", {"databaseCaSecret": "db-ca"}, "databaseCaSecret", "is for a database outside the cluster"),
     ("prod", {"databaseCaSecret": "RDS_CA"}, "databaseCaSecret", "is not a DNS subdomain"),
+    # A program's e-mail or sub as oauth2-proxy reads its list (CSV, '#' comments): anything else is another value.
+    *(("prod", {"ssoAllowedPrograms": [value]}, "ssoAllowedPrograms", "printable ASCII characters without spaces")
+      for value in ("", "ci bot", "a,b", '"quoted"', "#0oa1", "ci\u00e9", "x" * 256, "tab\there")),
 ]
 
 # A stack whose data is protected (prod) refuses each insecure choice unless the key named after its risk accepts it.

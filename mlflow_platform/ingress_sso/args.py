@@ -16,6 +16,7 @@ from mlflow_platform.validation import (
     image_problem,
     input_problem,
     issuer_url_problem,
+    program_identity_problem,
     refuse,
     subnet_id_problem,
 )
@@ -56,6 +57,9 @@ class OidcSso:
     """E-mail domains admitted (['*']: every account of the provider)."""
     allowed_groups: tuple[str, ...] = ()
     """Groups admitted (the provider's groups claim)."""
+    allowed_programs: tuple[str, ...] = ()
+    """Programs admitted beside the domains: the e-mail of each one's token or, for a token without one (client
+    credentials), its `sub`, which oauth2-proxy then takes as the e-mail and checks against the domains."""
     image: str = OAUTH2_PROXY_IMAGE
     """oauth2-proxy's image, pinned."""
     program_issuers: tuple[str, ...] = ()
@@ -210,6 +214,8 @@ class IngressSsoArgs:
         problems += annotation_problems(self.annotations)
         if self.annotations and (self.gateway or self.cloudflare):
             problems.append("annotations are the Ingress's: there is no Ingress with a gateway or a Cloudflare tunnel")
+        problems += [problem for program in (self.sso.allowed_programs if self.sso else ())
+                     if (problem := program_identity_problem(program))]
         if self.sso and not (self.sso.email_domains or self.sso.allowed_groups):
             problems.append("sso needs email_domains or allowed_groups (['*'] admits every account of the provider)")
         if problems:

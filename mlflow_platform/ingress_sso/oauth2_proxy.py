@@ -15,6 +15,7 @@ from mlflow_platform.kube.timeouts import OAUTH2_PROXY_IMAGE_MEGABYTES, await_ti
 from mlflow_platform.versions import OAUTH2_PROXY_UID
 
 SECRETS_DIR = "/etc/oauth2-proxy/secrets"
+PROGRAMS_FILE = "allowed-programs"
 
 
 def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: OidcSso) -> k8s.core.v1.Service:
@@ -25,12 +26,14 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
     selector = selector_labels("oauth2-proxy", proxy, "sso")
     metadata = {"namespace": args.namespace, "labels": labels}
     # oauth2-proxy wants a cookie secret of exactly 16, 24 or 32 bytes.
+    programs = "".join(f"{program}\n" for program in sso.allowed_programs)
     cookie = random.RandomPassword(f"{proxy}-cookie-secret", length=32, special=False, opts=child)
     secret = k8s.core.v1.Secret(
         proxy,
         metadata={**metadata, "name": proxy},
         type="Opaque",
-        string_data={"client-secret": pulumi.Output.secret(sso.client_secret), "cookie-secret": cookie.result},
+        string_data={"client-secret": pulumi.Output.secret(sso.client_secret), "cookie-secret": cookie.result,
+                     **({PROGRAMS_FILE: programs} if programs else {})},
         opts=child,
     )
     flags = [
@@ -77,6 +80,12 @@ def oauth2_proxy(parent: pulumi.Resource, name: str, args: IngressSsoArgs, sso: 
         "--code-challenge-method=S256",
         *(f"--email-domain={domain}" for domain in sso.email_domains),
         *(f"--allowed-group={group}" for group in sso.allowed_groups),
+        # A bearer token without an e-mail gets its sub as the e-mail (pkg/apis/middleware/session.go,
+        # CreateTokenToSessionFunc; providers/oidc.go, CreateSessionFromToken), which the domains never match
+        # (validator.go, isEmailValidWithDomains wants one '@'); the file's values pass besides (UserMap.IsValid,
+        # both sides lower-cased). A new list reaches running pods with the Secret volume's update: oauth2-proxy
+        # watches the file through the symlink swap (pkg/watcher/watcher.go, filterEvent).
+        *([f"--authenticated-emails-file={SECRETS_DIR}/{PROGRAMS_FILE}"] if programs else []),
     ]
     if not sso.email_domains:
         flags.append("--email-domain=*")  # the group check decides

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CLOUDFLARE_FRONT_DOOR, DEPLOYMENT, PROD_SECRETS, container
+from conftest import CLOUDFLARE_FRONT_DOOR, DEPLOYMENT, PROD_SECRETS, SECRET, container
 from harness import ProgramRun, run_program
 
 OAUTH2_PROXY_SECRETS = ["--client-secret-file=/etc/oauth2-proxy/secrets/client-secret",
@@ -78,6 +78,14 @@ class TestOauth2Proxy:
         expected = [flag.replace("/oauth2/callback", "/tools/mlflow/oauth2/callback")
                     .replace("--api-route=^/", "--api-route=^/tools/mlflow/") for flag in expected]
         assert oauth2_proxy_args(run) == expected
+
+    def test_prod_with_programs_allowed(self) -> None:
+        """Their list is a file of the Secret, listed once whatever its length (docs/front-doors.md)."""
+        run = run_program("prod", {**PROD_SECRETS, "ssoAllowedPrograms": ["0oa1b2c3", "ci@example.org"]})
+        assert oauth2_proxy_args(run) == [
+            *PROD_OAUTH2_PROXY, "--authenticated-emails-file=/etc/oauth2-proxy/secrets/allowed-programs"]
+        secret = run.one(SECRET, "mlflow-ingress-oauth2-proxy").plain_inputs["stringData"]
+        assert secret["allowed-programs"] == "0oa1b2c3\nci@example.org\n"
 
     @pytest.mark.parametrize("domains", [["*"], ["example.com", "*"]])
     def test_every_account_of_the_provider_is_refused_in_prod_unless_accepted(self, domains: list[str]) -> None:
