@@ -74,6 +74,9 @@ class ServerAuth(TypedDict, total=False):
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
     teams: list[Team]
     """Non-empty: the server runs with --enable-workspaces, one workspace per team."""
+    job_tracking_calls: bool
+    """MLflow's internal job credential counts on the tracking API too, from the jobs pod's loopback, so GenAI
+    evaluate runs (MLflow admits it on the AI gateway's routes only; docs/operations.md)."""
 
 
 class PodSettings(TypedDict, total=False):

@@ -24,11 +24,13 @@ class IdentitySettings:
     service_account_audience: str | None = None
     """The audience in-cluster jobs request for their projected tokens (None: not accepted)."""
     teams: tuple[Team, ...] = ()
+    job_tracking_calls: bool = False
 
     def server_auth(self, database_uri: pulumi.Input[str]) -> ServerAuth:
         return ServerAuth(database_uri=database_uri, issuers=self.issuers, default_permission=self.default_permission,
                           admin_users=self.admin_users, admin_groups=self.admin_groups,
-                          allow_basic_auth=self.allow_basic_auth, teams=self.teams)
+                          allow_basic_auth=self.allow_basic_auth, teams=self.teams,
+                          job_tracking_calls=self.job_tracking_calls)
 
 
 def trusted_issuer_problem(value: str) -> str | None:
@@ -74,6 +76,7 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
     audience = read.optional("authServiceAccountAudience")
     account_namespaces = read.string_list("authServiceAccountNamespaces", check=dns_label_problem)
     allow_basic_auth = read.boolean("authAllowBasicAuth")
+    job_tracking_calls = read.boolean("authJobTrackingCalls")
     teams = read_teams(read)
     if teams and not enabled:
         read.fail("authWorkspaces", f"teams need MLflow's auth app: set {read.key('authEnabled')} true")
@@ -146,7 +149,7 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
         return None
     return IdentitySettings(issuers=tuple(issuers), default_permission=default_permission, admin_users=admin_users,
                             admin_groups=admin_groups, allow_basic_auth=allow_basic_auth, program_issuers=trusted,
-                            service_account_audience=audience, teams=teams)
+                            service_account_audience=audience, teams=teams, job_tracking_calls=job_tracking_calls)
 
 
 def _admin_issuers(read: ConfigReader, named: tuple[str, ...], people_url: str | None, program_urls: list[str],

@@ -159,6 +159,9 @@ class ServerAuth:
     """MLflow's own username/password as well (dev: to try permissions without an SSO provider)."""
     teams: tuple[Team, ...] = ()
     """Non-empty: the server runs with --enable-workspaces, one workspace per team."""
+    job_tracking_calls: bool = False
+    """MLflow's internal job credential counts on the tracking API too, from the jobs pod's loopback, so GenAI
+    evaluate runs (MLflow admits it on the AI gateway's routes only; docs/operations.md)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -206,6 +209,7 @@ class ServerAuth:
                 "admin_groups": sorted(self.admin_groups),
                 "allow_basic_auth": self.allow_basic_auth,
                 "default_permission": self.default_permission,
+                "job_tracking_calls": self.job_tracking_calls,
                 **({"workspaces": {t.workspace: {"members": sorted(t.members), "managers": sorted(t.managers)}
                                    for t in self.teams}} if self.teams else {}),
             }, indent=2, sort_keys=True)

@@ -56,11 +56,16 @@ def tunnel_path_rule() -> str:
 # in every server container, so a value from anywhere else (serverEnvFrom: a container's env wins) never reaches one;
 # the identity module admits it only where job execution is on.
 INTERNAL_TOKEN_ENV = "_MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN"
+# Custom @scorer code, which MLflow runs with exec() in the job runner's processes when this is true
+# (mlflow/genai/scorers/base.py, _reconstruct_decorator_scorer; off by default). Those processes hold the database's
+# credentials and the job credential: any user who may start a job would act as anyone, admins included. Declared
+# false in every server container, as the token is empty, so serverEnv and serverEnvFrom cannot turn it on.
+CUSTOM_SCORERS_ENV = "MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS"
 
 
 def job_execution_env(enabled: bool) -> list[dict[str, Any]]:
     env = [{"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": str(enabled).lower()},
-           {"name": INTERNAL_TOKEN_ENV, "value": ""}]
+           {"name": INTERNAL_TOKEN_ENV, "value": ""}, {"name": CUSTOM_SCORERS_ENV, "value": "false"}]
     if enabled:
         # Jobs call the server's AI gateway at http://<--host>:<port>, i.e. 0.0.0.0:5000, unless MLFLOW_GATEWAY_URI
         # is set (mlflow/server/__init__.py sets it only when unset): localhost, like any local call.

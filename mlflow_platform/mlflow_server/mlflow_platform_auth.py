@@ -17,14 +17,17 @@ is created on first sight; admins come from the config, named only by the issuer
 do teams: membership of a workspace is one of two roles the migration Job creates in it, assigned
 or taken away here to match the config (MLflow resolves workspace-wide grants through roles).
 Server-side jobs (the jobs pod, mlflow 3.17.2): a job that calls the AI gateway sends MLflow's own internal
-credential, `Authorization: Basic <user>:<token>`, which this module admits as MLflow's default function does and
-no further (internal_job_user); MLflow's handlers learn the user who submitted the job from the request's
-Authorization header, so it is set to the verified identity; and the generic job-submission route, which MLflow
-leaves open to any signed-in user with jobs that read the database directly, is an admin's only (submits_a_raw_job).
+credential, `Authorization: Basic <user>:<token>`, which this module admits where MLflow's default function does,
+on the AI gateway's routes, and, where the config says so (job_tracking_calls), on the tracking API too from the
+jobs pod's own loopback, so that GenAI evaluate can run (internal_job_user); MLflow's handlers learn the user who
+submitted the job from the request's Authorization header, so it is set to the verified identity; and the generic
+job-submission route, which MLflow leaves open to any signed-in user with jobs that read the database directly, is
+an admin's only (submits_a_raw_job).
 Stdlib, flask, werkzeug, PyJWT (in the image through mlflow[azure] -> azure-identity -> msal) and
 mlflow only: nothing of the Pulumi program.
 """
 
+import ipaddress
 import json
 import logging
 import os
@@ -134,6 +137,9 @@ class Config:
     """Non-empty: the server runs with --enable-workspaces; everyone is a member of the default workspace."""
     default_permission: str = "READ"
     """The ini's: members of a team read what nobody granted them in its workspace at this permission."""
+    job_tracking_calls: bool = False
+    """MLflow's internal job credential counts on the tracking API too, for calls from this pod's loopback (GenAI
+    evaluate's); MLflow admits it on the AI gateway's routes only."""
 
     def __post_init__(self) -> None:
         urls = [issuer.issuer for issuer in self.issuers]
@@ -155,6 +161,7 @@ class Config:
                       allow_basic_auth=bool(raw.get("allow_basic_auth", False)),
                       leeway_seconds=int(raw.get("leeway_seconds", 30)),
                       default_permission=raw.get("default_permission", "READ"),
+                      job_tracking_calls=bool(raw.get("job_tracking_calls", False)),
                       teams=tuple(Team(name, frozenset(team.get("members", [])), frozenset(team.get("managers", [])))
                                   for name, team in sorted(raw.get("workspaces", {}).items())))
 
@@ -322,17 +329,33 @@ def _unprefixed(path: str, environ: Mapping[str, str]) -> str:
     return path[len(prefix):] if prefix and path.startswith(prefix) else path
 
 
-def internal_job_user(path: str, authorization: Authorization | None, environ: Mapping[str, str]) -> str | None:
+def internal_job_user(path: str, authorization: Authorization | None, environ: Mapping[str, str],
+                      peer: str | None = None, tracking_calls: bool = False) -> str | None:
     """The user a request of MLflow's own job runner acts for; None for any other request.
 
     As narrow as MLflow's default function (mlflow/server/auth/__init__.py _authenticate_fastapi_request): only in
     a server whose `mlflow server` generated the token (the jobs pod: job execution on; every other container has it
     empty), only `Authorization: Basic` whose password is that token, compared in constant time, only on the AI
-    gateway's routes. The username is the one the job names; MLflow then looks the user up (unknown: 401) and checks
-    their permission on the gateway endpoint as for any other call."""
-    if not carries_internal_token(authorization, environ) or not _unprefixed(path, environ).startswith(GATEWAY_ROUTES):
+    gateway's routes. With `tracking_calls` (the config's job_tracking_calls), also on every other route when the
+    request comes from the pod's own loopback, as GenAI evaluate's calls to MLFLOW_TRACKING_URI (http://0.0.0.0:5000)
+    do: the token never leaves the pod, whose processes hold the database's credentials anyway. The username is the
+    one the job names (the user who submitted it); MLflow then looks the user up (unknown: 401) and checks their
+    permissions as for any other call."""
+    if not carries_internal_token(authorization, environ):
+        return None
+    on_gateway = _unprefixed(path, environ).startswith(GATEWAY_ROUTES)
+    if not (on_gateway or (tracking_calls and _is_loopback(peer))):
         return None
     return str(authorization.username) if authorization and authorization.username else None
+
+
+def _is_loopback(peer: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def carries_internal_token(authorization: Authorization | None, environ: Mapping[str, str]) -> bool:
@@ -457,12 +480,17 @@ def _authenticate() -> Authorization | Response:
         # job would call the gateway without a user. The verified identity stands in for the header's parse.
         request.authorization = authorization
         return authorization
-    if (job_user := internal_job_user(request.path, request.authorization, os.environ)) is not None:
+    # A forwarded request is someone else's, whatever address it came from (uvicorn takes X-Forwarded-For from
+    # FORWARDED_ALLOW_IPS' peers as the client: uvicorn/middleware/proxy_headers.py), and a job's call has none.
+    forwarded = any(name in request.headers for name in ("X-Forwarded-For", "Forwarded"))
+    if (job_user := internal_job_user(request.path, request.authorization, os.environ,
+                                      None if forwarded else request.remote_addr,
+                                      verifier.config.job_tracking_calls)) is not None:
         return Authorization("basic", {"username": job_user})
     if carries_internal_token(request.authorization, os.environ):
-        return _unauthorized("MLflow's job credential counts on the AI gateway's routes only, as MLflow itself admits "
-                             "it: a job that calls the tracking API with it (GenAI evaluate) cannot run under the "
-                             "auth app (docs/operations.md, server-side jobs)")
+        return _unauthorized("MLflow's job credential counts on the AI gateway's routes, as MLflow itself admits it, "
+                             "and on the tracking API only from the jobs pod's loopback with authJobTrackingCalls: "
+                             "GenAI evaluate needs that (docs/operations.md, server-side jobs)")
     if verifier.config.allow_basic_auth and request.authorization and request.authorization.type == "basic":
         from mlflow.server.auth import authenticate_request_basic_auth
 

@@ -99,6 +99,8 @@ class TestWhoseTokensNameTheCaller:
         assert (identity_config(prod)["admin_users"], identity_config(prod)["admin_groups"]) == (
             ["mlflow-admin@example.com"], [])
         assert identity_config(prod)["allow_basic_auth"] is False
+        # GenAI evaluate's tracking calls with MLflow's job credential (docs/operations.md): prod admits them.
+        assert identity_config(prod)["job_tracking_calls"] is True
 
     def test_program_issuers_are_trusted_by_mlflow_and_by_oauth2_proxy(self) -> None:
         run = run_program("prod", {**PROD_SECRETS, "authTrustedIssuers": ["https://login.example.com=mlflow-ci"]})
@@ -426,6 +428,32 @@ class TestServerSideJobsUnderTheAuthApp:
                  None: None}[authorization]
         assert internal_job_user(path, given, environ) is None
 
+    @pytest.mark.parametrize("peer", ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"])
+    def test_with_tracking_calls_on_the_credential_names_its_user_everywhere_from_the_pods_loopback(
+            self, peer: str) -> None:
+        """GenAI evaluate calls the tracking API with it (mlflow/genai/evaluation/job.py): authJobTrackingCalls."""
+        assert internal_job_user("/api/2.0/mlflow/runs/get", self.basic(self.TOKEN), self.JOBS_POD, peer,
+                                 tracking_calls=True) == "dana@example.com"
+
+    @pytest.mark.parametrize(("peer", "tracking_calls", "environ"), [
+        ("127.0.0.1", False, JOBS_POD),
+        ("10.0.3.7", True, JOBS_POD),
+        ("192.0.2.2", True, JOBS_POD),
+        ("::ffff:10.0.3.7", True, JOBS_POD),
+        (None, True, JOBS_POD),
+        ("localhost", True, JOBS_POD),
+        ("127.0.0.1", True, {INTERNAL_TOKEN_ENV: TOKEN, JOB_EXECUTION_ENV: "false"}),
+    ], ids=["setting-off", "another-pod", "another-address", "mapped-remote", "forwarded-or-unknown", "not-an-address",
+            "api-pod"])
+    def test_off_the_gateway_nothing_else_is_the_job_runners(self, peer: str | None, tracking_calls: bool,
+                                                             environ: dict[str, str]) -> None:
+        assert internal_job_user("/api/2.0/mlflow/runs/get", self.basic(self.TOKEN), environ, peer,
+                                 tracking_calls=tracking_calls) is None
+
+    def test_only_with_the_servers_own_token_from_loopback(self) -> None:
+        assert internal_job_user("/api/2.0/mlflow/runs/get", self.basic(self.TOKEN[:-1] + "0"), self.JOBS_POD,
+                                 "127.0.0.1", tracking_calls=True) is None
+
     @pytest.mark.parametrize(("method", "path", "refused"), [
         ("POST", "/ajax-api/3.0/jobs/", True),
         ("POST", "/ajax-api/3.0/jobs", True),
@@ -442,6 +470,19 @@ class TestServerSideJobsUnderTheAuthApp:
 
         assert _MLFLOW_INTERNAL_GATEWAY_AUTH_TOKEN.name == INTERNAL_TOKEN_ENV == JOBS_INTERNAL_TOKEN_ENV
         assert MLFLOW_SERVER_ENABLE_JOB_EXECUTION.name == JOB_EXECUTION_ENV
+
+    def test_custom_scorer_code_stays_off_in_every_server_container(self) -> None:
+        """MLflow exec()s custom @scorer code in the job runner's processes when its switch is on
+        (mlflow/genai/scorers/base.py, _reconstruct_decorator_scorer), where the database's credentials and the job
+        credential are: declared false, so serverEnv refuses it and serverEnvFrom cannot set it."""
+        from mlflow.environment_variables import MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS
+
+        name = MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS.name
+        run = run_program("prod", PROD_SECRETS)
+        for deployment in ("mlflow", "mlflow-jobs"):
+            assert env_of(container(run.one(DEPLOYMENT, deployment), "mlflow"))[name] == {"name": name, "value": "false"}
+        from test_hostile_config import assert_refused
+        assert_refused("prod", {**PROD_SECRETS, "serverEnv": {name: "true"}}, "serverEnv", f"{name} is set by the platform")
 
     def test_every_server_container_declares_it_empty_and_only_the_jobs_pod_admits_its_runners_host(self) -> None:
         run = run_program("prod", PROD_SECRETS)

@@ -95,12 +95,15 @@ class LocalCluster:
             env[entry["name"]] = self.localise(value)
         return env
 
-    def argv(self, container: DeclaredContainer, env: dict[str, str], port: int | None = None) -> list[str]:
+    def argv(self, container: DeclaredContainer, env: dict[str, str], port: int | None = None,
+             host: str = "127.0.0.1") -> list[str]:
+        """The container's command line, run here: on `port`, listening on `host` (loopback unless a test needs the
+        declared 0.0.0.0)."""
         argv = [self.localise(expand(part, env)) for part in container.command + container.args]
         # `mlflow` and `python` are the image's: its environment, not the test suite's.
         executable = required_image_bin() / argv[0]
         argv[0] = str(executable) if executable.exists() else shutil.which(argv[0]) or argv[0]
-        for flag, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+        for flag, value in (("--host", host), ("--port", str(port))):
             if flag in argv and port is not None:
                 argv[argv.index(flag) + 1] = value
         return argv

@@ -115,8 +115,9 @@ class Platform(Generic[Server]):
                               capture_output=True, text=True, timeout=600)
 
     def start_server(self, name: str = "server", port: int | None = None, wait: bool = True,
-                     deployment: str = "mlflow") -> "RunningServer":
-        """The server container of `deployment` as declared (the jobs Deployment runs one too)."""
+                     deployment: str = "mlflow", listen: str = "127.0.0.1") -> "RunningServer":
+        """The server container of `deployment` as declared (the jobs Deployment runs one too), on loopback unless
+        `listen` says otherwise."""
         declared = self.container(DEPLOYMENT, deployment)
         port = port or free_port()
         # The pod's own port, as the pod's processes reach it (the jobs pod's MLFLOW_GATEWAY_URI), is the local one.
@@ -125,7 +126,7 @@ class Platform(Generic[Server]):
                **{name: value.replace(*own) for name, value in self.cluster.environment(declared).items()}}
         # The container's /tmp is a volume; point Python's temp files at its local stand-in.
         env["TMPDIR"] = str(self.cluster.mounts["/tmp"])
-        argv = self.cluster.argv(declared, env, port=port)
+        argv = self.cluster.argv(declared, env, port=port, host=listen)
         server = self._launch(name, port, argv, env, declared)
         return server.wait_healthy(timeout=180) if wait else server
 

@@ -11,7 +11,9 @@ module does (mlflow_platform_auth.internal_job_user).
 """
 
 import base64
+import ipaddress
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ import pytest
 import requests
 
 from harness import ProgramRun, run_program
+from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS
 from mlflow_platform.mlflow_server.jobs import INTERNAL_TOKEN_ENV
 from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, person
 from runtime.identity_provider import IdentityProvider, identity_provider, localhost_tls
@@ -95,7 +98,7 @@ def jobs_auth_run(sso: IdentityProvider) -> ProgramRun:
         # addresses are fine (mlflow/gateway/ssrf.py), as for an in-cluster model server.
         "serverEnv": {"SSL_CERT_FILE": CA_IN_CONTAINER, "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true"},
         "authEnabled": True, "authTrustedIssuers": [f"{sso.issuer}={PROGRAMS}"], "authAdminUsers": [ADMIN],
-        "serverJobExecution": True, "postgresMaxConnections": 1100,
+        "serverJobExecution": True, "postgresMaxConnections": 1100, "authJobTrackingCalls": True,  # as in prod
     })
 
 
@@ -110,7 +113,9 @@ def servers(jobs_auth_run: ProgramRun, postgres_server: PostgresServer, sso: Ide
         migrated = platform.migrate()
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         with stopping(platform.start_server("api")) as api, \
-                stopping(platform.start_server("jobs", deployment="mlflow-jobs")) as jobs:
+                stopping(platform.start_server("jobs", deployment="mlflow-jobs", listen=LISTEN_ADDRESS)) as jobs:
+            # Listening on 0.0.0.0 as declared: the runner then calls http://0.0.0.0:<port> as in the pod, and
+            # another address of this machine stands for another pod (from_another_pod).
             yield platform, api, jobs
 
 
@@ -207,6 +212,20 @@ def basic(username: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
+def from_another_pod(server: RunningServer, path: str, headers: dict[str, str]) -> requests.Response:
+    """A request that does not come from the server's own loopback: to this machine's other address (the server
+    listens on 0.0.0.0 as declared), with the Host header a local call sends."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("198.51.100.1", 9))  # TEST-NET-2; nothing is sent: the kernel only picks the source address
+        address = probe.getsockname()[0]
+    finally:
+        probe.close()
+    assert not ipaddress.ip_address(address).is_loopback, "this machine needs a non-loopback address for this test"
+    return requests.get(f"http://{address}:{server.port}{path}", timeout=30,
+                        headers={**headers, "Host": f"127.0.0.1:{server.port}"})
+
+
 def chat(server: RunningServer, endpoint: str, headers: dict[str, str]) -> requests.Response:
     return requests.post(f"{server.url}/gateway/mlflow/v1/chat/completions", headers=headers, timeout=60, json={
         "model": endpoint, "messages": [{"role": "user", "content": "Is this polite?"}]})
@@ -250,11 +269,17 @@ def test_the_internal_credential_counts_only_on_the_jobs_servers_gateway_routes(
     # Its user's permissions still apply: erin may not use the endpoint, an unknown user is nobody.
     assert chat(jobs, endpoint, basic("erin@example.com", token)).status_code == 403
     assert chat(jobs, endpoint, basic("nobody@example.com", token)).status_code == 401
-    # Not a master password elsewhere, not with another password, not on a server that did not make it.
-    elsewhere = requests.get(f"{jobs.url}/api/2.0/mlflow/experiments/search?max_results=1",
-                             headers=basic("dana@example.com", token), timeout=30)
-    assert elsewhere.status_code == 401, elsewhere.text
-    assert "counts on the AI gateway's routes only" in elsewhere.json()["message"]
+    # Elsewhere only from the pod's own loopback (authJobTrackingCalls, GenAI evaluate's calls), never from another
+    # pod nor forwarded, and as its user: erin may not read dana's experiment.
+    search = "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert requests.get(f"{jobs.url}{search}", headers=basic("dana@example.com", token), timeout=30).status_code == 200
+    for elsewhere in (from_another_pod(jobs, search, basic("dana@example.com", token)),
+                      requests.get(f"{jobs.url}{search}", timeout=30,
+                                   headers={**basic("dana@example.com", token), "X-Forwarded-For": "10.1.2.3"})):
+        assert elsewhere.status_code == 401, elsewhere.text
+        assert "on the tracking API only from the jobs pod's loopback" in elsewhere.json()["message"]
+    assert from_another_pod(jobs, search, {"Authorization": f"Bearer {person(providers(sso), 'erin')}"}
+                            ).status_code == 200  # the address alone refuses nothing
     assert chat(jobs, endpoint, basic("dana@example.com", token[:-1] + "0")).status_code == 401
     assert chat(api, endpoint, basic("dana@example.com", token)).status_code == 401
     # Every API pod's container declares it empty: nothing but MLflow's own runner's server ever holds one.
@@ -284,20 +309,27 @@ def test_the_generic_job_submission_is_an_admins_only(
     assert admitted.status_code == 200, admitted.text
 
 
-def test_genai_evaluate_cannot_run_under_the_auth_app_as_mlflow_3_17_2_stands(
+def test_genai_evaluate_runs_under_the_auth_app_as_the_user_who_submitted_it(
         servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider, endpoint: str,
-        traced: tuple[str, str]) -> None:
-    """What stays out of reach, pinned so that a release that changes it shows: the GenAI-evaluate job calls the
-    tracking API (link_traces_to_run, first) at MLFLOW_TRACKING_URI with MLflow's internal token
-    (mlflow/genai/evaluation/job.py), which MLflow admits on /gateway/ only, "so the token cannot be used as a master
-    password on other endpoints" (mlflow/server/auth/__init__.py): refused here too, the job fails. Issue detection
-    and prompt optimisation send no credential at all (mlflow/genai/discovery/job.py, optimize/job.py)."""
+        traced: tuple[str, str], llm: ThreadingHTTPServer) -> None:
+    """The UI's "evaluate" (/ajax-api/3.0/mlflow/genai/evaluate/invoke, routed to the jobs pod), as dana: the job calls
+    the tracking API at MLFLOW_TRACKING_URI with MLflow's internal credential naming her (mlflow/genai/evaluation/
+    job.py), which MLflow admits on /gateway/ only; with authJobTrackingCalls the module admits it from the pod's
+    loopback, and the job runs to SUCCEEDED, its run holding the judge's verdict. Fails with the module's 401 (the
+    job FAILED, naming the credential) when the setting is off or the loopback check refuses the job's calls.
+    Issue detection and prompt optimisation send no credential at all (mlflow/genai/discovery/job.py,
+    optimize/job.py) and stay out of reach (docs/operations.md)."""
     _, api, jobs = servers
     dana = person(providers(sso), "dana")
     experiment_id, trace_id = traced
+    before = len(llm.calls)  # type: ignore[attr-defined]
     submitted = call(jobs, "POST", "/ajax-api/3.0/mlflow/genai/evaluate/invoke", dana, json={
         "experiment_id": experiment_id, "trace_ids": [trace_id], "serialized_scorers": [judge(endpoint)]})
     assert submitted.status_code == 200, submitted.text
     finished = wait_for(api, dana, submitted.json()["job_id"])
-    assert finished["status"] == "FAILED", finished
-    assert "MLflow's job credential counts on the AI gateway's routes only" in str(finished["error_message"]), finished
+    assert finished["status"] == "SUCCEEDED", finished
+    assert finished["creator"] == "dana@example.com"
+    assert len(llm.calls) > before  # type: ignore[attr-defined]
+    run = call(api, "GET", f"/api/2.0/mlflow/runs/get?run_id={submitted.json()['run_id']}", dana)
+    assert run.status_code == 200, run.text
+    assert any(metric["key"].startswith("polite") for metric in run.json()["run"]["data"].get("metrics", [])), run.json()
