@@ -184,10 +184,10 @@ def judge(endpoint: str) -> str:
                                  model=f"gateway:/{endpoint}").model_dump())
 
 
-def wait_for(server: RunningServer, token: str, job_id: str) -> dict[str, Any]:
+def wait_for(server: RunningServer, token: str, job_id: str, workspace: str | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + 240
     while True:
-        job = call(server, "GET", f"/ajax-api/3.0/jobs/{job_id}", token)
+        job = call(server, "GET", f"/ajax-api/3.0/jobs/{job_id}", token, workspace=workspace)
         assert job.status_code == 200, job.text
         if job.json()["status"] in FINISHED or time.monotonic() > deadline:
             return dict(job.json())
