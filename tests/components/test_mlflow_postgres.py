@@ -1,6 +1,7 @@
 """MlflowPostgres (in-cluster): a hardened single-replica StatefulSet whose password and URI stay secret."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -145,12 +146,16 @@ class TestBackups:
         assert spec["schedule"] == "0 3 * * *"
         assert spec["concurrencyPolicy"] == "Forbid"
 
-    def test_dumps_in_custom_format_with_credentials_from_the_secret(self, dev: ProgramRun) -> None:
+    def test_dumps_the_tracking_and_auth_databases_in_custom_format_with_credentials_from_the_secret(
+            self, dev: ProgramRun) -> None:
+        """Run as declared by tests/runtime/test_reliability.py and test_teams.py (the auth database's restore)."""
         pod = self.cronjob(dev)["jobTemplate"]["spec"]["template"]["spec"]
         (dump,) = pod["initContainers"]
         assert dump["image"] == "docker.io/library/postgres:17.7"  # the client matches the server
-        assert dump["command"][:2] == ["pg_dump", "--format=custom"]
+        assert dump["command"][:2] == ["/bin/sh", "-c"]
+        assert dump["command"][2].count("pg_dump --format=custom") == 2
         env = {e["name"]: e for e in dump["env"]}
+        assert (env["PGDATABASE"]["value"], env["AUTH_PGDATABASE"]["value"]) == ("mlflow", "mlflow_auth")
         assert env["PGHOST"]["value"] == "mlflow-postgres.mlflow.svc.cluster.local"
         assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-credentials", "key": "password"}
 
@@ -162,7 +167,19 @@ class TestBackups:
         assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-artifacts-backup-credentials"
         assert env["MC_HOST_backup"]["value"] == (
             "http://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@mlflow-artifacts.mlflow.svc.cluster.local:9000")
-        assert "mc cp /backup/mlflow.dump" in upload["command"][2]
+        assert 'mc cp "$dump" "backup/${BUCKET}/${PREFIX}${stamp}/$(basename "$dump")"' in upload["command"][2]
+
+    def test_both_scripts_pass_shellcheck_as_posix_sh(self, dev: ProgramRun, tmp_path: Path) -> None:
+        """The images' /bin/sh runs them (postgres's is dash, mc's busybox-like): POSIX sh only."""
+        from test_make_dev import shellcheck
+        pod = self.cronjob(dev)["jobTemplate"]["spec"]["template"]["spec"]
+        scripts = []
+        for container_spec in (*pod["initContainers"], *pod["containers"]):
+            script = tmp_path / f"{container_spec['name']}.sh"
+            script.write_text("#!/bin/sh\n" + container_spec["command"][2])
+            scripts.append(script)
+        result = shellcheck(*scripts, shell="sh")
+        assert result.returncode == 0, result.stdout + result.stderr
 
     def test_schedule_from_config_and_off_switch(self) -> None:
         from harness import run_program

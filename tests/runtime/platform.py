@@ -110,7 +110,7 @@ class Platform(Generic[Server]):
         address = urlsplit(f"//{self.postgres.address}")
         user = urlsplit(self.postgres.admin_url)
         env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
-                   PGPASSWORD=user.password or "", PGDATABASE=self.database)
+                   PGPASSWORD=user.password or "", PGDATABASE=self.database, AUTH_PGDATABASE=f"{self.database}_auth")
         return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
                               capture_output=True, text=True, timeout=600)
 

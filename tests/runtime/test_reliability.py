@@ -161,8 +161,9 @@ def test_backup_restores_into_a_fresh_database_identically(
 ) -> None:
     dump = platform.backup(tmp_path)
     assert dump.returncode == 0, dump.stderr
-    dump_file = tmp_path / "mlflow.dump"
+    dump_file = tmp_path / "tracking.dump"
     assert dump_file.stat().st_size > 0
+    assert not (tmp_path / "auth.dump").exists()  # no auth app in this stack, no auth database to dump
     restored = platform.postgres.create_database("mlflow_restored")
     try:
         platform.postgres.restore(dump_file, restored)

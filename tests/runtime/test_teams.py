@@ -181,3 +181,39 @@ def test_a_teams_registered_models_are_the_teams(server: RunningServer, provider
 @pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
 def test_the_kubelets_probes_still_pass_with_workspaces_on(server: RunningServer, probe: str) -> None:
     assert kubelet_probe(server, probe).status_code == 200
+
+
+def test_the_backup_holds_every_permission_and_a_restore_brings_them_back(
+        teams_server: tuple[Platform, RunningServer], postgres_server: PostgresServer,
+        providers: dict[str, IdentityProvider], tmp_path: Path) -> None:
+    """The backup CronJob's dump script as declared dumps the auth app's database beside the tracking one: restored
+    into a fresh database, its every table (users, roles with their workspace grants, assignments) is as it was.
+    Without it, a restore left everything readable at the default permission."""
+    platform, server = teams_server
+    vic, mona = person(providers, "vic"), person(providers, "mona")
+    assert call(server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1",
+                person(providers, "nia")).status_code == 200  # nia signs in once: MLflow knows her
+    experiment_id = create_experiment(server, vic, "backed-up-detector", workspace="vision")
+    granted = call(server, "POST", "/api/3.0/mlflow/users/permissions/grant", mona, workspace="vision", json={
+        "username": "nia@example.com", "resource_type": "experiment", "resource_id": experiment_id,
+        "permission": "READ"})
+    assert granted.status_code == 200, granted.text
+    dumped = platform.backup(tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert (tmp_path / "tracking.dump").stat().st_size > 0
+    original, restored = f"{platform.database}_auth", postgres_server.create_database("mlflow_rt_restored_auth")
+    try:
+        postgres_server.restore(tmp_path / "auth.dump", restored)
+        tables = [row[0] for row in postgres_server.query(
+            original, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+        assert {"users", "roles", "role_permissions", "user_role_assignments"} <= set(tables)
+
+        def rows(database: str, table: str) -> list[str]:
+            return sorted(map(repr, postgres_server.query(database, f'SELECT * FROM "{table}"')))
+
+        for table in tables:
+            assert rows(restored, table) == rows(original, table), table
+        assert any("nia@example.com" in row for row in rows(restored, "users"))
+        assert len(rows(restored, "role_permissions")) > 0
+    finally:
+        postgres_server.drop_database(restored)
