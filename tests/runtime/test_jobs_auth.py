@@ -123,18 +123,17 @@ def providers(sso: IdentityProvider) -> dict[str, IdentityProvider]:
     return {"sso": sso}
 
 
-@pytest.fixture(scope="module")
-def endpoint(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider,
-             llm: ThreadingHTTPServer) -> str:
-    """An AI-gateway endpoint an admin made with MLflow's client (as the UI makes one: a provider key, a model
-    definition, an endpoint), on the stand-in provider; dana may USE it, erin may not."""
+def gateway_endpoint(api: RunningServer, sso: IdentityProvider, llm: ThreadingHTTPServer, name: str,
+                     workspace: str | None = None) -> str:
+    """An AI-gateway endpoint an admin makes with MLflow's client (as the UI makes one: a provider key, a model
+    definition, an endpoint) on the stand-in provider, in `workspace`; dana may USE it, nobody else."""
     from mlflow.entities.gateway_endpoint import GatewayEndpointModelConfig, GatewayModelLinkageType
     from mlflow.tracking import MlflowClient
 
-    _, api, _ = servers
-    name = "judge-llm"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_TOKEN", admin(providers(sso)))
+        if workspace:
+            env.setenv("MLFLOW_WORKSPACE", workspace)
         store = MlflowClient(api.url)._tracking_client.store
         secret = store.create_gateway_secret(secret_name=f"{name}-key", secret_value={"api_key": "sk-not-a-real-key"},
                                              provider="openai",
@@ -144,21 +143,21 @@ def endpoint(servers: tuple[Platform, RunningServer, RunningServer], sso: Identi
         created = store.create_gateway_endpoint(name=name, model_configs=[GatewayEndpointModelConfig(
             model_definition_id=model.model_definition_id, linkage_type=GatewayModelLinkageType.PRIMARY)])
     # dana signs in once, so that MLflow knows her.
-    assert call(api, "GET", SEARCH, person(providers(sso), "dana")).status_code == 200
-    granted = call(api, "POST", "/api/3.0/mlflow/users/permissions/grant", admin(providers(sso)), json={
-        "username": "dana@example.com", "resource_type": "gateway_endpoint", "resource_id": created.endpoint_id,
-        "permission": "USE"})
+    assert call(api, "GET", SEARCH, person(providers(sso), "dana"), workspace=workspace).status_code == 200
+    granted = call(api, "POST", "/api/3.0/mlflow/users/permissions/grant", admin(providers(sso)), workspace=workspace,
+                   json={"username": "dana@example.com", "resource_type": "gateway_endpoint",
+                         "resource_id": created.endpoint_id, "permission": "USE"})
     assert granted.status_code == 200, granted.text
     return name
 
 
-@pytest.fixture(scope="module")
-def traced(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider) -> tuple[str, str]:
+def dana_traces(api: RunningServer, sso: IdentityProvider, workspace: str | None = None) -> tuple[str, str]:
     """dana's experiment and one trace in it, logged with the real client and her token: (experiment ID, trace ID)."""
-    _, api, _ = servers
     previous = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_TOKEN", person(providers(sso), "dana"))
+        if workspace:
+            env.setenv("MLFLOW_WORKSPACE", workspace)
         mlflow.set_tracking_uri(api.url)
         try:
             experiment_id = mlflow.set_experiment(f"dana-judged-{time.time_ns()}").experiment_id
@@ -174,6 +173,17 @@ def traced(servers: tuple[Platform, RunningServer, RunningServer], sso: Identity
             mlflow.set_tracking_uri(previous)
     assert trace_id is not None
     return str(experiment_id), trace_id
+
+
+@pytest.fixture(scope="module")
+def endpoint(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider,
+             llm: ThreadingHTTPServer) -> str:
+    return gateway_endpoint(servers[1], sso, llm, "judge-llm")
+
+
+@pytest.fixture(scope="module")
+def traced(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider) -> tuple[str, str]:
+    return dana_traces(servers[1], sso)
 
 
 def judge(endpoint: str) -> str:
@@ -280,7 +290,8 @@ def test_the_internal_credential_counts_only_on_the_jobs_servers_gateway_routes(
         assert "on the tracking API only from the jobs pod's loopback" in elsewhere.json()["message"]
     assert from_another_pod(jobs, search, {"Authorization": f"Bearer {person(providers(sso), 'erin')}"}
                             ).status_code == 200  # the address alone refuses nothing
-    assert chat(jobs, endpoint, basic("dana@example.com", token[:-1] + "0")).status_code == 401
+    another = token[:-1] + ("1" if token.endswith("0") else "0")  # one character off
+    assert chat(jobs, endpoint, basic("dana@example.com", another)).status_code == 401
     assert chat(api, endpoint, basic("dana@example.com", token)).status_code == 401
     # Every API pod's container declares it empty: nothing but MLflow's own runner's server ever holds one.
     assert api.env[INTERNAL_TOKEN_ENV] == "" and jobs.env[INTERNAL_TOKEN_ENV] == ""

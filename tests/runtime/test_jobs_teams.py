@@ -5,21 +5,28 @@ from a real OpenID provider (the setting of tests/runtime/test_jobs_auth.py, who
 MLflow 3.17.2 records the workspace a job was submitted in and runs it there (mlflow/server/jobs/__init__.py and
 _executor_runner.py: `job.workspace` when workspaces are on, bound with ServerWorkspaceContext)."""
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 
 from harness import ProgramRun, run_program
 from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS
-from runtime.auth_calls import ADMIN, PROGRAMS, admin, call, person
+from runtime.auth_calls import ADMIN, PROGRAMS, call, person
 from runtime.identity_provider import IdentityProvider
 from runtime.platform import Platform, RunningServer, local_platform, stopping
 from runtime.services import PostgresServer
-from runtime.test_jobs_auth import CA_IN_CONTAINER, SSO_CLIENT, judge, llm, sso, wait_for  # noqa: F401 - fixtures
+from runtime.test_jobs_auth import (  # noqa: F401 - llm and sso are fixtures
+    CA_IN_CONTAINER,
+    SSO_CLIENT,
+    dana_traces,
+    gateway_endpoint,
+    judge,
+    llm,
+    sso,
+    wait_for,
+)
 
 pytestmark = pytest.mark.runtime
 
@@ -55,58 +62,15 @@ def servers(teams_jobs_run: ProgramRun, postgres_server: PostgresServer, sso: Id
 @pytest.fixture(scope="module")
 def endpoint(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider,  # noqa: F811
              llm: Any) -> str:  # noqa: F811
-    """The team's AI-gateway endpoint, made by an admin in the team's workspace; dana may USE it."""
-    from mlflow.entities.gateway_endpoint import GatewayEndpointModelConfig, GatewayModelLinkageType
-    from mlflow.tracking import MlflowClient
-
-    _, api, _ = servers
-    name = "team-judge-llm"
-    providers = {"sso": sso}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_TOKEN", admin(providers))
-        env.setenv("MLFLOW_WORKSPACE", TEAM)
-        store = MlflowClient(api.url)._tracking_client.store
-        secret = store.create_gateway_secret(secret_name=f"{name}-key", secret_value={"api_key": "sk-not-a-real-key"},
-                                             provider="openai",
-                                             auth_config={"api_base": f"https://localhost:{llm.server_port}/v1"})
-        model = store.create_gateway_model_definition(name=f"{name}-model", secret_id=secret.secret_id,
-                                                      provider="openai", model_name="gpt-4o-mini")
-        created = store.create_gateway_endpoint(name=name, model_configs=[GatewayEndpointModelConfig(
-            model_definition_id=model.model_definition_id, linkage_type=GatewayModelLinkageType.PRIMARY)])
-    # dana signs in once, so that MLflow knows her.
-    assert call(api, "GET", "/api/2.0/mlflow/experiments/search?max_results=1", person(providers, "dana"),
-                workspace=TEAM).status_code == 200
-    granted = call(api, "POST", "/api/3.0/mlflow/users/permissions/grant", admin(providers), workspace=TEAM, json={
-        "username": "dana@example.com", "resource_type": "gateway_endpoint", "resource_id": created.endpoint_id,
-        "permission": "USE"})
-    assert granted.status_code == 200, granted.text
-    return name
+    """The team's AI-gateway endpoint, made by an admin in the team's workspace."""
+    return gateway_endpoint(servers[1], sso, llm, "team-judge-llm", workspace=TEAM)
 
 
 @pytest.fixture(scope="module")
 def traced(servers: tuple[Platform, RunningServer, RunningServer], sso: IdentityProvider  # noqa: F811
            ) -> tuple[str, str]:
-    """dana's experiment in the team's workspace with one trace, logged with the real client."""
-    _, api, _ = servers
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MLFLOW_TRACKING_TOKEN", person({"sso": sso}, "dana"))
-        env.setenv("MLFLOW_WORKSPACE", TEAM)
-        mlflow.set_tracking_uri(api.url)
-        try:
-            experiment_id = mlflow.set_experiment(f"vision-judged-{time.time_ns()}").experiment_id
-
-            @mlflow.trace  # type: ignore[untyped-decorator]
-            def answer(question: str) -> str:
-                return "Thank you for asking! The capital of France is Paris."
-
-            answer("What is the capital of France?")
-            trace_id = mlflow.get_last_active_trace_id()
-            mlflow.flush_trace_async_logging()
-        finally:
-            mlflow.set_tracking_uri(previous)
-    assert trace_id is not None
-    return str(experiment_id), trace_id
+    """dana's experiment in the team's workspace with one trace."""
+    return dana_traces(servers[1], sso, workspace=TEAM)
 
 
 @pytest.mark.parametrize("route", ["scorer/invoke", "genai/evaluate/invoke"])
