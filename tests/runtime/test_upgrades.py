@@ -123,7 +123,7 @@ def upgrade(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                          "revisions": revisions,
                          "metric_rows": BULK_ROWS + SQL_ROWS + 3 * 50, "fill_seconds_bulk": filled["bulk_seconds"]})
         with stopping(platform.start_server(f"upgraded-from-{release}")) as running:
-            yield Upgrade(release, engine, platform, running, filled, seconds, dump_dir / "mlflow.dump")
+            yield Upgrade(release, engine, platform, running, filled, seconds, dump_dir / "tracking.dump")
 
 
 @pytest.fixture(autouse=True)
