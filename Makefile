@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install component-package render image-env checkov-env old-mlflow-envs preview-dev preview-prod e2e dev dev-down clean
+.PHONY: test lint unit install component-package render image-env checkov-env ops-env old-mlflow-envs preview-dev preview-prod e2e dev dev-down clean
 
 # The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
 # so a clean checkout reuses it and a change to the file builds a new one.
@@ -40,11 +40,19 @@ $(CHECKOV_ENV)/.installed:
 
 checkov-env: $(CHECKOV_ENV)/.installed
 
+# The AWS CLI the operators' scripts (ops/) use, for the runtime tests that run them; cached and keyed the same way.
+OPS_ENV ?= $(HOME)/.cache/mlflow-platform/ops-env-$(shell sha256sum requirements-ops.txt | cut -c1-16)
+
+$(OPS_ENV)/.installed:
+	$(call cached_venv,$(OPS_ENV),requirements-ops.txt)
+
+ops-env: $(OPS_ENV)/.installed
+
 # The MLflow releases the upgrade tests start from, each in its own cached environment (tests/runtime/old_mlflow.py).
 old-mlflow-envs: $(BIN)/.installed
 	$(BIN)/python tests/runtime/old_mlflow.py
 
-install: $(BIN)/.installed node_modules/.installed image-env checkov-env old-mlflow-envs
+install: $(BIN)/.installed node_modules/.installed image-env checkov-env ops-env old-mlflow-envs
 
 lint: install
 	$(BIN)/ruff check .
@@ -55,7 +63,7 @@ lint: install
 	$(BIN)/mypy provider/__main__.py
 
 unit: install
-	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) MLFLOW_PLATFORM_CHECKOV_ENV=$(CHECKOV_ENV) $(BIN)/python -m pytest
+	MLFLOW_PLATFORM_IMAGE_ENV=$(IMAGE_ENV) MLFLOW_PLATFORM_CHECKOV_ENV=$(CHECKOV_ENV) MLFLOW_PLATFORM_OPS_ENV=$(OPS_ENV) $(BIN)/python -m pytest
 
 test: lint unit
 

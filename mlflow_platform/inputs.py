@@ -201,8 +201,6 @@ class BackupTarget(TypedDict, total=False):
     """The object store's S3 API."""
     credentials_secret_name: Required[pulumi.Input[str]]
     """A Secret with the write-only user's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
-    client_image: Required[str]
-    """The MinIO client image the upload runs in."""
 
 
 class DatabaseNetwork(TypedDict, total=False):
@@ -297,6 +295,8 @@ class MlflowPostgresInputs(TypedDict, total=False):
     """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
     backup_schedule: str
     """When the backup CronJob runs (a Kubernetes cron schedule)."""
+    backup_image: str
+    """The image the backup's upload runs in: Python with boto3, as MLflow's -full image (already on the nodes)."""
     rds: RdsOptions | None
     """mode rds: the instance and its network."""
     external: ExternalDatabase | None

@@ -590,6 +590,13 @@ def test_the_dev_and_e2e_scripts_pass_shellcheck() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_operators_scripts_pass_shellcheck_as_posix_sh() -> None:
+    """ops/ scripts run on whatever an operator has: POSIX sh only."""
+    result = shellcheck(*sorted((ROOT / "ops").glob("*.sh")), shell="sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(os.access(script, os.X_OK) for script in (ROOT / "ops").glob("*.sh"))
+
+
 def test_shellcheck_reports_a_broken_script(tmp_path: Path) -> None:
     broken = tmp_path / "broken.sh"
     broken.write_text("#!/usr/bin/env bash\nrm -rf $1/*\n")

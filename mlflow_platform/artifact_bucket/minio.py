@@ -223,7 +223,6 @@ def minio_store(parent: pulumi.Resource, name: str, args: ArtifactBucketArgs) ->
         setup_selector=selector_labels("minio", name, "bucket-setup"),
         port=MINIO_API_PORT,
         backup_target=BackupTarget(bucket=args.bucket_name, prefix=args.backup_prefix, endpoint_url=endpoint_url,
-                                   credentials_secret_name=backup_secret.metadata.name,
-                                   client_image=args.minio_client_image)
+                                   credentials_secret_name=backup_secret.metadata.name)
         if args.backup_prefix and backup_secret else None,
     )

@@ -18,8 +18,6 @@ class BackupTarget:
     """The object store's S3 API."""
     credentials_secret_name: pulumi.Output[str]
     """A Secret with the write-only user's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
-    client_image: str
-    """The MinIO client image the upload runs in."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from mlflow_platform.validation import (
     quantity_problem,
     refuse,
 )
-from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+from mlflow_platform.versions import MLFLOW_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 MIN_BACKUP_RETENTION_DAYS = 7
 OWNER = "MlflowPostgresArgs"
@@ -150,6 +150,8 @@ class MlflowPostgresArgs:
     """in-cluster: where a CronJob uploads pg_dump backups (None: no backups)."""
     backup_schedule: str = "0 3 * * *"
     """When the backup CronJob runs (a Kubernetes cron schedule)."""
+    backup_image: str = MLFLOW_IMAGE
+    """The image the backup's upload runs in: Python with boto3, as MLflow's -full image (already on the nodes)."""
     # rds / external
     rds: RdsOptions | None = None
     """mode rds: the instance and its network."""
@@ -196,6 +198,7 @@ class MlflowPostgresArgs:
             input_problem(OWNER, self, "ca_secret", dns_subdomain_problem),
             input_problem(OWNER, self.rds, "kms_key_arn", arn_problem) if self.rds else None,
             image_problem(self.image),
+            image_problem(self.backup_image),
             None if self.mode in DATABASE_MODES else f"mode {self.mode!r} is not one of {DATABASE_MODES}",
             None if 20 <= self.max_connections <= 10000 else "max_connections must be between 20 and 10000",
             None if self.mode != "rds" or self.rds else "mode rds needs rds options",

@@ -22,10 +22,10 @@ EXPORTER_PORT = 9187
 # (docker-library's file_env) and postgres_exporter DATA_SOURCE_PASS_FILE.
 CREDENTIALS_DIR = "/etc/postgresql-credentials"
 PASSWORD_FILE = f"{CREDENTIALS_DIR}/password"
-# pg_dump and mc are clients: any uid works (PGUSER names the role), so the backup runs as a high one.
+# pg_dump and the upload are clients: any uid works (PGUSER names the role), so the backup runs as a high one.
 BACKUP_UID = 10001
 BACKUP_SKIPS = {
-    SECRETS_AS_ENV: "pg_dump reads PGPASSWORD and mc reads MC_HOST_<alias>; a .pgpass must be mode 0600 and a "
+    SECRETS_AS_ENV: "pg_dump reads PGPASSWORD and boto3 AWS_SECRET_ACCESS_KEY; a .pgpass must be mode 0600 and a "
                     "Secret volume under fsGroup is group-readable",
 }
 # The image's data directory belongs to its postgres user, and postgres refuses a data directory another uid owns.
@@ -43,15 +43,24 @@ fi
 """
 BACKUP_COMMAND = ["/bin/sh", "-c", DUMP_SCRIPT]
 BACKUP_DIR_ENV = {"name": "BACKUP_DIR", "value": "/backup"}
-# One backup is a directory of the bucket named by its UTC time, holding each database's dump. The scripts name the
-# shared volume by BACKUP_DIR (the runtime tests point it at a local directory).
-UPLOAD_SCRIPT = """set -eu
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-for dump in "$BACKUP_DIR"/*.dump; do
-  mc cp "$dump" "backup/${BUCKET}/${PREFIX}${stamp}/$(basename "$dump")"
-done
-echo "uploaded ${PREFIX}${stamp}/"
+# One backup is a directory of the bucket named by its UTC time, holding each database's dump, uploaded with boto3 in
+# MLflow's image (MinIO's mc comes from an archived project). The write-only user may put objects, not read them back.
+# The scripts name the shared volume by BACKUP_DIR (the runtime tests point it at a local directory and the S3
+# endpoint at a local S3 server, and run both as declared).
+UPLOAD_SCRIPT = """import datetime, os, pathlib
+import boto3
+from botocore.config import Config
+directory, bucket, prefix = pathlib.Path(os.environ["BACKUP_DIR"]), os.environ["BUCKET"], os.environ["PREFIX"]
+dumps = sorted(directory.glob("*.dump"))
+if "tracking.dump" not in [dump.name for dump in dumps]:
+    raise SystemExit(f"no tracking.dump in {directory}: the dump step did not run")
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"], config=Config(s3={"addressing_style": "path"}))
+for dump in dumps:
+    s3.upload_file(str(dump), bucket, f"{prefix}{stamp}/{dump.name}")
+print(f"uploaded s3://{bucket}/{prefix}{stamp}/: " + ", ".join(dump.name for dump in dumps))
 """
+UPLOAD_COMMAND = ["python", "-c", UPLOAD_SCRIPT]
 
 
 
@@ -179,17 +188,15 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
 
 def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs, host: pulumi.Output[str],
                     credentials: pulumi.Output[str]) -> None:
-    """A logical backup on a schedule: pg_dump (custom format) to a scratch volume, then mc uploads it."""
+    """A logical backup on a schedule: pg_dump (custom format) to a scratch volume, then boto3 uploads it."""
     assert args.backup is not None
     labels = standard_labels("postgresql", name, "backup")
     target = args.backup
-    alias = target.endpoint_url.apply(
-        lambda url: url.replace("://", "://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@", 1))
     small = args.sizes.of("backup")
     k8s.batch.v1.CronJob(
         f"{name}-backup",
         metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels,
-                  "annotations": scanner_skips(BACKUP_SKIPS, (args.image, target.client_image))},
+                  "annotations": scanner_skips(BACKUP_SKIPS, (args.image, args.backup_image))},
         spec={
             "schedule": args.backup_schedule,
             "concurrencyPolicy": "Forbid",
@@ -228,14 +235,14 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                             }],
                             "containers": [{
                                 "name": "upload",
-                                **image_fields(target.client_image),
-                                "command": ["/bin/sh", "-c", UPLOAD_SCRIPT],
+                                **image_fields(args.backup_image),
+                                "command": UPLOAD_COMMAND,
                                 "env": [
                                     secret_env("AWS_ACCESS_KEY_ID", target.credentials_secret_name, "AWS_ACCESS_KEY_ID"),
                                     secret_env("AWS_SECRET_ACCESS_KEY", target.credentials_secret_name,
                                                "AWS_SECRET_ACCESS_KEY"),
-                                    {"name": "MC_HOST_backup", "value": alias},
-                                    {"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
+                                    {"name": "S3_ENDPOINT_URL", "value": target.endpoint_url},
+                                    {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
                                     {"name": "BUCKET", "value": target.bucket},
                                     {"name": "PREFIX", "value": target.prefix},
                                     BACKUP_DIR_ENV,

@@ -89,8 +89,13 @@ class TestMigration:
         assert "eks.amazonaws.com/role-arn" not in annotations
         assert "eks.amazonaws.com/role-arn" in prod.one(SERVICE_ACCOUNT, "mlflow").plain_inputs["metadata"]["annotations"]
 
-    def test_deployment_waits_for_the_migration(self, dev: ProgramRun) -> None:
+    def test_every_server_deployment_waits_for_the_migration(self, dev: ProgramRun, prod: ProgramRun) -> None:
+        """The API pods and the jobs pod alike (prod runs both): Pulumi creates a Deployment only once the Job it
+        depends on completed (pulumi-kubernetes' Job await), so no server starts on an old or empty schema, which
+        MLflow would create itself (tests/runtime/test_upgrades.py, test_server.py)."""
         assert self.job(dev).urn in dev.one(DEPLOYMENT, "mlflow").dependencies
+        for deployment in ("mlflow", "mlflow-jobs"):
+            assert self.job(prod).urn in prod.one(DEPLOYMENT, deployment).dependencies, deployment
 
     def test_no_container_of_the_deployment_migrates(self, dev: ProgramRun) -> None:
         spec = pod_spec(dev.one(DEPLOYMENT, "mlflow"))

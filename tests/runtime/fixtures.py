@@ -48,8 +48,12 @@ def platform(dev: ProgramRun, postgres_server: PostgresServer, tmp_path_factory:
 
 @pytest.fixture(scope="module")
 def migrations(platform: Platform) -> list[object]:
-    """The declared migration Job, run twice on the empty database before the server starts."""
-    return [platform.migrate(), platform.migrate()]
+    """The declared migration Job, run twice on the empty database before the server starts; the schema is at MLflow's
+    head after the first run, before any server could create it."""
+    first = platform.migrate()
+    assert first.returncode == 0, first.stdout + first.stderr
+    platform.assert_migrated()
+    return [first, platform.migrate()]
 
 
 @pytest.fixture(scope="module")

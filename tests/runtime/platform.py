@@ -85,6 +85,29 @@ class Platform(Generic[Server]):
                 break
         return result
 
+    def revisions(self) -> dict[str, str | None]:
+        """Where each database MLflow migrates stands: the tracking schema's alembic revision, and the auth app's
+        when the stack has one (None: no version table, never migrated)."""
+        assert self.postgres is not None, "a database server"
+        databases = {"tracking": (self.database, "alembic_version")}
+        if AUTH_SECRET in self.cluster.secrets:
+            databases["auth"] = (f"{self.database}_auth", "alembic_version_auth")
+        found: dict[str, str | None] = {}
+        for schema, (database, table) in databases.items():
+            try:
+                rows = self.postgres.query(database, f"SELECT version_num FROM {table}")
+            except Exception:  # no such database or table: nothing migrated it
+                rows = []
+            found[schema] = str(rows[0][0]) if rows else None
+        return found
+
+    def assert_migrated(self) -> None:
+        """Every schema at the head of the pinned MLflow's migrations: what the Job must leave before a server starts
+        (MLflow's server would otherwise create or upgrade what it finds missing, hiding a Job that did nothing)."""
+        heads = mlflow_heads()
+        found = self.revisions()
+        assert found == {schema: heads[schema] for schema in found}, f"not at MLflow's head: {found} (heads {heads})"
+
     def timed_migrate(self) -> tuple[subprocess.CompletedProcess[str], float]:
         """migrate(), and how long it took in seconds (to a tenth)."""
         began = time.monotonic()
@@ -92,18 +115,25 @@ class Platform(Generic[Server]):
         return result, round(time.monotonic() - began, 1)
 
     def on_database(self, database: str) -> "Platform[Server]":
-        """The same platform pointed at another database (e.g. one restored from a backup)."""
+        """The same platform pointed at another database (e.g. one restored from a backup), and at its auth
+        database `<database>_auth` when there is one."""
         assert self.postgres is not None, "a database server"
-        secrets = dict(self.cluster.secrets)
-        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], self.postgres.netloc_for(database), database)
+        netloc = self.postgres.netloc_for(database)
+        auth = (f"{netloc}/{self.database}_auth", f"{netloc}/{database}_auth")
+        secrets = {key: value.replace(*auth) for key, value in self.cluster.secrets.items()}
+        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], netloc, database)
         return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
+
+    def _backup_step(self, step: str, destination: Path) -> tuple[LocalCluster, DeclaredContainer]:
+        """The backup CronJob's container `step` (dump, upload), its volumes at `destination`."""
+        pod = self.run.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]["jobTemplate"]["spec"]["template"]
+        spec = next(c for c in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]] if c["name"] == step)
+        declared = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+        return dataclasses.replace(self.cluster, mounts={"/backup": destination, "/tmp": destination}), declared
 
     def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
         """The backup CronJob's dump command, as declared, against this platform's database."""
-        cronjob = self.run.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]["jobTemplate"]["spec"]
-        dump = cronjob["template"]["spec"]["initContainers"][0]
-        declared = DeclaredContainer(dump["command"], dump.get("args", []), dump["env"], dump["volumeMounts"], {})
-        cluster = dataclasses.replace(self.cluster, mounts={"/backup": destination, "/tmp": destination})
+        cluster, declared = self._backup_step("dump", destination)
         env = cluster.environment(declared)
         # What the cluster would resolve: the Service's address and the database user's credentials.
         assert self.postgres is not None, "a database server"
@@ -111,6 +141,13 @@ class Platform(Generic[Server]):
         user = urlsplit(self.postgres.admin_url)
         env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
                    PGPASSWORD=user.password or "", PGDATABASE=self.database, AUTH_PGDATABASE=f"{self.database}_auth")
+        return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
+                              capture_output=True, text=True, timeout=600)
+
+    def upload(self, dumps: Path) -> subprocess.CompletedProcess[str]:
+        """The backup CronJob's upload command, as declared, with the write-only user's keys, to the S3 server."""
+        cluster, declared = self._backup_step("upload", dumps)
+        env = cluster.environment(declared)
         return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
                               capture_output=True, text=True, timeout=600)
 
@@ -150,6 +187,16 @@ class Platform(Generic[Server]):
                 declared: DeclaredContainer) -> "RunningServer":
         process = ManagedProcess(argv, env, self.workdir / f"{name}.log")
         return RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
+
+
+def mlflow_heads() -> dict[str, str]:
+    """The head revision of each of MLflow's migration trees (tracking, auth), from the pinned MLflow's scripts."""
+    from alembic.script import ScriptDirectory
+    from mlflow.server.auth.db.utils import _get_alembic_config as auth_config
+    from mlflow.store.db.utils import _get_alembic_config as tracking_config
+
+    return {schema: str(ScriptDirectory.from_config(config("sqlite://")).get_current_head())
+            for schema, config in (("tracking", tracking_config), ("auth", auth_config))}
 
 
 @dataclass
@@ -198,6 +245,8 @@ def migrated_server(run: ProgramRun, postgres: Server, workdir: Path,
     with local_platform(run, postgres, workdir) as platform:
         migrated = platform.migrate()
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        if postgres is not None:
+            platform.assert_migrated()
         with stopping(platform.start_server(name)) as server:
             yield platform, server
 
@@ -216,10 +265,19 @@ def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator
             # A store the team runs (s3-compatible): the team creates the bucket and a user with the exported policy.
             policy = str(run.stack_outputs["artifactBucketPolicy"])
         else:
-            setup_env = {e["name"]: e.get("value") for e in declared_container(run, JOB, "mlflow-artifacts-setup").env}
+            setup = declared_container(run, JOB, "mlflow-artifacts-setup").env
+            setup_env = {e["name"]: e.get("value") for e in setup}
             assert setup_env["BUCKET"] == bucket
             policy = str(setup_env["POLICY_JSON"])
         keys = s3.set_up_like_the_bucket_job(bucket, policy)
+        # The backup job's write-only user, with the policy the bucket Job gives it, its keys in the declared Secret.
+        backup_user: dict[tuple[str, str], str] = {}
+        if "artifactBucketPolicy" not in run.stack_outputs and setup_env.get("BACKUP_POLICY_JSON"):
+            backup_keys = s3.scoped_user("backup", str(setup_env["BACKUP_POLICY_NAME"]),
+                                         str(setup_env["BACKUP_POLICY_JSON"]))
+            backup_secret = next(e["valueFrom"]["secretKeyRef"]["name"] for e in setup if e["name"] == "BACKUP_ACCESS_KEY")
+            backup_user = {(backup_secret, "AWS_ACCESS_KEY_ID"): backup_keys[0],
+                           (backup_secret, "AWS_SECRET_ACCESS_KEY"): backup_keys[1]}
 
         # Secret values the test controls: every declared Secret as declared, then the local credentials.
         secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
@@ -238,6 +296,7 @@ def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator
         # MinIO's generated Secret, or the one the team creates for its own store: the scoped user's keys either way.
         secrets[(str(store["credentialsSecretName"]), "AWS_ACCESS_KEY_ID")] = keys[0]
         secrets[(str(store["credentialsSecretName"]), "AWS_SECRET_ACCESS_KEY")] = keys[1]
+        secrets.update(backup_user)
 
         minio = urlsplit(store["endpointUrl"])
         mounts = {}

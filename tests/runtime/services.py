@@ -191,10 +191,15 @@ class S3Server:
         s3 = self.client("s3")
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        iam.create_user(UserName="mlflow")
-        iam.put_user_policy(UserName="mlflow", PolicyName=f"{bucket}-readwrite", PolicyDocument=policy_json)
-        user = iam.create_access_key(UserName="mlflow")["AccessKey"]
         self.admin_key = (admin["AccessKeyId"], admin["SecretAccessKey"])
+        return self.scoped_user("mlflow", f"{bucket}-readwrite", policy_json)
+
+    def scoped_user(self, name: str, policy_name: str, policy_json: str) -> tuple[str, str]:
+        """A user whose only policy is `policy_json` (the bucket Job's scoped_user); its keys."""
+        iam = self.client("iam")
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName=policy_name, PolicyDocument=policy_json)
+        user = iam.create_access_key(UserName=name)["AccessKey"]
         return user["AccessKeyId"], user["SecretAccessKey"]
 
     @contextmanager

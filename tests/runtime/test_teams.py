@@ -8,20 +8,30 @@ permission. The stack makes each team's members USE and managers MANAGE through 
 workspace, and keeps the default workspace as it is without workspaces.
 """
 
+import os
+import re
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import botocore.exceptions
 import pytest
 from mlflow.tracking import MlflowClient
 
 from harness import ProgramRun, run_program
-from runtime.auth_calls import ADMIN, PROGRAMS, admin, call, create_experiment, person
+from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, create_experiment, grant, person
 from runtime.clients import kubelet_probe
+from runtime.fixtures import skip_or_fail
 from runtime.identity_provider import IdentityProvider, identity_provider
+from runtime.image_env import ROOT, cached_env_bin
 from runtime.platform import Platform, RunningServer, migrated_server, stopping
 from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
+OPS_ENV = "MLFLOW_PLATFORM_OPS_ENV"
 
 TEAMS = {
     "vision": {"members": ["vic@example.com", "group:vision-team"], "managers": ["mona@example.com"]},
@@ -183,37 +193,107 @@ def test_the_kubelets_probes_still_pass_with_workspaces_on(server: RunningServer
     assert kubelet_probe(server, probe).status_code == 200
 
 
-def test_the_backup_holds_every_permission_and_a_restore_brings_them_back(
+def restore_with_the_documented_script(platform: Platform, postgres: PostgresServer, backup: str,
+                                      database: str) -> subprocess.CompletedProcess[str]:
+    """ops/restore-backup.sh as docs/operations.md runs it: the AWS CLI at the bucket with a reader's keys (MinIO's
+    root user there), the PostgreSQL clients at the server as the database user."""
+    aws = cached_env_bin(OPS_ENV, "requirements-ops.txt", "ops-env")
+    if aws is None:
+        skip_or_fail(f"the AWS CLI is missing: run `make ops-env` and set {OPS_ENV} to it (make test does both)")
+    user = urlsplit(postgres.admin_url)
+    host, port = postgres.address.rsplit(":", 1)
+    env = {"PATH": f"{aws}:{os.environ['PATH']}", "HOME": str(platform.workdir),
+           "AWS_ENDPOINT_URL": platform.s3.endpoint, "AWS_DEFAULT_REGION": platform.s3.REGION,
+           "AWS_ACCESS_KEY_ID": platform.s3.admin_key[0], "AWS_SECRET_ACCESS_KEY": platform.s3.admin_key[1],
+           "PGHOST": host, "PGPORT": port, "PGUSER": user.username or "postgres", "PGPASSWORD": user.password or "",
+           "PGDATABASE": database, "AUTH_PGDATABASE": f"{database}_auth"}
+    return subprocess.run([str(ROOT / "ops" / "restore-backup.sh"), backup], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def every_row(postgres: PostgresServer, database: str) -> dict[str, list[str]]:
+    tables = [row[0] for row in postgres.query(
+        database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+    return {table: sorted(map(repr, postgres.query(database, f'SELECT * FROM "{table}"'))) for table in tables}
+
+
+def test_a_backup_restored_by_the_documented_script_brings_back_permissions_teams_runs_and_artifacts(
         teams_server: tuple[Platform, RunningServer], postgres_server: PostgresServer,
-        providers: dict[str, IdentityProvider], tmp_path: Path) -> None:
-    """The backup CronJob's dump script as declared dumps the auth app's database beside the tracking one: restored
-    into a fresh database, its every table (users, roles with their workspace grants, assignments) is as it was.
-    Without it, a restore left everything readable at the default permission."""
+        providers: dict[str, IdentityProvider], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The backup CronJob as declared: its dump script, then its upload with the write-only user (IAM enforced: it
+    cannot read the backup back). ops/restore-backup.sh restores that upload into fresh databases, and a server on
+    them answers as before: a grant, a DENY, ownership, the team's workspace, the runs' metrics and artifacts.
+    Before the auth database was backed up, a restore left everything readable at the default permission."""
     platform, server = teams_server
-    vic, mona = person(providers, "vic"), person(providers, "mona")
-    assert call(server, "GET", "/api/2.0/mlflow/experiments/search?max_results=1",
-                person(providers, "nia")).status_code == 200  # nia signs in once: MLflow knows her
-    experiment_id = create_experiment(server, vic, "backed-up-detector", workspace="vision")
-    granted = call(server, "POST", "/api/3.0/mlflow/users/permissions/grant", mona, workspace="vision", json={
-        "username": "nia@example.com", "resource_type": "experiment", "resource_id": experiment_id,
-        "permission": "READ"})
-    assert granted.status_code == 200, granted.text
-    dumped = platform.backup(tmp_path)
+    vic, nia, walt = person(providers, "vic"), person(providers, "nia"), person(providers, "walt", "vision-team")
+    for someone in (vic, walt, person(providers, "mona")):  # signed in once: MLflow knows them
+        assert call(server, "GET", SEARCH, someone).status_code == 200
+    notes = create_experiment(server, nia, "nia-notes")  # default workspace: nia owns it (MANAGE)
+    assert grant(server, nia, "vic@example.com", notes, "DENY").status_code == 200
+    assert grant(server, nia, "walt@example.com", notes, "EDIT").status_code == 200
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", vic)
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "vision")
+    client = MlflowClient(server.url)
+    detector = client.create_experiment("backed-up-detector")
+    run_id = client.create_run(detector).info.run_id
+    for step in range(5):
+        client.log_metric(run_id, "loss", 1 / (step + 1), step=step)
+    (tmp_path / "weights.txt").write_text("0.1 0.2")
+    client.log_artifact(run_id, str(tmp_path / "weights.txt"))
+
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    dumped = platform.backup(dumps)
     assert dumped.returncode == 0, dumped.stderr
-    assert (tmp_path / "tracking.dump").stat().st_size > 0
-    original, restored = f"{platform.database}_auth", postgres_server.create_database("mlflow_rt_restored_auth")
+    with platform.s3.enforcing_iam():
+        uploaded = platform.upload(dumps)
+    assert uploaded.returncode == 0, uploaded.stderr
+    backup = re.fullmatch(r"uploaded (s3://\S+/): auth\.dump, tracking\.dump\n", uploaded.stdout)
+    assert backup, uploaded.stdout
+
+    restored = f"mlflow_rt_r{uuid.uuid4().hex[:8]}"  # not created: the script makes it
     try:
-        postgres_server.restore(tmp_path / "auth.dump", restored)
-        tables = [row[0] for row in postgres_server.query(
-            original, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
-        assert {"users", "roles", "role_permissions", "user_role_assignments"} <= set(tables)
-
-        def rows(database: str, table: str) -> list[str]:
-            return sorted(map(repr, postgres_server.query(database, f'SELECT * FROM "{table}"')))
-
-        for table in tables:
-            assert rows(restored, table) == rows(original, table), table
-        assert any("nia@example.com" in row for row in rows(restored, "users"))
-        assert len(rows(restored, "role_permissions")) > 0
+        result = restore_with_the_documented_script(platform, postgres_server, backup.group(1), restored)
+        assert result.returncode == 0, result.stdout + result.stderr
+        for original, copy in ((platform.database, restored), (f"{platform.database}_auth", f"{restored}_auth")):
+            assert every_row(postgres_server, copy) == every_row(postgres_server, original), copy
+        with stopping(platform.on_database(restored).start_server("restored")) as again:
+            assert experiment(again, vic, notes) == 403  # the DENY
+            assert experiment(again, walt, notes) == 200  # the grant
+            assert grant(again, nia, "mona@example.com", notes, "READ").status_code == 200  # nia still owns it
+            assert grant(again, walt, "mona@example.com", notes, "READ").status_code == 403  # EDIT is not MANAGE
+            assert experiment(again, nia, detector, "vision") == 403  # the team's workspace, nia outside it
+            assert experiment(again, walt, detector, "vision") == 200  # walt in it through his group
+            client = MlflowClient(again.url)
+            assert [m.value for m in client.get_metric_history(run_id, "loss")] == [1 / (s + 1) for s in range(5)]
+            downloaded = client.download_artifacts(run_id, "weights.txt", str(tmp_path))
+            assert Path(downloaded).read_text() == "0.1 0.2"
+        # Run again over the restored databases, the script keeps them aside rather than dropping them.
+        again_result = restore_with_the_documented_script(platform, postgres_server, backup.group(1), restored)
+        assert again_result.returncode == 0, again_result.stderr
+        aside = [row[0] for row in postgres_server.query(
+            "postgres", "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1", f"{restored}%_before_restore_%")]
+        assert len(aside) == 2, aside
     finally:
-        postgres_server.drop_database(restored)
+        for database in [row[0] for row in postgres_server.query(
+                "postgres", "SELECT datname FROM pg_database WHERE datname LIKE %s", f"{restored}%")]:
+            postgres_server.drop_database(database)
+
+
+def test_the_write_only_backup_user_cannot_read_the_backups(teams_server: tuple[Platform, RunningServer]) -> None:
+    """A stolen backup credential adds objects and reads nothing: not the dumps, not the artifacts."""
+    platform, _ = teams_server
+    secret = "mlflow-artifacts-backup-credentials"
+    s3 = platform.s3.client("s3", (platform.cluster.secrets[(secret, "AWS_ACCESS_KEY_ID")],
+                                   platform.cluster.secrets[(secret, "AWS_SECRET_ACCESS_KEY")]))
+    platform.s3.client("s3").put_object(Bucket=platform.bucket, Key="backups/x/tracking.dump", Body=b"dump")
+    forbidden: list[tuple[str, dict[str, Any]]] = [
+        ("get_object", {"Key": "backups/x/tracking.dump"}),
+        ("delete_object", {"Key": "backups/x/tracking.dump"}),
+        ("put_object", {"Key": f"{platform.prefix}evil", "Body": b"x"}),
+    ]
+    with platform.s3.enforcing_iam():
+        s3.put_object(Bucket=platform.bucket, Key="backups/y/tracking.dump", Body=b"dump")
+        for method, arguments in forbidden:
+            with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+                getattr(s3, method)(Bucket=platform.bucket, **arguments)

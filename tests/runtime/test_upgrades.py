@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from harness import ROOT, ProgramRun
 from runtime.fixtures import skip_or_fail
 from runtime.old_mlflow import UPGRADE_FROM, old_bin, unavailable_reason
-from runtime.platform import Platform, RunningServer, local_platform, stopping
+from runtime.platform import Platform, RunningServer, local_platform, mlflow_heads, stopping
 
 pytestmark = pytest.mark.runtime
 RESULTS = ROOT / "build" / "upgrades.json"
@@ -114,9 +114,13 @@ def upgrade(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             assert dumped.returncode == 0, dumped.stderr
 
         old_head = schema_revision(platform)
+        assert old_head != mlflow_heads()["tracking"]
         migrated, seconds = platform.timed_migrate()
         assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+        # The Job did the upgrade, before any server of the new release started (which would do it itself).
+        assert schema_revision(platform) == mlflow_heads()["tracking"]
         revisions = applied_revisions(old_head, schema_revision(platform))
+        assert revisions and revisions[-1].startswith(mlflow_heads()["tracking"]), revisions
         rerun, rerun_seconds = platform.timed_migrate()
         assert rerun.returncode == 0  # again, as on every rollout: nothing left to do
         record(key, {"migration_seconds": seconds, "rerun_seconds": rerun_seconds,
