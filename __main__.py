@@ -100,9 +100,10 @@ if settings.network:
         https_egress=settings.artifacts.backend == "s3" or settings.identity is not None
         or settings.network.allow_https_egress,
         backup=database.backup_selector,
-        database_clients=(database.backup_selector,) if database.backup_selector else (),
+        gc=server.gc_selector,
+        database_clients=tuple(s for s in (database.backup_selector, server.gc_selector) if s),
         object_store=artifacts.store.pod_selector,
-        object_store_clients=(database.backup_selector,) if database.backup_selector else (),
+        object_store_clients=tuple(s for s in (database.backup_selector, server.gc_selector) if s),
         object_store_setup=artifacts.store.setup_selector,
         object_store_port=artifacts.store.port,
         object_store_cidr=artifacts.store.cidr,

@@ -131,6 +131,10 @@ class MlflowServerInputs(TypedDict, total=False):
     """Answer 400 to an over-long param or tag instead of MLflow's default, which truncates it and answers 200."""
     job_execution: bool
     """MLflow's job runner adds 7 Huey consumers (~1.5 GB) per pod; off unless needed."""
+    gc_schedule: str | None
+    """When a CronJob runs `mlflow gc` (a Kubernetes cron schedule); None: never, deleted runs are kept."""
+    gc_older_than: str
+    """What gc purges: runs, experiments and logged models deleted longer ago than this (mlflow gc --older-than)."""
     pool_size: int
     """Connections each engine keeps open; bursts open up to max_overflow more and close them after use."""
     max_overflow: int
@@ -565,6 +569,8 @@ class NetworkPoliciesInputs(TypedDict, total=False):
     """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
     backup: dict[str, str] | None
     """Selector of the backup job's pods, a client of both stores."""
+    gc: dict[str, str] | None
+    """Selector of the gc job's pods, a client of both stores (the bucket wherever it is: S3 and STS on 443)."""
     database_clients: list[dict[str, str]]
     """Besides the server and the migration: e.g. the backup job."""
     object_store: dict[str, str] | None

@@ -128,6 +128,9 @@ def refuse_sqlite_misfits(read: ConfigReader, server: ServerSettings | None, dat
     if server.autoscaling:
         read.fail("serverAutoscaling", "adds pods, which cannot mount databaseMode sqlite's ReadWriteOnce volume: "
                                        "set false, or use in-cluster")
+    if server.gc_schedule:
+        read.fail("gcSchedule", "the gc job cannot mount databaseMode sqlite's volume, which the server holds "
+                                "(ReadWriteOnce): purge with `mlflow gc` in the server's pod, or use in-cluster")
     if server.workers > 1:
         read.fail("serverWorkers", f"{server.workers} worker processes would each open the SQLite file, whose one "
                                    "writer they then share through the volume's file locks, which some storage "

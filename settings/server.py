@@ -25,7 +25,8 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
-from mlflow_platform.validation import host_problem
+from mlflow_platform.mlflow_server.gc import older_than_problem
+from mlflow_platform.validation import cron_problem, host_problem
 from mlflow_platform.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, resources
 
@@ -58,6 +59,8 @@ class ServerSettings:
     extra_volumes: tuple[dict[str, Any], ...]
     extra_volume_mounts: tuple[dict[str, Any], ...]
     extra_args: tuple[str, ...]
+    gc_schedule: str | None
+    gc_older_than: str
     disruption_budget: dict[str, int | str]
     static_prefix: str
     cors_allowed_origins: tuple[pulumi.Input[str], ...] = ()
@@ -82,6 +85,7 @@ class ServerSettings:
             job_execution=self.job_execution,
             exporter=exporter,
             backup=backup,
+            gc=self.gc_schedule is not None,
             reserved=reserved,
         )
 
@@ -137,6 +141,8 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
                                         "optimisation call the tracking API there (MlflowClient() in "
                                         "mlflow/genai/evaluation/job.py, discovery/job.py, optimize/job.py), so their "
                                         "calls would miss the server")
+    gc_schedule = read.optional("gcSchedule", check=cron_problem)
+    gc_older_than = read.string("gcOlderThan", check=older_than_problem)
     disruption_budget = read.mapping("serverDisruptionBudget")
     for problem in budget_problems(disruption_budget, replicas):
         read.fail("serverDisruptionBudget", problem)
@@ -156,4 +162,5 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
         spread_when_unsatisfiable=when_unsatisfiable, service_type=service_type, service_annotations=service_annotations,
         extra_env=extra_env, env_from=tuple(env_from), extra_volumes=tuple(volumes), extra_volume_mounts=tuple(mounts),
         extra_args=extra_args, disruption_budget=disruption_budget, static_prefix=static_prefix,
+        gc_schedule=gc_schedule, gc_older_than=gc_older_than,
     )

@@ -83,9 +83,11 @@ CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled"
 OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100}),
     "prod-with-jobs-and-teams": ("prod", {**PROD_SECRETS, "serverJobExecution": True, "postgresMaxConnections": 2000,
-                                          "authWorkspaces": {"vision": {"members": ["group:vision"]}}}),
+                                          "authWorkspaces": {"vision": {"members": ["group:vision"]}},
+                                          "gcSchedule": "0 4 * * *"}),
     "prod-with-cloudflare-tunnel": ("prod", CLOUDFLARE_FRONT_DOOR),
-    "dev-with-every-extension": ("dev", {**EXTENSIONS, **POD_KEYS, "imageRegistryMirrors": MIRRORS}),
+    "dev-with-every-extension": ("dev", {**EXTENSIONS, **POD_KEYS, "imageRegistryMirrors": MIRRORS,
+                                         "gcSchedule": "0 4 * * *"}),
     "dev-on-sqlite": ("dev", SQLITE_STACK),
 }
 

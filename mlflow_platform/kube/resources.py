@@ -46,6 +46,8 @@ DEFAULT_RESOURCES: dict[str, ResourceSpec] = {
     "metricsSidecar": ResourceSpec("20m", "64Mi", "200m", "128Mi"),
     "postgresExporter": ResourceSpec("20m", "32Mi", "200m", "128Mi"),
     "backup": ResourceSpec("100m", "128Mi", "1", "512Mi"),
+    # mlflow gc: one MLflow process deleting one run at a time.
+    "gc": ResourceSpec("100m", "512Mi", "1", "1Gi"),
     "minio": ResourceSpec("100m", "256Mi", "1", "1Gi"),
     "minioSetup": ResourceSpec("50m", "64Mi", "500m", "256Mi"),
     "oauth2Proxy": ResourceSpec("50m", "64Mi", "500m", "256Mi"),

@@ -22,6 +22,7 @@ from mlflow_platform.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
 from mlflow_platform.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
 from mlflow_platform.mlflow_server.encryption_keys import encryption_key_env
+from mlflow_platform.mlflow_server.gc import DESTINATION_ENV, gc_cronjob, gc_env
 from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS, POD_IP_ENV, allowed_hosts_flag
 from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, job_execution_env, job_runner_hosts, jobs_workload
 from mlflow_platform.mlflow_server.migration import (
@@ -99,6 +100,8 @@ class MlflowServer(pulumi.ComponentResource):
     """Labels of the migration Job's pods."""
     jobs_selector: dict[str, str] | None
     """Labels of the jobs pod; None without server-side jobs."""
+    gc_selector: dict[str, str] | None
+    """Labels of the gc job's pods (a client of the database and the bucket); None without gc_schedule."""
     jobs_service_name: pulumi.Output[str] | None
     """The jobs Service the front door sends job submissions to; None without server-side jobs."""
 
@@ -166,6 +169,17 @@ class MlflowServer(pulumi.ComponentResource):
         migration = migration_job(self, name, args, migration_account.metadata.name, tracking_migration,
                                   then=with_mounts(auth.migration_container, ca[1]) if auth else None,
                                   volumes=(*([auth.module_volume] if auth else []), *ca[0]))
+        self.gc_selector = None
+        if args.gc_schedule is not None:
+            # The server's account (its access to the bucket: IRSA, or the keys in artifact_store_env), the
+            # server's destination, the migrated schema.
+            gc_cronjob(self, name, args.namespace, args.image, args.gc_schedule,
+                       service_account=service_account.metadata.name,
+                       env=concatenated([backend_env, {"name": DESTINATION_ENV, "value": args.artifacts_destination},
+                                         *gc_env(args.gc_older_than, bool(args.auth and args.auth.teams)),
+                                         *common_env], args.artifact_store_env),
+                       mounts=ca[1], volumes=ca[0], pods=args.pods, resources=args.sizes.of("gc"))
+            self.gc_selector = selector_labels("mlflow", name, "gc")
         # With the auth app /metrics needs a token: Prometheus scrapes a sidecar instead.
         metrics_sidecar = self._metrics_sidecar(args, auth) if auth and args.metrics else None
         self.metrics_port = METRICS_PORT if metrics_sidecar else None

@@ -17,7 +17,9 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
+from mlflow_platform.mlflow_server.gc import older_than_problem
 from mlflow_platform.validation import (
+    cron_problem,
     dns_label_problem,
     dns_subdomain_problem,
     host_problem,
@@ -70,6 +72,10 @@ class MlflowServerArgs:
     """Answer 400 to an over-long param or tag instead of MLflow's default, which truncates it and answers 200."""
     job_execution: bool = False
     """MLflow's job runner adds 7 Huey consumers (~1.5 GB) per pod; off unless needed."""
+    gc_schedule: str | None = None
+    """When a CronJob runs `mlflow gc` (a Kubernetes cron schedule); None: never, deleted runs are kept."""
+    gc_older_than: str = "30d"
+    """What gc purges: runs, experiments and logged models deleted longer ago than this (mlflow gc --older-than)."""
     pool_size: int = 5
     """Connections each engine keeps open; bursts open up to max_overflow more and close them after use."""
     max_overflow: int = 36
@@ -163,9 +169,19 @@ class MlflowServerArgs:
                 "job_execution cannot run under a static prefix: MLflow points its job runner at http://<host>:<port> "
                 "without the prefix (mlflow/server/__init__.py, MLFLOW_TRACKING_URI of the runner)"),
             *self._sqlite_problems(),
+            *self._gc_problems(),
             None if self.spread_when_unsatisfiable in WHEN_UNSATISFIABLE
             else f"spread_when_unsatisfiable must be one of {', '.join(WHEN_UNSATISFIABLE)}",
         )
+
+    def _gc_problems(self) -> list[str | None]:
+        if self.gc_schedule is None:
+            return []
+        return [
+            cron_problem(self.gc_schedule),
+            None if (problem := older_than_problem(self.gc_older_than)) is None else f"gc_older_than {problem}",
+            None if self.database_volume_claim is None else "gc cannot mount the SQLite volume (ReadWriteOnce)",
+        ]
 
     def _sqlite_problems(self) -> list[str | None]:
         if self.database_volume_claim is None:

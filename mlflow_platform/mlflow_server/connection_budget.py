@@ -33,6 +33,8 @@ SURGE_PODS = 1
 EXPORTER_CONNECTIONS = 2
 # The backup CronJob's pg_dump (custom format, no -j) uses one.
 BACKUP_CONNECTIONS = 1
+# The gc CronJob (gc.py): one connection for each store it opens (tracking, jobs, workspaces), pools of one.
+GC_CONNECTIONS = 3
 # Huey consumers that `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true` starts in the jobs pod.
 JOB_RUNNER_PROCESSES = 7
 # The jobs pod runs one uvicorn worker (jobs.py).
@@ -51,6 +53,8 @@ class ConnectionBudget:
     """postgres_exporter next to an in-cluster database."""
     backup: bool = False
     """The in-cluster backup CronJob."""
+    gc: bool = False
+    """The gc CronJob."""
     reserved: int = SUPERUSER_RESERVED_CONNECTIONS
 
     def _pod(self, processes: int) -> int:
@@ -66,9 +70,9 @@ class ConnectionBudget:
 
     @property
     def others(self) -> int:
-        """What is not MLflow: the migration Job, and the exporter and the backup when there are."""
+        """What is not the server: the migration Job, and the exporter, the backup and gc when there are."""
         return (MIGRATION_CONNECTIONS + (EXPORTER_CONNECTIONS if self.exporter else 0)
-                + (BACKUP_CONNECTIONS if self.backup else 0))
+                + (BACKUP_CONNECTIONS if self.backup else 0) + (GC_CONNECTIONS if self.gc else 0))
 
     @property
     def total(self) -> int:
@@ -82,7 +86,8 @@ class ConnectionBudget:
                 "processes, the same pools) + " if self.job_execution else "")
         others = " + ".join([f"{MIGRATION_CONNECTIONS} migration",
                              *([f"{EXPORTER_CONNECTIONS} exporter"] if self.exporter else []),
-                             *([f"{BACKUP_CONNECTIONS} backup"] if self.backup else [])])
+                             *([f"{BACKUP_CONNECTIONS} backup"] if self.backup else []),
+                             *([f"{GC_CONNECTIONS} gc"] if self.gc else [])])
         limit = (f"max_connections {max_connections} leaves {max_connections - self.reserved} after "
                  f"{self.reserved} reserved superuser slots" if self.reserved
                  else f"max_connections is {max_connections} (the server's one extra connection is for admins)")

@@ -139,6 +139,9 @@ class NetworkPolicies(pulumi.ComponentResource):
             self._policy("minio-setup", args.object_store_setup, ingress=[], egress=[DNS_EGRESS, *to_store])
         if args.backup:
             self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, *to_database, *to_store])
+        if args.gc:
+            self._policy("gc", args.gc, ingress=[],
+                         egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
         if args.oauth2_proxy:
             # cloudflared dials Cloudflare's edge, whose addresses are all public: never the VPC, the nodes, the
             # metadata service or another pod. oauth2-proxy fetches its issuer's discovery document and keys on 443,

@@ -37,6 +37,8 @@ class NetworkPoliciesArgs:
     """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
     backup: dict[str, str] | None = None
     """Selector of the backup job's pods, a client of both stores."""
+    gc: dict[str, str] | None = None
+    """Selector of the gc job's pods, a client of both stores (the bucket wherever it is: S3 and STS on 443)."""
     database_clients: tuple[dict[str, str], ...] = ()
     """Besides the server and the migration: e.g. the backup job."""
     object_store: dict[str, str] | None = None

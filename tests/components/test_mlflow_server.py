@@ -5,10 +5,12 @@ from typing import Any
 import pytest
 
 from conftest import (
+    CRONJOB,
     DEPLOYMENT,
     HPA,
     JOB,
     PDB,
+    PROD_SECRETS,
     RANDOM_PASSWORD,
     SECRET,
     SERVICE,
@@ -22,6 +24,7 @@ from harness import ProgramRun, Registration, run_program
 from mlflow_platform.mlflow_server import MlflowServerArgs
 from mlflow_platform.mlflow_server.hosts import address_patterns, allowed_hosts
 from mlflow_platform.versions import MLFLOW_IMAGE
+from settings import ConfigError
 
 
 def server_container(run: ProgramRun) -> dict[str, Any]:
@@ -336,3 +339,46 @@ class TestTheJobsPod:
         assert ("(1 + 1 during a rollout) pod(s) x (2 workers x 2 engines x (pool 5 + overflow 36) + 2 wrapper) + "
                 "658 jobs pod") in str(refused.value)
         assert "= 992 connections" in str(refused.value)
+
+
+class TestGarbageCollection:
+    """gcSchedule: `mlflow gc` in a CronJob of its own (run as declared by tests/runtime/test_gc.py and test_teams.py)."""
+
+    @pytest.fixture(scope="class")
+    def gc(self) -> ProgramRun:
+        return run_program("dev", {"gcSchedule": "0 4 * * 0", "gcOlderThan": "14d"})
+
+    def spec(self, run: ProgramRun) -> dict[str, Any]:
+        return dict(run.one(CRONJOB, "mlflow-gc").plain_inputs["spec"])
+
+    def test_off_unless_scheduled_deleted_runs_stay_restorable(self, dev: ProgramRun, prod: ProgramRun) -> None:
+        for run in (dev, prod):
+            assert not [c for c in run.of_type(CRONJOB) if c.name == "mlflow-gc"]
+
+    def test_runs_mlflow_gc_with_the_retention_and_the_uri_read_from_a_secret_inside_python(self, gc: ProgramRun) -> None:
+        spec = self.spec(gc)
+        assert (spec["schedule"], spec["concurrencyPolicy"]) == ("0 4 * * 0", "Forbid")
+        (job,) = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert job["image"] == MLFLOW_IMAGE and job["command"][:2] == ["python", "-c"]
+        assert "cli.main(['gc', '--backend-store-uri', uri" in job["command"][2]
+        env = env_of(job)
+        assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-uri", "key": "uri"}
+        assert env["MLFLOW_PLATFORM_GC_OLDER_THAN"]["value"] == "14d"
+        assert env["MLFLOW_PLATFORM_GC_ALL_WORKSPACES"]["value"] == "false"
+        server_args = container(gc.one(DEPLOYMENT, "mlflow"))["args"]
+        destination = server_args[server_args.index("--artifacts-destination") + 1]
+        assert env["MLFLOW_PLATFORM_ARTIFACTS_DESTINATION"]["value"] == destination
+
+    def test_with_teams_every_workspace_and_in_prod_the_servers_role(self) -> None:
+        """The server's ServiceAccount: its IRSA role reaches the bucket (and MLflow's own delete through the
+        server needs the same s3:DeleteObject)."""
+        prod = run_program("prod", {**PROD_SECRETS, "gcSchedule": "0 4 * * *",
+                                    "authWorkspaces": {"vision": {"members": ["group:vision"]}}})
+        pod = self.spec(prod)["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "mlflow"
+        assert env_of(pod["containers"][0])["MLFLOW_PLATFORM_GC_ALL_WORKSPACES"]["value"] == "true"
+
+    def test_its_connections_are_in_the_budget(self) -> None:
+        """The in-cluster default of 400 holds dev's budget; 3 more for gc are counted where they would not fit."""
+        with pytest.raises(ConfigError, match="3 gc"):
+            run_program("dev", {"gcSchedule": "0 4 * * *", "serverReplicas": 3, "postgresMaxConnections": 20})

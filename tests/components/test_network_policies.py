@@ -372,3 +372,16 @@ def test_https_to_issuers_s3_and_sts_may_be_private(prod: ProgramRun) -> None:
     https: dict[str, Any] = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
     assert https in policy(prod, "oauth2-proxy")["egress"] and https in policy(prod, "server")["egress"]
     assert admits(https["to"], "10.20.0.10")
+
+
+def test_the_gc_job_reaches_both_stores_and_they_admit_it() -> None:
+    run = run_program("dev", {"gcSchedule": "0 4 * * *"})
+    gc_pods = run.one(CRONJOB, "mlflow-gc").plain_inputs["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    spec = policy(run, "gc")
+    assert spec["podSelector"]["matchLabels"].items() <= gc_pods.items() and spec["ingress"] == []
+    _, database, store = spec["egress"]
+    assert selects(database["to"][0]["podSelector"], run.one(STATEFULSET, "mlflow-postgres"))
+    assert selects(store["to"][0]["podSelector"], run.one(DEPLOYMENT, "mlflow-artifacts"))
+    for store_policy in ("postgres", "minio"):
+        clients = [peer["podSelector"] for peer in peers(policy(run, store_policy)["ingress"][0])]
+        assert any(c["matchLabels"].items() <= gc_pods.items() for c in clients), store_policy

@@ -124,12 +124,39 @@ class Platform(Generic[Server]):
         secrets[URI_SECRET] = with_address(secrets[URI_SECRET], netloc, database)
         return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
 
+    def _cronjob_container(self, cronjob: str, step: str) -> DeclaredContainer:
+        pod = self.run.one(CRONJOB, cronjob).plain_inputs["spec"]["jobTemplate"]["spec"]["template"]
+        spec = next(c for c in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]
+                    if c["name"] == step)
+        return DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+
     def _backup_step(self, step: str, destination: Path) -> tuple[LocalCluster, DeclaredContainer]:
         """The backup CronJob's container `step` (dump, upload), its volumes at `destination`."""
-        pod = self.run.one(CRONJOB, "mlflow-postgres-backup").plain_inputs["spec"]["jobTemplate"]["spec"]["template"]
-        spec = next(c for c in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]] if c["name"] == step)
-        declared = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+        declared = self._cronjob_container("mlflow-postgres-backup", step)
         return dataclasses.replace(self.cluster, mounts={"/backup": destination, "/tmp": destination}), declared
+
+    def artifact_keys(self, run_id: str) -> list[str]:
+        """The bucket's keys of a run's artifacts, in whichever workspace."""
+        listing = self.s3.client("s3").list_objects_v2(Bucket=self.bucket, Prefix=self.prefix)
+        return [item["Key"] for item in listing.get("Contents", []) if f"/{run_id}/" in item["Key"]]
+
+    def backdate_deletion(self, days: int, run_ids: list[str], experiment_id: str | None = None) -> None:
+        """What time does to deleted runs (and a deleted experiment): gc compares these times with now minus its
+        --older-than."""
+        assert self.postgres is not None, "a database server"
+        shift = days * 86_400_000
+        self.postgres.query(self.database, "UPDATE runs SET deleted_time = deleted_time - %s WHERE run_uuid = ANY(%s)",
+                            shift, run_ids)
+        if experiment_id:
+            self.postgres.query(self.database, "UPDATE experiments SET last_update_time = last_update_time - %s "
+                                "WHERE experiment_id = %s", shift, int(experiment_id))
+
+    def gc(self) -> subprocess.CompletedProcess[str]:
+        """The gc CronJob's container as declared, against this platform's database and bucket."""
+        declared = self._cronjob_container("mlflow-gc", "gc")
+        env = self.cluster.environment(declared)
+        return subprocess.run(self.cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
+                              capture_output=True, text=True, timeout=600)
 
     def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
         """The backup CronJob's dump command, as declared, against this platform's database."""

@@ -49,7 +49,7 @@ def providers() -> Iterator[dict[str, IdentityProvider]]:
 def teams_run(providers: dict[str, IdentityProvider]) -> ProgramRun:
     return run_program("dev", {"authEnabled": True, "authTrustedIssuers": [f"{providers['sso'].issuer}={PROGRAMS}"],
                                "authAdminIssuers": [providers["sso"].issuer], "authAdminUsers": [ADMIN],
-                               "authWorkspaces": TEAMS})
+                               "authWorkspaces": TEAMS, "gcSchedule": "0 4 * * *", "gcOlderThan": "7d"})
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,30 @@ def test_a_teams_registered_models_are_the_teams(server: RunningServer, provider
 @pytest.mark.parametrize("probe", ["startupProbe", "readinessProbe", "livenessProbe"])
 def test_the_kubelets_probes_still_pass_with_workspaces_on(server: RunningServer, probe: str) -> None:
     assert kubelet_probe(server, probe).status_code == 200
+
+
+def test_gc_purges_a_teams_deleted_run_and_its_artifacts_under_the_workspace_prefix(
+        teams_server: tuple[Platform, RunningServer], providers: dict[str, IdentityProvider],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With workspaces, MLflow keeps a team's proxied artifacts under workspaces/<team>/ (mlflow/server/handlers.py
+    _get_workspace_scoped_repo_path_if_enabled); the gc job resolves them there, across every workspace."""
+    platform, server = teams_server
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", person(providers, "vic"))
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "vision")
+    client = MlflowClient(server.url)
+    experiment_id = client.create_experiment("gc-detector")
+    (tmp_path / "weights.txt").write_text("0.1")
+    kept, purged = client.create_run(experiment_id).info.run_id, client.create_run(experiment_id).info.run_id
+    for run_id in (kept, purged):
+        client.log_artifact(run_id, str(tmp_path / "weights.txt"))
+    assert all(key.startswith(f"{platform.prefix}workspaces/vision/") for key in platform.artifact_keys(purged))
+    client.delete_run(purged)
+    platform.backdate_deletion(8, [purged])
+    result = platform.gc()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert platform.artifact_keys(purged) == []
+    assert platform.artifact_keys(kept)
+    assert [f.path for f in client.list_artifacts(kept)] == ["weights.txt"]
 
 
 def restore_with_the_documented_script(platform: Platform, postgres: PostgresServer, backup: str,
