@@ -165,6 +165,7 @@ class TestWorkloadResources:
                 jobs = variant != "prod-with-cloudflare-tunnel"  # routed by path: refused with the tunnel
                 run = run_program(stack, {**overrides, "serverJobExecution": jobs, "postgresMaxConnections": 2000,
                                           "monitoringEnabled": True, "authEnabled": stack == "prod",
+                                          "gcSchedule": "0 4 * * *",
                                           "workloadResources": {workload: {"limits": {"memory": marker}}}})
                 for obj, template in pod_templates(run):
                     for item in [*template["spec"].get("initContainers", []), *template["spec"]["containers"]]:
