@@ -225,6 +225,23 @@ _CRON_FIELD = re.compile(r"[0-9*/,?-]+|[A-Za-z]{3}([-,][A-Za-z]{3})*")
 _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
+# `mlflow gc --older-than`: days, hours, minutes, seconds in that order, each optional (mlflow/cli/__init__.py's
+# regex); decimals as numbers, not MLflow's looser [.\d]+, so "1..5d" is refused here rather than by Python's float().
+_DURATION = re.compile(r"(?:(?P<days>\d+(?:\.\d+)?)d)?(?:(?P<hours>\d+(?:\.\d+)?)h)?"
+                       r"(?:(?P<minutes>\d+(?:\.\d+)?)m)?(?:(?P<seconds>\d+(?:\.\d+)?)s)?")
+
+
+def older_than_problem(value: str) -> str | None:
+    """MLflow's --older-than grammar, and more than nothing: 0 would purge what was deleted a moment ago."""
+    match = _DURATION.fullmatch(value)
+    if not value or not match:
+        return (f"{value!r} is not a duration mlflow gc reads: days, hours, minutes, seconds in that order, "
+                "e.g. 30d or 1d12h")
+    if not any(float(part) for part in match.groupdict().values() if part):
+        return f"{value!r} is no time at all: gc would purge what was deleted a moment ago"
+    return None
+
+
 def cron_problem(value: str) -> str | None:
     fields = value.split(" ")
     shaped = value in _CRON_DESCRIPTORS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields))

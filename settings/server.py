@@ -25,8 +25,7 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
-from mlflow_platform.mlflow_server.gc import older_than_problem
-from mlflow_platform.validation import cron_problem, host_problem
+from mlflow_platform.validation import cron_problem, host_problem, older_than_problem
 from mlflow_platform.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, resources
 

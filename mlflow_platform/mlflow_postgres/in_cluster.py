@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from mlflow_platform.kube.cronjobs import scheduled_job
 from mlflow_platform.kube.env import secret_env
 from mlflow_platform.kube.hardening import container_security_context, empty_dir, pod_security_context, secret_files
 from mlflow_platform.kube.hardening import data_volume as data_volume_claim
@@ -197,66 +198,47 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
         f"{name}-backup",
         metadata={"name": f"{name}-backup", "namespace": args.namespace, "labels": labels,
                   "annotations": scanner_skips(BACKUP_SKIPS, (args.image, args.backup_image))},
-        spec={
-            "schedule": args.backup_schedule,
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 3600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": 3600,
-                    "template": {
-                        "metadata": args.pods.metadata(labels),
-                        "spec": {
-                            **args.pods.spec(),
-                            "restartPolicy": "Never",
-                            "automountServiceAccountToken": False,
-                            "securityContext": pod_security_context(BACKUP_UID),
-                            "initContainers": [{
-                                "name": "dump",
-                                **image_fields(args.image),
-                                "command": BACKUP_COMMAND,
-                                "env": [
-                                    {"name": "PGHOST", "value": host},
-                                    {"name": "PGPORT", "value": str(POSTGRES_PORT)},
-                                    {"name": "PGUSER", "value": args.username},
-                                    {"name": "PGDATABASE", "value": args.database},
-                                    {"name": "AUTH_PGDATABASE", "value": AUTH_DATABASE},
-                                    BACKUP_DIR_ENV,
-                                    secret_env("PGPASSWORD", credentials, "password"),
-                                ],
-                                "resources": small,
-                                "securityContext": container_security_context(),
-                                "volumeMounts": [{"name": "backup", "mountPath": "/backup"},
-                                                 {"name": "tmp", "mountPath": "/tmp"}],
-                            }],
-                            "containers": [{
-                                "name": "upload",
-                                **image_fields(args.backup_image),
-                                "command": UPLOAD_COMMAND,
-                                "env": [
-                                    secret_env("AWS_ACCESS_KEY_ID", target.credentials_secret_name, "AWS_ACCESS_KEY_ID"),
-                                    secret_env("AWS_SECRET_ACCESS_KEY", target.credentials_secret_name,
-                                               "AWS_SECRET_ACCESS_KEY"),
-                                    {"name": "S3_ENDPOINT_URL", "value": target.endpoint_url},
-                                    {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
-                                    {"name": "BUCKET", "value": target.bucket},
-                                    {"name": "PREFIX", "value": target.prefix},
-                                    BACKUP_DIR_ENV,
-                                ],
-                                "resources": small,
-                                "securityContext": container_security_context(),
-                                "volumeMounts": [{"name": "backup", "mountPath": "/backup", "readOnly": True},
-                                                 {"name": "tmp", "mountPath": "/tmp"}],
-                            }],
-                            "volumes": [empty_dir("backup", args.storage_size), empty_dir("tmp", "64Mi")],
-                        },
-                    },
-                },
-            },
-        },
+        spec=scheduled_job(args.backup_schedule, labels, args.pods, {
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security_context(BACKUP_UID),
+            "initContainers": [{
+                "name": "dump",
+                **image_fields(args.image),
+                "command": BACKUP_COMMAND,
+                "env": [
+                    {"name": "PGHOST", "value": host},
+                    {"name": "PGPORT", "value": str(POSTGRES_PORT)},
+                    {"name": "PGUSER", "value": args.username},
+                    {"name": "PGDATABASE", "value": args.database},
+                    {"name": "AUTH_PGDATABASE", "value": AUTH_DATABASE},
+                    BACKUP_DIR_ENV,
+                    secret_env("PGPASSWORD", credentials, "password"),
+                ],
+                "resources": small,
+                "securityContext": container_security_context(),
+                "volumeMounts": [{"name": "backup", "mountPath": "/backup"},
+                                 {"name": "tmp", "mountPath": "/tmp"}],
+            }],
+            "containers": [{
+                "name": "upload",
+                **image_fields(args.backup_image),
+                "command": UPLOAD_COMMAND,
+                "env": [
+                    secret_env("AWS_ACCESS_KEY_ID", target.credentials_secret_name, "AWS_ACCESS_KEY_ID"),
+                    secret_env("AWS_SECRET_ACCESS_KEY", target.credentials_secret_name,
+                               "AWS_SECRET_ACCESS_KEY"),
+                    {"name": "S3_ENDPOINT_URL", "value": target.endpoint_url},
+                    {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
+                    {"name": "BUCKET", "value": target.bucket},
+                    {"name": "PREFIX", "value": target.prefix},
+                    BACKUP_DIR_ENV,
+                ],
+                "resources": small,
+                "securityContext": container_security_context(),
+                "volumeMounts": [{"name": "backup", "mountPath": "/backup", "readOnly": True},
+                                 {"name": "tmp", "mountPath": "/tmp"}],
+            }],
+            "volumes": [empty_dir("backup", args.storage_size), empty_dir("tmp", "64Mi")],
+        }, deadline_seconds=3600),
         opts=pulumi.ResourceOptions(parent=parent),
     )

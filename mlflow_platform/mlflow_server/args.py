@@ -17,7 +17,6 @@ from mlflow_platform.mlflow_server.extensions import (
     static_prefix_problem,
     volume_problems,
 )
-from mlflow_platform.mlflow_server.gc import older_than_problem
 from mlflow_platform.validation import (
     cron_problem,
     dns_label_problem,
@@ -26,6 +25,7 @@ from mlflow_platform.validation import (
     image_problem,
     input_problem,
     inputs_problems,
+    older_than_problem,
     origin_problem,
     quantity_problem,
     refuse,
@@ -180,7 +180,6 @@ class MlflowServerArgs:
         return [
             cron_problem(self.gc_schedule),
             None if (problem := older_than_problem(self.gc_older_than)) is None else f"gc_older_than {problem}",
-            None if self.database_volume_claim is None else "gc cannot mount the SQLite volume (ReadWriteOnce)",
         ]
 
     def _sqlite_problems(self) -> list[str | None]:
@@ -191,6 +190,7 @@ class MlflowServerArgs:
                                                                      "no autoscaling",
             None if self.workers == 1 else "a SQLite database has one writer: workers 1",
             None if not self.job_execution else "the jobs pod cannot mount the SQLite volume (ReadWriteOnce)",
+            None if self.gc_schedule is None else "the gc job cannot mount the SQLite volume (ReadWriteOnce)",
             None if self.auth is None else "the auth app is not for a SQLite database",
         ]
 

@@ -9,28 +9,22 @@ credentials under the auth app). The job resolves it as the server does instead,
 `_get_workspace_scoped_repo_path_if_enabled`), and deletes with its own access to the bucket.
 """
 
-import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.kube.cronjobs import scheduled_job
 from mlflow_platform.kube.hardening import container_security_context, empty_dir, pod_security_context
 from mlflow_platform.kube.images import image_fields
 from mlflow_platform.kube.labels import standard_labels
 from mlflow_platform.kube.pods import PodSettings
 from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
+from mlflow_platform.mlflow_server.migration import BACKEND_URI_ENV, MLFLOW_READS_ENV, SERVER_UID
 
-BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 OLDER_THAN_ENV = "MLFLOW_PLATFORM_GC_OLDER_THAN"
 DESTINATION_ENV = "MLFLOW_PLATFORM_ARTIFACTS_DESTINATION"
 ALL_WORKSPACES_ENV = "MLFLOW_PLATFORM_GC_ALL_WORKSPACES"
-# Any uid runs MLflow (the server's).
-GC_UID = 10001
-# `mlflow gc --older-than`: days, hours, minutes, seconds in that order, each optional (cli/__init__.py's regex);
-# decimals as numbers, not MLflow's looser [.\d]+, so "1..5d" is refused here rather than by Python's float().
-OLDER_THAN = re.compile(r"(?:(?P<days>\d+(?:\.\d+)?)d)?(?:(?P<hours>\d+(?:\.\d+)?)h)?"
-                        r"(?:(?P<minutes>\d+(?:\.\d+)?)m)?(?:(?P<seconds>\d+(?:\.\d+)?)s)?")
 
 GC_FROM_ENVIRONMENT = (
     "import os, posixpath\n"
@@ -49,17 +43,6 @@ GC_FROM_ENVIRONMENT = (
     f"cli.main(['gc', '--backend-store-uri', uri, '--older-than', os.environ['{OLDER_THAN_ENV}'], *workspaces],\n"
     "         prog_name='mlflow')\n"
 )
-
-
-def older_than_problem(value: str) -> str | None:
-    """MLflow's --older-than grammar, and more than nothing: 0 would purge what was deleted a moment ago."""
-    match = OLDER_THAN.fullmatch(value)
-    if not value or not match:
-        return (f"{value!r} is not a duration mlflow gc reads: days, hours, minutes, seconds in that order, "
-                "e.g. 30d or 1d12h")
-    if not any(float(part) for part in match.groupdict().values() if part):
-        return f"{value!r} is no time at all: gc would purge what was deleted a moment ago"
-    return None
 
 
 def gc_env(older_than: str, all_workspaces: bool) -> list[dict[str, Any]]:
@@ -81,37 +64,21 @@ def gc_cronjob(parent: pulumi.Resource, name: str, namespace: pulumi.Input[str],
     return k8s.batch.v1.CronJob(
         f"{name}-gc",
         metadata={"name": f"{name}-gc", "namespace": namespace, "labels": labels,
-                  "annotations": scanner_skips({SECRETS_AS_ENV: "MLflow reads its store URI only from the environment"},
-                                               (image,))},
-        spec={
-            "schedule": schedule,
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 3600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": 6 * 3600,
-                    "template": pods.template(labels, {
-                        "restartPolicy": "Never",
-                        "serviceAccountName": service_account,
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(GC_UID),
-                        "containers": [{
-                            "name": "gc",
-                            **image_fields(image),
-                            "command": ["python", "-c", GC_FROM_ENVIRONMENT],
-                            "env": env,
-                            "resources": resources,
-                            "securityContext": container_security_context(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
-                        }],
-                        "volumes": [empty_dir("tmp", "256Mi"), *volumes],
-                    }),
-                },
-            },
-        },
+                  "annotations": scanner_skips({SECRETS_AS_ENV: MLFLOW_READS_ENV}, (image,))},
+        spec=scheduled_job(schedule, labels, pods, {
+            "serviceAccountName": service_account,
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security_context(SERVER_UID),
+            "containers": [{
+                "name": "gc",
+                **image_fields(image),
+                "command": ["python", "-c", GC_FROM_ENVIRONMENT],
+                "env": env,
+                "resources": resources,
+                "securityContext": container_security_context(),
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
+            }],
+            "volumes": [empty_dir("tmp", "256Mi"), *volumes],
+        }, deadline_seconds=6 * 3600),
         opts=pulumi.ResourceOptions(parent=parent),
     )

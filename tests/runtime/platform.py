@@ -78,9 +78,7 @@ class Platform(Generic[Server]):
         pod = self.run.one(JOB, "mlflow-migrate").plain_inputs["spec"]["template"]["spec"]
         for spec in [*pod.get("initContainers", []), *pod["containers"]]:
             job = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
-            env = self.cluster.environment(job)
-            result = subprocess.run(self.cluster.argv(job, env), env={"PATH": os.environ["PATH"], **env},
-                                    capture_output=True, text=True, timeout=300)
+            result = run_declared(self.cluster, job, self.cluster.environment(job), timeout=300)
             if result.returncode != 0:
                 break
         return result
@@ -154,9 +152,7 @@ class Platform(Generic[Server]):
     def gc(self) -> subprocess.CompletedProcess[str]:
         """The gc CronJob's container as declared, against this platform's database and bucket."""
         declared = self._cronjob_container("mlflow-gc", "gc")
-        env = self.cluster.environment(declared)
-        return subprocess.run(self.cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
-                              capture_output=True, text=True, timeout=600)
+        return run_declared(self.cluster, declared, self.cluster.environment(declared))
 
     def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
         """The backup CronJob's dump command, as declared, against this platform's database."""
@@ -168,15 +164,13 @@ class Platform(Generic[Server]):
         user = urlsplit(self.postgres.admin_url)
         env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
                    PGPASSWORD=user.password or "", PGDATABASE=self.database, AUTH_PGDATABASE=f"{self.database}_auth")
-        return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
-                              capture_output=True, text=True, timeout=600)
+        return run_declared(cluster, declared, env)
 
     def upload(self, dumps: Path) -> subprocess.CompletedProcess[str]:
         """The backup CronJob's upload command, as declared, with the write-only user's keys, to the S3 server."""
         cluster, declared = self._backup_step("upload", dumps)
         env = cluster.environment(declared)
-        return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env},
-                              capture_output=True, text=True, timeout=600)
+        return run_declared(cluster, declared, env)
 
     def start_server(self, name: str = "server", port: int | None = None, wait: bool = True,
                      deployment: str = "mlflow", listen: str = "127.0.0.1") -> "RunningServer":
@@ -214,6 +208,13 @@ class Platform(Generic[Server]):
                 declared: DeclaredContainer) -> "RunningServer":
         process = ManagedProcess(argv, env, self.workdir / f"{name}.log")
         return RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
+
+
+def run_declared(cluster: LocalCluster, declared: DeclaredContainer, env: dict[str, str],
+                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """A Job's container run to completion here, with its environment (and this machine's PATH)."""
+    return subprocess.run(cluster.argv(declared, env), env={"PATH": os.environ["PATH"], **env}, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def mlflow_heads() -> dict[str, str]:
