@@ -57,6 +57,7 @@ server = MlflowServer(
         namespace=settings.namespace,
         backend_uri_secret_name=database.uri_secret_name,
         required_uri_query=database.required_uri_query,
+        database_roles=database.roles(),
         artifacts_destination=artifacts.artifacts_destination,
         artifact_store_env=artifacts.server_env,
         service_account_annotations=artifacts.service_account_annotations,

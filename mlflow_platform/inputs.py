@@ -10,6 +10,18 @@ from typing import Any, Required, TypedDict
 import pulumi
 
 
+class DatabaseRoles(TypedDict, total=False):
+    """The roles the migration Job creates and grants (MlflowPostgres.roles, MlflowServerArgs.database_roles)."""
+    secret_name: Required[pulumi.Input[str]]
+    """The Secret with the owner's URIs (owner-uri, owner-auth-uri) and each role's password (<kind>-password)."""
+    app: Required[str]
+    """The server's, the jobs pod's and gc's role."""
+    monitor: str | None
+    """postgres_exporter's role, when there is one."""
+    backup: str | None
+    """pg_dump's role, when there is one."""
+
+
 class ResourceSpec(TypedDict, total=False):
     """A container's CPU and memory requests and limits."""
     cpu_request: Required[str]
@@ -116,6 +128,9 @@ class MlflowServerInputs(TypedDict, total=False):
     """The key of that Secret holding the URI."""
     required_uri_query: dict[str, str] | None
     """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
+    database_roles: DatabaseRoles | None
+    """Least-privilege roles (MlflowPostgres.roles): the migration Job connects as the owner and grants them, the
+    server, jobs pod and gc connect as the app role (the URI Secret's). None: every pod connects as that URI's user."""
     artifact_store_env: pulumi.Input[list[dict[str, Any]]]
     """Environment the artifact store needs (endpoint, credential Secret references)."""
     service_account_annotations: pulumi.Input[dict[str, pulumi.Input[str]]]
@@ -260,6 +275,9 @@ class ExternalDatabase(TypedDict, total=False):
     """A Secret in the namespace whose key `uri` is the whole SQLAlchemy URI, made and rotated by you (External
     Secrets, Vault): then `password` is unused and the program never sees it. The URI must carry the TLS parameters
     of `ssl_mode` (tls_query), which the migration Job checks before it migrates."""
+    creates_roles: bool
+    """PostgreSQL: the user owns both databases and may create roles (CREATEROLE), so the migration Job gives the
+    workloads least-privilege roles as on RDS (mlflow_postgres/roles.py). False: every pod connects as the user."""
 
 
 class MlflowPostgresInputs(TypedDict, total=False):
@@ -278,7 +296,7 @@ class MlflowPostgresInputs(TypedDict, total=False):
     database: str
     """The tracking database's name (the auth app's is mlflow_auth beside it)."""
     username: str
-    """The user MLflow connects as."""
+    """The owner of the databases; with roles (manages_roles) only the migration connects as it, else every pod."""
     max_connections: int
     """PostgreSQL max_connections (set in-cluster and on RDS; what the external server allows)."""
     data_protection: bool

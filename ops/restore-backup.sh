@@ -7,8 +7,10 @@
 # Usage: ops/restore-backup.sh s3://BUCKET/backups/STAMP/
 # Needs: aws (the AWS CLI) with AWS_ENDPOINT_URL, AWS_DEFAULT_REGION and the keys of a user that can read the backups;
 #        psql and pg_restore of the server's PostgreSQL major version or newer; PGHOST, PGPORT, PGUSER and PGPASSWORD
-#        of a user that may create and rename databases; PGDATABASE (default mlflow) and AUTH_PGDATABASE (default
-#        mlflow_auth), the databases the stack's URIs name.
+#        of the databases' owner (the stack's user, mlflow: what it restores it owns); PGDATABASE (default mlflow) and
+#        AUTH_PGDATABASE (default mlflow_auth), the databases the stack's URIs name.
+# The dumps carry the grants of the stack's roles (mlflow_app, mlflow_backup, ...), which come back with the tables.
+# Into a server without those roles, set RESTORE_GRANTS=no and re-run the stack's migration Job, which grants anew.
 # Nothing is dropped: a target database that exists is renamed <name>_before_restore_<UTC time> first (stop the MLflow
 # servers before: PostgreSQL refuses to rename a database in use), and the dump goes into a fresh database.
 set -eu
@@ -22,6 +24,11 @@ source=$1
 case $source in
   s3://?*/?*/) ;;
   *) echo "$usage (got '$source': a backup directory, ending in /)" >&2; exit 2 ;;
+esac
+case ${RESTORE_GRANTS:-yes} in
+  yes) grants= ;;
+  no) grants=--no-privileges ;;
+  *) echo "RESTORE_GRANTS must be yes or no (got '$RESTORE_GRANTS')" >&2; exit 2 ;;
 esac
 tracking=${PGDATABASE:-mlflow}
 auth=${AUTH_PGDATABASE:-mlflow_auth}
@@ -52,7 +59,8 @@ restore() {
     echo "kept the database that was there as $aside"
   fi
   echo 'CREATE DATABASE :"db"' | admin -v "db=$1"
-  pg_restore --no-owner --no-privileges --exit-on-error --single-transaction --dbname="$1" "$2"
+  # shellcheck disable=SC2086  # $grants is one option or none
+  pg_restore --no-owner $grants --exit-on-error --single-transaction --dbname="$1" "$2"
   echo "restored $1 from $source$(basename "$2")"
 }
 

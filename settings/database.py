@@ -184,8 +184,13 @@ def _external(read: ConfigReader, engine: str) -> ExternalDatabase:
     if password is not None and uri_secret:
         read.fail("externalDatabaseUriSecret", "and externalDatabasePassword are two ways to give the password: "
                                                "keep one")
+    creates_roles = read.boolean("externalDatabaseCreatesRoles")
+    if creates_roles and (engine != "postgresql" or uri_secret):
+        read.fail("externalDatabaseCreatesRoles", "is for PostgreSQL with externalDatabasePassword: the migration Job "
+                                                  "creates the roles as the mlflow user, whose password it then holds "
+                                                  "(not with mysql, nor with externalDatabaseUriSecret); set false")
     ssl_mode = read.string("externalDatabaseSslMode", allowed=SSL_MODES)
     # 0, the declared default: the engine's standard port.
     port = read.integer("externalDatabasePort", minimum=0, maximum=65535) or None
     return ExternalDatabase(host=host or "", password=password or "", port=port, ssl_mode=ssl_mode, uri_secret=uri_secret,
-                            engine=engine)  # type: ignore[arg-type]  # checked against DATABASE_ENGINES above
+                            engine=engine, creates_roles=creates_roles)  # type: ignore[arg-type]  # checked against DATABASE_ENGINES above

@@ -107,11 +107,12 @@ def pod_spec(workload: Registration) -> dict[str, Any]:
 
 
 def container(workload: Registration, name: str | None = None) -> dict[str, Any]:
-    containers = pod_spec(workload)["containers"]
+    """The pod's one container, or the one named `name` (an init container too)."""
+    spec = pod_spec(workload)
     if name is None:
-        assert len(containers) == 1
-        return dict(containers[0])
-    return dict(next(c for c in containers if c["name"] == name))
+        assert len(spec["containers"]) == 1
+        return dict(spec["containers"][0])
+    return dict(next(c for c in [*spec.get("initContainers", []), *spec["containers"]] if c["name"] == name))
 
 
 def env_of(container_spec: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -239,11 +239,18 @@ class TestRds:
         assert name == expected
         assert re.fullmatch(r"[a-z](-?[a-z0-9])*", name) and len(name) <= 255
 
-    def test_uri_secret_requires_tls(self, prod: ProgramRun) -> None:
-        uri = prod.one(SECRET, "mlflow-postgres-uri").plain_inputs["stringData"]["uri"]
+    def test_every_uri_requires_tls(self, prod: ProgramRun) -> None:
+        """The server's (the app role's) and the migration's (the master user's, which owns the schema)."""
         address = prod.one(RDS).outputs["address"]
-        assert uri.startswith("postgresql+psycopg2://mlflow:")
-        assert uri.endswith(f"@{address}:5432/mlflow?sslmode=require")
+        roles = prod.one(SECRET, "mlflow-postgres-roles").plain_inputs["stringData"]
+        for uri, user, database in ((prod.one(SECRET, "mlflow-postgres-uri").plain_inputs["stringData"]["uri"],
+                                     "mlflow_app", "mlflow"),
+                                    (roles["owner-uri"], "mlflow", "mlflow"),
+                                    (roles["owner-auth-uri"], "mlflow", "mlflow_auth")):
+            assert uri.startswith(f"postgresql+psycopg2://{user}:")
+            assert uri.endswith(f"@{address}:5432/{database}?sslmode=require")
+        # RDS has no exporter sidecar or pg_dump CronJob: the app role is the only one.
+        assert set(roles) == {"owner-uri", "owner-auth-uri", "app-password"}
 
     @pytest.mark.parametrize(("key", "value", "message"), [
         ("rdsDeletionProtection", False, "must be true: without it one `pulumi destroy` deletes the database"),

@@ -2,10 +2,12 @@
 or MySQL/MariaDB); or, throwaway, a SQLite file on a volume."""
 
 
+from functools import partial
 from typing import overload
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from mlflow_platform.conversion import args_of
 from mlflow_platform.inputs import MlflowPostgresInputs
@@ -26,6 +28,13 @@ from mlflow_platform.mlflow_postgres.engines import DATABASE_ENGINES, DatabaseEn
 from mlflow_platform.mlflow_postgres.external import external_database
 from mlflow_platform.mlflow_postgres.in_cluster import in_cluster_database
 from mlflow_platform.mlflow_postgres.rds import rds_database
+from mlflow_platform.mlflow_postgres.roles import (
+    OWNER_AUTH_URI_KEY,
+    OWNER_URI_KEY,
+    DatabaseRoles,
+    password_key,
+    role_name,
+)
 from mlflow_platform.mlflow_postgres.sqlite import sqlite_database
 from mlflow_platform.outputs import registered_outputs
 
@@ -38,6 +47,7 @@ __all__ = [
     "DatabaseEngine",
     "DatabaseMode",
     "DatabaseNetwork",
+    "DatabaseRoles",
     "ExternalDatabase",
     "MlflowPostgres",
     "MlflowPostgresArgs",
@@ -56,9 +66,13 @@ class MlflowPostgres(pulumi.ComponentResource):
     database: pulumi.Output[str]
     """The tracking database's name."""
     username: pulumi.Output[str]
-    """The user MLflow connects as."""
+    """The user MLflow's server connects as: the app role with roles, else the configured user."""
     password: pulumi.Output[str]
     """A secret: that user's password."""
+    roles_secret_name: pulumi.Output[str] | None
+    """With roles: the Secret only the migration Job reads (the owner's URIs, the roles' passwords); None without."""
+    role_names: dict[str, str] | None
+    """With roles: app, monitor, backup -> the role's name (mlflow_postgres/roles.py); None without."""
     uri_secret_name: pulumi.Output[str]
     """The Secret whose key uri_secret_key is the SQLAlchemy URI (MlflowServer's backend_uri_secret_name)."""
     uri_secret_key: pulumi.Output[str]
@@ -90,18 +104,43 @@ class MlflowPostgres(pulumi.ComponentResource):
         self._declare(name, config)
 
     def _declare(self, name: str, args: MlflowPostgresArgs) -> None:
-        endpoint = self._endpoint(name, args)
+        child = pulumi.ResourceOptions(parent=self)
+        passwords = {kind: random.RandomPassword(f"{name}-{kind}-password", length=32, special=False, opts=child).result
+                     for kind in args.role_kinds}
+        self.role_names = {kind: role_name(args.username, kind) for kind in passwords} or None
+        roles = DatabaseRoles(f"{name}-roles", **self.role_names) if self.role_names else None
+        endpoint = self._endpoint(name, args, roles)
         self.host = endpoint.host
         self.port = endpoint.port
         self.database = pulumi.Output.from_input(args.database)
-        self.username = pulumi.Output.from_input(args.username)
-        self.password = pulumi.Output.secret(endpoint.password)
-        def uri_of(database: str) -> pulumi.Output[str]:
+        # With roles, MLflow's pods connect as the app role; the owner's password stays in the roles Secret.
+        server_user, server_password = ((roles.app, passwords["app"]) if roles
+                                        else (args.username, endpoint.password))
+        self.username = pulumi.Output.from_input(server_user)
+        self.password = pulumi.Output.secret(server_password)
+
+        def uri_of(database: str, user: str = server_user,
+                   password: pulumi.Input[str] = server_password) -> pulumi.Output[str]:
             if endpoint.uri:  # a file (sqlite): no host, port or password
                 return pulumi.Output.from_input(endpoint.uri(database))
-            return pulumi.Output.all(endpoint.password, endpoint.host, endpoint.port).apply(
-                lambda parts: database_uri(args.username, parts[0], parts[1], parts[2], database, endpoint.query,
+            return pulumi.Output.all(password, endpoint.host, endpoint.port).apply(
+                lambda parts: database_uri(user, parts[0], parts[1], parts[2], database, endpoint.query,
                                            endpoint.drivername))
+
+        self.roles_secret_name = None
+        if roles:
+            owner_uri = partial(uri_of, user=args.username, password=endpoint.password)
+            # No dependency on the database being ready: the in-cluster pods mount it (the exporter's password).
+            self.roles_secret_name = k8s.core.v1.Secret(
+                f"{name}-roles",
+                metadata={"name": roles.secret_name, "namespace": args.namespace,
+                          "labels": standard_labels(args.engine, name, "database")},
+                type="Opaque",
+                string_data={OWNER_URI_KEY: pulumi.Output.secret(owner_uri(args.database)),  # type: ignore[arg-type]
+                             OWNER_AUTH_URI_KEY: pulumi.Output.secret(owner_uri(AUTH_DATABASE)),  # type: ignore[arg-type]
+                             **{password_key(kind): password for kind, password in passwords.items()}},
+                opts=child,
+            ).metadata.name
 
         users_secret = args.external.uri_secret if args.external else None
         self.required_uri_query = endpoint.query if users_secret else None
@@ -131,11 +170,17 @@ class MlflowPostgres(pulumi.ComponentResource):
                                 if args.backup and args.mode == "in-cluster" else None)
         self.register_outputs(registered_outputs(self))
 
-    def _endpoint(self, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
+    def roles(self) -> DatabaseRoles | None:
+        """What MlflowServerArgs.database_roles takes (Python programs; others build it from the two outputs)."""
+        if self.roles_secret_name is None or self.role_names is None:
+            return None
+        return DatabaseRoles(self.roles_secret_name, **self.role_names)
+
+    def _endpoint(self, name: str, args: MlflowPostgresArgs, roles: DatabaseRoles | None) -> DatabaseEndpoint:
         if args.mode == "rds":
             return rds_database(self, name, args)
         if args.mode == "external":
             return external_database(args)
         if args.mode == "sqlite":
             return sqlite_database(self, name, args)
-        return in_cluster_database(self, name, args)
+        return in_cluster_database(self, name, args, roles)

@@ -9,6 +9,7 @@ from mlflow_platform.artifact_bucket.store import BackupTarget
 from mlflow_platform.kube.pods import PodSettings
 from mlflow_platform.kube.resources import ResourceSpec, WorkloadSizes
 from mlflow_platform.mlflow_postgres.engines import DATABASE_ENGINES, DEFAULT_PORTS, MYSQL_TLS, DatabaseEngine
+from mlflow_platform.mlflow_postgres.roles import LONGEST_SUFFIX, identifier_problem
 from mlflow_platform.validation import (
     arn_problem,
     cron_problem,
@@ -103,6 +104,9 @@ class ExternalDatabase:
     """A Secret in the namespace whose key `uri` is the whole SQLAlchemy URI, made and rotated by you (External
     Secrets, Vault): then `password` is unused and the program never sees it. The URI must carry the TLS parameters
     of `ssl_mode` (tls_query), which the migration Job checks before it migrates."""
+    creates_roles: bool = False
+    """PostgreSQL: the user owns both databases and may create roles (CREATEROLE), so the migration Job gives the
+    workloads least-privilege roles as on RDS (mlflow_postgres/roles.py). False: every pod connects as the user."""
 
     @property
     def server_port(self) -> int:
@@ -126,7 +130,7 @@ class MlflowPostgresArgs:
     database: str = "mlflow"
     """The tracking database's name (the auth app's is mlflow_auth beside it)."""
     username: str = "mlflow"
-    """The user MLflow connects as."""
+    """The owner of the databases; with roles (manages_roles) only the migration connects as it, else every pod."""
     max_connections: int = 100
     """PostgreSQL max_connections (set in-cluster and on RDS; what the external server allows)."""
     data_protection: bool = True
@@ -177,11 +181,37 @@ class MlflowPostgresArgs:
             return None
         return self.external.server_port if self.external else DEFAULT_PORTS["postgresql"]
 
+    @property
+    def manages_roles(self) -> bool:
+        """Whether the workloads get roles of their own: where the program holds the owner's password and it may
+        create roles (roles.py)."""
+        if self.mode == "external":
+            return bool(self.external and self.external.creates_roles)
+        return self.mode in ("in-cluster", "rds")
+
+    @property
+    def role_kinds(self) -> tuple[str, ...]:
+        """The roles the workloads here connect as: the app's, and in-cluster the exporter's and the backup's."""
+        if not self.manages_roles:
+            return ()
+        in_cluster = self.mode == "in-cluster"
+        return ("app", *(("monitor",) if in_cluster and self.metrics_exporter else ()),
+                *(("backup",) if in_cluster and self.backup else ()))
+
+    def _name_problems(self) -> list[str | None]:
+        """PostgreSQL's rule for identifiers, with room for the roles' suffixes after the user's name."""
+        if self.mode == "sqlite" or self.engine != "postgresql":
+            return []
+        return [f"username: {problem}" if (problem := identifier_problem(self.username, LONGEST_SUFFIX)) else None,
+                f"database: {problem}" if (problem := identifier_problem(self.database)) else None]
+
     def _external_problems(self) -> list[str | None]:
         if not self.external:
             return []
         external = self.external
         return [
+            None if not external.creates_roles or (external.engine == "postgresql" and not external.uri_secret)
+            else "creates_roles is for PostgreSQL with the password given here (not mysql, not a URI Secret)",
             input_problem(OWNER, external, "host", database_host_problem),
             input_problem(OWNER, external, "uri_secret", dns_subdomain_problem),
             None if external.engine in DATABASE_ENGINES else f"engine {external.engine!r} is not one of {DATABASE_ENGINES}",
@@ -194,6 +224,7 @@ class MlflowPostgresArgs:
         refuse(
             OWNER,
             *self._external_problems(),
+            *self._name_problems(),
             input_problem(OWNER, self, "namespace", dns_label_problem),
             input_problem(OWNER, self, "ca_secret", dns_subdomain_problem),
             input_problem(OWNER, self.rds, "kms_key_arn", arn_problem) if self.rds else None,

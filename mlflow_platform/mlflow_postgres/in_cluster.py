@@ -16,6 +16,7 @@ from mlflow_platform.kube.scanner import HIGH_UID, SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
 from mlflow_platform.mlflow_postgres.args import AUTH_DATABASE, MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
+from mlflow_platform.mlflow_postgres.roles import DatabaseRoles, password_key
 from mlflow_platform.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
@@ -34,7 +35,8 @@ POSTGRES_SKIPS = {HIGH_UID: "postgres must run as the uid that owns its data dir
 # pg_dump reads host, port, user, database and password from PG* variables. Everything MLflow keeps: the tracking
 # database, and the auth app's beside it (users, grants, ownership, the teams' workspace roles) when the app made one
 # (the migration Job creates it only with authEnabled). The runtime tests run this script as declared.
-DUMP_OPTIONS = "--format=custom --compress=6 --no-owner --no-privileges"
+# The grants stay in the dump (not --no-privileges): restored, the roles find what they may do on each table.
+DUMP_OPTIONS = "--format=custom --compress=6 --no-owner"
 DUMP_SCRIPT = f"""set -eu
 pg_dump {DUMP_OPTIONS} --file="$BACKUP_DIR/tracking.dump"
 found=$(echo "SELECT 1 FROM pg_database WHERE datname = :'db'" | psql -X -q -A -t -v ON_ERROR_STOP=1 -v "db=$AUTH_PGDATABASE")
@@ -65,7 +67,17 @@ UPLOAD_COMMAND = ["python", "-c", UPLOAD_SCRIPT]
 
 
 
-def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
+def role_login(roles: DatabaseRoles | None, kind: str, owner: str, credentials: pulumi.Input[str]
+               ) -> tuple[str, pulumi.Input[str], str]:
+    """Who a workload connects as: its role (user, the roles Secret, that Secret's key), else the owner."""
+    name = roles.named().get(kind) if roles else None
+    if roles and name:
+        return name, roles.secret_name, password_key(kind)
+    return owner, credentials, "password"
+
+
+def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs,
+                        roles: DatabaseRoles | None = None) -> DatabaseEndpoint:
     child = pulumi.ResourceOptions(parent=parent)
     labels = standard_labels("postgresql", name, "database")
     selector = selector_labels("postgresql", name, "database")
@@ -97,20 +109,24 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
 
     credentials_mount = {"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True}
     exporter: list[dict[str, Any]] = []
+    exporter_volumes: list[dict[str, Any]] = []
     if args.metrics_exporter:
+        user, secret, key = role_login(roles, "monitor", args.username, credentials.metadata.name)
+        exporter_volumes.append({"name": "exporter-credentials",
+                                 "secret": {"secretName": secret, "items": [{"key": key, "path": "password"}]}})
         # postgres_exporter as a sidecar: pg_up and connection counts for the alerts and the dashboard.
         exporter.append({
             "name": "metrics",
             **image_fields(args.exporter_image),
             "env": [
                 {"name": "DATA_SOURCE_URI", "value": f"127.0.0.1:{POSTGRES_PORT}/{args.database}?sslmode=disable"},
-                {"name": "DATA_SOURCE_USER", "value": args.username},
+                {"name": "DATA_SOURCE_USER", "value": user},
                 {"name": "DATA_SOURCE_PASS_FILE", "value": PASSWORD_FILE},
             ],
             "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT}],
             "resources": args.sizes.of("postgresExporter"),
             "securityContext": container_security_context(),
-            "volumeMounts": [credentials_mount],
+            "volumeMounts": [{**credentials_mount, "name": "exporter-credentials"}],
         })
     pg_isready = ["pg_isready", "--host=127.0.0.1", f"--username={args.username}", f"--dbname={args.database}"]
     probes = {
@@ -166,6 +182,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                         secret_files("credentials", credentials.metadata.name),
                         empty_dir("run", "16Mi"),
                         empty_dir("tmp", "1Gi"),
+                        *exporter_volumes,
                     ],
                 },
             },
@@ -177,7 +194,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
 
     host = pulumi.Output.concat(service.metadata.name, ".", args.namespace, ".svc.cluster.local")
     if args.backup:
-        _backup_cronjob(parent, name, args, host, credentials.metadata.name)
+        _backup_cronjob(parent, name, args, host, role_login(roles, "backup", args.username, credentials.metadata.name))
     return DatabaseEndpoint(
         host=host,
         port=pulumi.Output.from_input(POSTGRES_PORT),
@@ -188,7 +205,7 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
 
 
 def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs, host: pulumi.Output[str],
-                    credentials: pulumi.Output[str]) -> None:
+                    login: tuple[str, pulumi.Input[str], str]) -> None:
     """A logical backup on a schedule: pg_dump (custom format) to a scratch volume, then boto3 uploads it."""
     assert args.backup is not None
     labels = standard_labels("postgresql", name, "backup")
@@ -208,11 +225,11 @@ def _backup_cronjob(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs
                 "env": [
                     {"name": "PGHOST", "value": host},
                     {"name": "PGPORT", "value": str(POSTGRES_PORT)},
-                    {"name": "PGUSER", "value": args.username},
+                    {"name": "PGUSER", "value": login[0]},
                     {"name": "PGDATABASE", "value": args.database},
                     {"name": "AUTH_PGDATABASE", "value": AUTH_DATABASE},
                     BACKUP_DIR_ENV,
-                    secret_env("PGPASSWORD", credentials, "password"),
+                    secret_env("PGPASSWORD", login[1], login[2]),
                 ],
                 "resources": small,
                 "securityContext": container_security_context(),

@@ -32,6 +32,9 @@ from mlflow_platform.mlflow_server.migration import (
     SERVER_UID,
     migration_container,
     migration_job,
+    owner_auth_env,
+    owner_env,
+    roles_container,
 )
 from mlflow_platform.outputs import applied, concatenated, registered_outputs
 
@@ -154,10 +157,14 @@ class MlflowServer(pulumi.ComponentResource):
                   [*ca[1], {"name": SQLITE_VOLUME, "mountPath": SQLITE_DIR}])
         required_query = ([{"name": REQUIRED_QUERY_ENV, "value": json.dumps(args.required_uri_query, sort_keys=True)}]
                           if args.required_uri_query is not None else [])
-        tracking_migration = migration_container(args.image, [backend_env, *required_query, *common_env], ca[1],
+        roles = args.database_roles
+        # With roles the Job migrates as the owner; every other pod connects as the app role (backend_env).
+        migration_env = owner_env(roles) if roles else backend_env
+        tracking_migration = migration_container(args.image, [migration_env, *required_query, *common_env], ca[1],
                                                  args.env_from,
                                                  args.sizes.of("migration"))
-        auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration)
+        auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration,
+                            owner_database=owner_auth_env(roles) if roles else None)
                 if args.auth else None)
         # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
         migration_account = k8s.core.v1.ServiceAccount(
@@ -166,8 +173,10 @@ class MlflowServer(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child,
         )
-        migration = migration_job(self, name, args, migration_account.metadata.name, tracking_migration,
-                                  then=with_mounts(auth.migration_container, ca[1]) if auth else None,
+        steps = [tracking_migration, *([with_mounts(auth.migration_container, ca[1])] if auth else [])]
+        if roles:
+            steps.append(roles_container(tracking_migration, roles, auth=auth is not None))
+        migration = migration_job(self, name, args, migration_account.metadata.name, steps,
                                   volumes=(*([auth.module_volume] if auth else []), *ca[0]))
         self.gc_selector = None
         if args.gc_schedule is not None:

@@ -8,6 +8,7 @@ import pulumi
 from mlflow_platform.kube.disruption import budget_problems
 from mlflow_platform.kube.pods import PodSettings, qualified_name_problem
 from mlflow_platform.kube.resources import ResourceSpec, WorkloadSizes
+from mlflow_platform.mlflow_postgres.roles import DatabaseRoles
 from mlflow_platform.mlflow_server.auth import ServerAuth
 from mlflow_platform.mlflow_server.connection_budget import pool_problem
 from mlflow_platform.mlflow_server.extensions import (
@@ -57,6 +58,9 @@ class MlflowServerArgs:
     """The key of that Secret holding the URI."""
     required_uri_query: dict[str, str] | None = None
     """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
+    database_roles: DatabaseRoles | None = None
+    """Least-privilege roles (MlflowPostgres.roles): the migration Job connects as the owner and grants them, the
+    server, jobs pod and gc connect as the app role (the URI Secret's). None: every pod connects as that URI's user."""
     artifact_store_env: pulumi.Input[list[dict[str, Any]]] = field(default_factory=list)
     """Environment the artifact store needs (endpoint, credential Secret references)."""
     service_account_annotations: pulumi.Input[dict[str, pulumi.Input[str]]] = field(default_factory=dict)
@@ -192,6 +196,7 @@ class MlflowServerArgs:
             None if not self.job_execution else "the jobs pod cannot mount the SQLite volume (ReadWriteOnce)",
             None if self.gc_schedule is None else "the gc job cannot mount the SQLite volume (ReadWriteOnce)",
             None if self.auth is None else "the auth app is not for a SQLite database",
+            None if self.database_roles is None else "a SQLite file has no roles: database_roles must be None",
         ]
 
     @property

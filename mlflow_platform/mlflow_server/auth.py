@@ -241,7 +241,9 @@ def ini(auth: ServerAuth, database_uri: str) -> str:
 
 
 def auth_wiring(parent: pulumi.Resource, name: str, namespace: pulumi.Input[str], labels: dict[str, str], auth: ServerAuth,
-                image: str, container_base: dict[str, Any]) -> AuthWiring:
+                image: str, container_base: dict[str, Any], owner_database: dict[str, Any] | None = None) -> AuthWiring:
+    """`owner_database`: where the migration finds the auth database's URI when it migrates as the owner (an
+    environment entry); None: the server's (auth.database_uri)."""
     child = pulumi.ResourceOptions(parent=parent)
     metadata = {"namespace": namespace, "labels": labels}
     admin_password = random.RandomPassword(f"{name}-auth-admin-password", length=32, special=False, opts=child)
@@ -292,7 +294,8 @@ def auth_wiring(parent: pulumi.Resource, name: str, namespace: pulumi.Input[str]
             "name": "migrate-auth",
             **image_fields(image),
             "command": ["python", f"{MODULE_DIR}/mlflow_platform_auth_db.py"],
-            "env": [*container_base["env"], secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri"),
+            "env": [*container_base["env"],
+                    owner_database or secret_env(AUTH_DATABASE_ENV, secret.metadata.name, "database-uri"),
                     identity_config_env],
             "volumeMounts": [*container_base["volumeMounts"], module_mount],
         },

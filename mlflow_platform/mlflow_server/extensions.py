@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlflow_platform.mlflow_postgres.roles import ROLE_KINDS
+from mlflow_platform.mlflow_server.mlflow_platform_db_roles import ROLES_ENV, password_env
 from mlflow_platform.validation import dns_label_problem, dns_subdomain_problem
 
 # Every variable the platform sets in a server, jobs or migration container, in any configuration
@@ -22,6 +24,7 @@ PLATFORM_ENV = frozenset({
     "MLFLOW_PLATFORM_AUTH_CONFIG", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_REGION", "AWS_DEFAULT_REGION", "PROMETHEUS_MULTIPROC_DIR", "METRICS_PORT", "MLFLOW_PLATFORM_REQUIRED_URI_QUERY",
+    ROLES_ENV, *(password_env(kind) for kind in ROLE_KINDS),
 })
 # The `mlflow server` options of 3.17.2 (mlflow/cli/__init__.py, `server`) a team may add. The others are the
 # platform's (where it listens, the stores, the artifact proxy, workers, host and origin checks, metrics, the auth

@@ -3,18 +3,23 @@
 Never a per-pod init container: two servers migrating an empty database race, and one crashes.
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlflow_platform.kube.env import secret_env
 from mlflow_platform.kube.hardening import container_security_context, empty_dir, pod_security_context
 from mlflow_platform.kube.images import image_fields
 from mlflow_platform.kube.labels import standard_labels
 from mlflow_platform.kube.resources import DEFAULT_RESOURCES
 from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.timeouts import job_timeout
+from mlflow_platform.mlflow_postgres.roles import OWNER_AUTH_URI_KEY, OWNER_URI_KEY, DatabaseRoles, password_key
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
+from mlflow_platform.mlflow_server.mlflow_platform_db_roles import OWNER_AUTH_ENV, ROLES_ENV, password_env
 
 SERVER_UID = 10001
 # Measured (tests/runtime/test_upgrades.py, docs/operations.md): 2.22.5 -> 3.17.2, 39 revisions on 1.1 M metric
@@ -65,12 +70,40 @@ def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict
     }
 
 
+ROLES_SCRIPT = (Path(__file__).parent / "mlflow_platform_db_roles.py").read_text()
+
+
+def owner_env(roles: DatabaseRoles) -> dict[str, Any]:
+    """The migration's tracking URI when the workloads have roles of their own: the owner's."""
+    return secret_env(BACKEND_URI_ENV, roles.secret_name, OWNER_URI_KEY)
+
+
+def owner_auth_env(roles: DatabaseRoles) -> dict[str, Any]:
+    return secret_env(OWNER_AUTH_ENV, roles.secret_name, OWNER_AUTH_URI_KEY)
+
+
+def roles_container(migration: dict[str, Any], roles: DatabaseRoles, auth: bool) -> dict[str, Any]:
+    """The Job's last step (mlflow_platform_db_roles.py), as the owner, after `migration` (whose owner URI, CA and
+    temp volume it keeps): the roles and their grants in the tracking database, and the auth app's when `auth`."""
+    # Not MLflow: none of the team's environment (extra_env, env_from) is for it.
+    kept = [entry for entry in migration["env"] if entry["name"] in (BACKEND_URI_ENV, "HOME", "PYTHONUNBUFFERED")]
+    return {
+        **{key: value for key, value in migration.items() if key != "envFrom"},
+        "name": "grant-roles",
+        "command": ["python", "-c", ROLES_SCRIPT],
+        "env": [*kept, *([owner_auth_env(roles)] if auth else []),
+                {"name": ROLES_ENV, "value": json.dumps(roles.named(), sort_keys=True)},
+                *(secret_env(password_env(kind), roles.secret_name, password_key(kind)) for kind in roles.named())],
+    }
+
+
 def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
-                  tracking: dict[str, Any], then: dict[str, Any] | None = None,
-                  volumes: tuple[dict[str, Any], ...] = ()) -> k8s.batch.v1.Job:
-    """The tracking migration (`tracking`), and `then` after it (the auth database) when there is one."""
+                  steps: list[dict[str, Any]], volumes: tuple[dict[str, Any], ...] = ()) -> k8s.batch.v1.Job:
+    """The steps in order (the tracking migration, the auth database's, the roles' grants): every one but the last an
+    init container, so each starts only once the one before succeeded."""
     migration_labels = standard_labels("mlflow", name, "migration")
-    containers = {"initContainers": [tracking], "containers": [then]} if then else {"containers": [tracking]}
+    *before, last = steps
+    containers = {**({"initContainers": before} if before else {}), "containers": [last]}
     return k8s.batch.v1.Job(
         f"{name}-migrate",
         # No fixed name: a new image replaces the Job, so the schema upgrade runs before the rollout.

@@ -140,14 +140,18 @@ class TestWhoseTokensNameTheCaller:
 
 
 class TestTheMigrationJobPreparesTheAuthDatabase:
-    def test_tracking_schema_first_then_the_auth_database(self, prod: ProgramRun) -> None:
+    def test_tracking_schema_first_then_the_auth_database_then_the_roles(self, prod: ProgramRun) -> None:
+        """Each step an init container of the next, so it starts only once the one before succeeded; all of them as
+        the owner, whose URIs are in the roles Secret (the server's own, in mlflow-auth, are the app role's)."""
         pod = pod_spec(prod.one(JOB, "mlflow-migrate"))
-        assert [c["name"] for c in pod["initContainers"]] == ["migrate"]
-        auth = pod["containers"][0]
+        assert [c["name"] for c in pod["initContainers"]] == ["migrate", "migrate-auth"]
+        assert [c["name"] for c in pod["containers"]] == ["grant-roles"]
+        auth = pod["initContainers"][1]
         assert auth["command"] == ["python", "/opt/mlflow-platform/mlflow_platform_auth_db.py"]
         env = env_of(auth)
-        assert env["MLFLOW_AUTH_DATABASE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": "database-uri"}
-        assert "valueFrom" in env["MLFLOW_BACKEND_STORE_URI"]
+        owner = {"name": "mlflow-postgres-roles"}
+        assert env["MLFLOW_AUTH_DATABASE_URI"]["valueFrom"]["secretKeyRef"] == {**owner, "key": "owner-auth-uri"}
+        assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {**owner, "key": "owner-uri"}
 
 
 class TestTheFrontDoorPassesAVerifiableIdentity:

@@ -35,7 +35,10 @@ def test_declares_statefulset_volume_service_and_secrets_under_the_component(dev
         (SERVICE, "mlflow-postgres-headless"),
         (SECRET, "mlflow-postgres-credentials"),
         (SECRET, "mlflow-postgres-uri"),
+        (SECRET, "mlflow-postgres-roles"),
         (RANDOM_PASSWORD, "mlflow-postgres-password"),
+        (RANDOM_PASSWORD, "mlflow-postgres-app-password"),
+        (RANDOM_PASSWORD, "mlflow-postgres-backup-password"),
         (CRONJOB, "mlflow-postgres-backup"),
     }
 
@@ -54,14 +57,17 @@ def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: Pro
         assert "--host=127.0.0.1" in postgres[probe]["exec"]["command"]
 
 
-def test_password_reaches_postgres_and_its_exporter_as_a_file_from_the_secret(dev: ProgramRun) -> None:
-    """POSTGRES_PASSWORD_FILE (the image's entrypoint, file_env) and DATA_SOURCE_PASS_FILE (postgres_exporter)."""
+def test_passwords_reach_postgres_and_its_exporter_as_files_from_secrets(dev: ProgramRun) -> None:
+    """POSTGRES_PASSWORD_FILE (the image's entrypoint, file_env): the owner's; DATA_SOURCE_PASS_FILE (postgres_exporter):
+    the monitor role's, which is all the exporter may connect as."""
     monitored = run_program("dev", {"monitoringEnabled": True})
     sts = monitored.one(STATEFULSET, "mlflow-postgres")
-    for name, variable in (("postgresql", "POSTGRES_PASSWORD_FILE"), ("metrics", "DATA_SOURCE_PASS_FILE")):
+    for name, variable, source in (("postgresql", "POSTGRES_PASSWORD_FILE", ("mlflow-postgres-credentials", "password")),
+                                   ("metrics", "DATA_SOURCE_PASS_FILE", ("mlflow-postgres-roles", "monitor-password"))):
         env = env_of(container(sts, name))
         assert not [e for e in env.values() if "valueFrom" in e]
-        assert mounted_secret_files(monitored, sts, name)[env[variable]["value"]] == ("mlflow-postgres-credentials", "password")
+        assert mounted_secret_files(monitored, sts, name)[env[variable]["value"]] == source
+    assert env_of(container(sts, "metrics"))["DATA_SOURCE_USER"]["value"] == "mlflow_monitor"
     env = env_of(container(dev.one(STATEFULSET, "mlflow-postgres"), "postgresql"))
     assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/")
 
@@ -102,7 +108,7 @@ def test_uri_secret_holds_a_psycopg2_uri_marked_secret(dev: ProgramRun) -> None:
     uri_secret = dev.one(SECRET, "mlflow-postgres-uri")
     assert is_secret(uri_secret.inputs["stringData"])
     uri = uri_secret.plain_inputs["stringData"]["uri"]
-    assert uri.startswith("postgresql+psycopg2://mlflow:")
+    assert uri.startswith("postgresql+psycopg2://mlflow_app:")  # the app role: MLflow's pods are not the owner
     assert uri.endswith("@mlflow-postgres.mlflow.svc.cluster.local:5432/mlflow")
 
 
@@ -111,7 +117,9 @@ def test_outputs_name_the_connection_and_keep_the_password_secret(dev: ProgramRu
     outputs = dev.component_outputs[db.urn]
     assert outputs["host"] == "mlflow-postgres.mlflow.svc.cluster.local"
     assert outputs["port"] == 5432
-    assert outputs["database"] == "mlflow" and outputs["username"] == "mlflow"
+    assert outputs["database"] == "mlflow" and outputs["username"] == "mlflow_app"
+    assert outputs["rolesSecretName"] == "mlflow-postgres-roles"
+    assert outputs["roleNames"] == {"app": "mlflow_app", "backup": "mlflow_backup"}
     assert outputs["uriSecretName"] == "mlflow-postgres-uri" and outputs["uriSecretKey"] == "uri"
     assert is_secret(outputs["password"])
 
@@ -158,7 +166,11 @@ class TestBackups:
         env = {e["name"]: e for e in dump["env"]}
         assert (env["PGDATABASE"]["value"], env["AUTH_PGDATABASE"]["value"]) == ("mlflow", "mlflow_auth")
         assert env["PGHOST"]["value"] == "mlflow-postgres.mlflow.svc.cluster.local"
-        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-credentials", "key": "password"}
+        # The backup role: it reads every table and writes nothing.
+        assert env["PGUSER"]["value"] == "mlflow_backup"
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-postgres-roles", "key": "backup-password"}
+        # The grants stay in the dumps, so the roles find theirs after a restore.
+        assert "--no-privileges" not in dump["command"][2] and "--no-owner" in dump["command"][2]
 
     def test_uploads_under_backups_with_the_write_only_credential(self, dev: ProgramRun) -> None:
         """boto3 in MLflow's image (already on the nodes; MinIO's mc is of an archived project), run as declared

@@ -1,5 +1,6 @@
 """MlflowServer: migrate once in a Job, then serve with a command line built from the stack's settings."""
 
+import json
 from typing import Any
 
 import pytest
@@ -74,16 +75,38 @@ class TestMigration:
         return run.one(JOB, "mlflow-migrate")
 
     def test_runs_mlflow_db_upgrade_with_the_uri_read_from_a_secret_inside_python(self, dev: ProgramRun) -> None:
-        spec = container(self.job(dev))
-        assert spec["image"] == MLFLOW_IMAGE
+        spec = pod_spec(self.job(dev))["initContainers"][0]
+        assert spec["name"] == "migrate" and spec["image"] == MLFLOW_IMAGE
         # `mlflow db upgrade` takes the URL positionally: given as an argument it would be in argv
         # (tests/test_secrets.py), so MLflow's CLI is called from Python with it (tests/runtime run it).
         assert spec["command"][:2] == ["python", "-c"] and "args" not in spec
         assert "uri = os.environ['MLFLOW_BACKEND_STORE_URI']" in spec["command"][2]
         assert "cli.main(['db', 'upgrade', uri], prog_name='mlflow')" in spec["command"][2]
+        # As the owner: the server's URI is the app role's, which may not create or alter a table.
         assert env_of(spec)["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
-            "name": "mlflow-postgres-uri", "key": "uri",
+            "name": "mlflow-postgres-roles", "key": "owner-uri",
         }
+
+    def test_grants_the_roles_last_as_the_owner_with_each_roles_password_from_the_secret(self, dev: ProgramRun) -> None:
+        """After every migration, so the grants cover the tables it made (tests/runtime/test_database_roles.py runs
+        it). Only this Job reads the roles Secret: no server, jobs or gc pod could connect as the owner."""
+        pod = pod_spec(self.job(dev))
+        (grant,) = pod["containers"]
+        assert grant["name"] == "grant-roles" and grant["command"][:2] == ["python", "-c"]
+        env = env_of(grant)
+        assert json.loads(env["MLFLOW_PLATFORM_DATABASE_ROLES"]["value"]) == {"app": "mlflow_app",
+                                                                               "backup": "mlflow_backup"}
+        assert {name: entry["valueFrom"]["secretKeyRef"] for name, entry in env.items() if "valueFrom" in entry} == {
+            "MLFLOW_BACKEND_STORE_URI": {"name": "mlflow-postgres-roles", "key": "owner-uri"},
+            "MLFLOW_PLATFORM_APP_PASSWORD": {"name": "mlflow-postgres-roles", "key": "app-password"},
+            "MLFLOW_PLATFORM_BACKUP_PASSWORD": {"name": "mlflow-postgres-roles", "key": "backup-password"},
+        }
+        readers = {(r.type, r.name) for r in dev.resources if "mlflow-postgres-roles" in json.dumps(r.plain_inputs)
+                   and r.type != SECRET}
+        # The backup's CronJob reads its own role's password (and the exporter its own, when there is one).
+        assert readers == {(JOB, "mlflow-migrate"), (CRONJOB, "mlflow-postgres-backup")}
+        assert env_of(container(dev.one(DEPLOYMENT, "mlflow")))["MLFLOW_BACKEND_STORE_URI"]["valueFrom"][
+            "secretKeyRef"] == {"name": "mlflow-postgres-uri", "key": "uri"}
 
     def test_runs_under_its_own_account_without_the_servers_s3_role(self, prod: ProgramRun) -> None:
         account = pod_spec(self.job(prod))["serviceAccountName"]

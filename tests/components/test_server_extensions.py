@@ -23,7 +23,7 @@ def mlflow_containers(run: ProgramRun) -> dict[str, dict[str, Any]]:
         job for job in run.of_type(JOB) if job.name.endswith("-migrate"))
     return {"server": container(run.one(DEPLOYMENT, "mlflow"), "mlflow"),
             "jobs": container(run.one(DEPLOYMENT, "mlflow-jobs")),
-            "migration": container(migration)}
+            "migration": container(migration, "migrate")}
 
 
 def other_containers(run: ProgramRun) -> list[dict[str, Any]]:

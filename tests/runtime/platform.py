@@ -25,6 +25,8 @@ SECRET = "kubernetes:core/v1:Secret"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 URI_SECRET = ("mlflow-postgres-uri", "uri")
 AUTH_SECRET = ("mlflow-auth", "database-uri")
+ROLES_SECRET = "mlflow-postgres-roles"
+OWNER_URIS = ((ROLES_SECRET, "owner-uri"), (ROLES_SECRET, "owner-auth-uri"))
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 
 
@@ -116,10 +118,8 @@ class Platform(Generic[Server]):
         """The same platform pointed at another database (e.g. one restored from a backup), and at its auth
         database `<database>_auth` when there is one."""
         assert self.postgres is not None, "a database server"
-        netloc = self.postgres.netloc_for(database)
-        auth = (f"{netloc}/{self.database}_auth", f"{netloc}/{database}_auth")
-        secrets = {key: value.replace(*auth) for key, value in self.cluster.secrets.items()}
-        secrets[URI_SECRET] = with_address(secrets[URI_SECRET], netloc, database)
+        # The local databases' names are random (create_database), so they name nothing else in the Secrets.
+        secrets = {key: value.replace(f"/{self.database}", f"/{database}") for key, value in self.cluster.secrets.items()}
         return dataclasses.replace(self, database=database, cluster=dataclasses.replace(self.cluster, secrets=secrets))
 
     def _cronjob_container(self, cronjob: str, step: str) -> DeclaredContainer:
@@ -158,12 +158,11 @@ class Platform(Generic[Server]):
         """The backup CronJob's dump command, as declared, against this platform's database."""
         cluster, declared = self._backup_step("dump", destination)
         env = cluster.environment(declared)
-        # What the cluster would resolve: the Service's address and the database user's credentials.
+        # What the cluster would resolve: the Service's address; the user and password are the declared role's.
         assert self.postgres is not None, "a database server"
         address = urlsplit(f"//{self.postgres.address}")
-        user = urlsplit(self.postgres.admin_url)
-        env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGUSER=user.username or "postgres",
-                   PGPASSWORD=user.password or "", PGDATABASE=self.database, AUTH_PGDATABASE=f"{self.database}_auth")
+        env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGDATABASE=self.database,
+                   AUTH_PGDATABASE=f"{self.database}_auth")
         return run_declared(cluster, declared, env)
 
     def upload(self, dumps: Path) -> subprocess.CompletedProcess[str]:
@@ -279,6 +278,23 @@ def migrated_server(run: ProgramRun, postgres: Server, workdir: Path,
             yield platform, server
 
 
+def local_uris(secrets: dict[tuple[str, str], str], postgres: PostgresServer | MariaDBServer,
+               database: str) -> dict[str, str]:
+    """Each database URI the Secrets declare -> the same at the local server, in `database` (or its `_auth`). The
+    owner's (the migration's) sign in as the local admin, as in-cluster the owner is the image's superuser; the
+    roles' keep their user and password, so every other pod connects with only what the Job granted."""
+    declared = [secrets[key] for key in (URI_SECRET, AUTH_SECRET, *OWNER_URIS) if key in secrets]
+    owner = urlsplit(secrets.get(OWNER_URIS[0], secrets[URI_SECRET])).username
+    local = {}
+    for uri in declared:
+        parts = urlsplit(uri)
+        name = f"{database}_auth" if parts.path.endswith("_auth") else database
+        user = parts.netloc.rsplit("@", 1)[0]
+        local[uri] = with_address(uri, postgres.netloc_for(name) if parts.username == owner
+                                  else f"{user}@{postgres.address}", name)
+    return local
+
+
 @contextmanager
 def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator[Platform[Server]]:
     """Fresh database and S3 server set up the way the program's Jobs would; both removed afterwards. Without a
@@ -311,12 +327,7 @@ def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator
         secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
                    for key, value in secret.plain_inputs.get("stringData", {}).items()}
         # Every URI a Secret holds (the tracking database's, the auth app's in its ini) points at the local server.
-        declared_uri = secrets[URI_SECRET]
-        netloc = postgres.netloc_for(database) if postgres is not None else ""
-        local = {declared_uri: with_address(declared_uri, netloc, database)} if postgres is not None else {}
-        if AUTH_SECRET in secrets and postgres is not None:
-            declared_auth = secrets[AUTH_SECRET]
-            local[declared_auth] = with_address(declared_auth, netloc, f"{database}_auth")
+        local = local_uris(secrets, postgres, database) if postgres is not None else {}
         for key, value in secrets.items():
             for declared, replacement in local.items():
                 value = value.replace(declared, replacement)

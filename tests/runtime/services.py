@@ -148,8 +148,9 @@ class PostgresServer:
         return int(self._admin("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", database)[0][0])
 
     def restore(self, dump: Path, database: str) -> None:
-        """pg_restore of a custom-format dump into an empty database, as docs/operations.md tells it."""
-        result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+        """pg_restore of a custom-format dump into an empty database, as ops/restore-backup.sh runs it (the grants
+        to the stack's roles restored with the tables)."""
+        result = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error",
                                  f"--dbname={self.url_for(database)}", str(dump)], capture_output=True, text=True,
                                 timeout=600)
         assert result.returncode == 0, result.stderr
