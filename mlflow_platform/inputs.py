@@ -20,6 +20,9 @@ class DatabaseRoles(TypedDict, total=False):
     """postgres_exporter's role, when there is one."""
     backup: str | None
     """pg_dump's role, when there is one."""
+    revision: pulumi.Input[str] | None
+    """Changes whenever a role's password does (MlflowPostgres.roles_revision): the Job, replaced, sets the new ones,
+    and the server's pods roll after it."""
 
 
 class ResourceSpec(TypedDict, total=False):

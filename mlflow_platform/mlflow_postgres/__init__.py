@@ -33,6 +33,7 @@ from mlflow_platform.mlflow_postgres.roles import (
     OWNER_URI_KEY,
     DatabaseRoles,
     password_key,
+    passwords_revision,
     role_name,
 )
 from mlflow_platform.mlflow_postgres.sqlite import sqlite_database
@@ -73,6 +74,8 @@ class MlflowPostgres(pulumi.ComponentResource):
     """With roles: the Secret only the migration Job reads (the owner's URIs, the roles' passwords); None without."""
     role_names: dict[str, str] | None
     """With roles: app, monitor, backup -> the role's name (mlflow_postgres/roles.py); None without."""
+    roles_revision: pulumi.Output[str] | None
+    """With roles: changes whenever a role's password does (DatabaseRoles.revision); None without."""
     uri_secret_name: pulumi.Output[str]
     """The Secret whose key uri_secret_key is the SQLAlchemy URI (MlflowServer's backend_uri_secret_name)."""
     uri_secret_key: pulumi.Output[str]
@@ -108,6 +111,7 @@ class MlflowPostgres(pulumi.ComponentResource):
         passwords = {kind: random.RandomPassword(f"{name}-{kind}-password", length=32, special=False, opts=child).result
                      for kind in args.role_kinds}
         self.role_names = {kind: role_name(args.username, kind) for kind in passwords} or None
+        self.roles_revision = passwords_revision(list(passwords.values())) if passwords else None
         roles = DatabaseRoles(f"{name}-roles", **self.role_names) if self.role_names else None
         endpoint = self._endpoint(name, args, roles)
         self.host = endpoint.host
@@ -174,7 +178,7 @@ class MlflowPostgres(pulumi.ComponentResource):
         """What MlflowServerArgs.database_roles takes (Python programs; others build it from the two outputs)."""
         if self.roles_secret_name is None or self.role_names is None:
             return None
-        return DatabaseRoles(self.roles_secret_name, **self.role_names)
+        return DatabaseRoles(self.roles_secret_name, **self.role_names, revision=self.roles_revision)
 
     def _endpoint(self, name: str, args: MlflowPostgresArgs, roles: DatabaseRoles | None) -> DatabaseEndpoint:
         if args.mode == "rds":

@@ -14,6 +14,7 @@ Only where the program holds the owner's password: in-cluster, RDS (whose master
 external PostgreSQL server whose user may create roles (externalDatabaseCreatesRoles).
 """
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,9 @@ class DatabaseRoles:
     """postgres_exporter's role, when there is one."""
     backup: str | None = None
     """pg_dump's role, when there is one."""
+    revision: pulumi.Input[str] | None = None
+    """Changes whenever a role's password does (MlflowPostgres.roles_revision): the Job, replaced, sets the new ones,
+    and the server's pods roll after it."""
 
     def __post_init__(self) -> None:
         problems = [f"{kind}: {problem}" for kind, name in self.named().items()
@@ -73,3 +77,13 @@ class DatabaseRoles:
     def named(self) -> dict[str, str]:
         """kind -> role name, for the roles there are."""
         return {kind: name for kind in ROLE_KINDS if (name := getattr(self, kind))}
+
+
+def passwords_revision(passwords: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+    """A digest of the roles' passwords (64 bits of SHA-256 over ~190 random bits each): it tells nothing about them,
+    so it is not a secret, and the Job's and the pods' specs stay readable in `pulumi preview`."""
+    return pulumi.Output.unsecret(pulumi.Output.all(*passwords).apply(revision_of))
+
+
+def revision_of(passwords: list[str]) -> str:
+    return hashlib.sha256("\n".join(passwords).encode()).hexdigest()[:16]

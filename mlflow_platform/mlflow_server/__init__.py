@@ -34,6 +34,7 @@ from mlflow_platform.mlflow_server.migration import (
     migration_job,
     owner_auth_env,
     owner_env,
+    roles_annotation,
     roles_container,
 )
 from mlflow_platform.outputs import applied, concatenated, registered_outputs
@@ -260,7 +261,8 @@ class MlflowServer(pulumi.ComponentResource):
 
         pod_template = args.pods.template(
             labels,
-            annotations={"mlflow-platform/identity-config": auth.config_checksum} if auth else None,
+            annotations={**({"mlflow-platform/identity-config": auth.config_checksum} if auth else {}),
+                         **(roles_annotation(roles) or {})} or None,
             spec={
                 "serviceAccountName": service_account.metadata.name,
                 "automountServiceAccountToken": False,

@@ -70,6 +70,7 @@ def migration_container(image: str, env: list[dict[str, Any]], mounts: list[dict
     }
 
 
+ROLES_REVISION = "mlflow-platform/database-roles"
 ROLES_SCRIPT = (Path(__file__).parent / "mlflow_platform_db_roles.py").read_text()
 
 
@@ -97,6 +98,12 @@ def roles_container(migration: dict[str, Any], roles: DatabaseRoles, auth: bool)
     }
 
 
+def roles_annotation(roles: DatabaseRoles | None) -> dict[str, pulumi.Input[str]] | None:
+    """On the Job's and the server's pods: a new password replaces the Job (which sets it) and then rolls the
+    pods (which read their URI at start)."""
+    return {ROLES_REVISION: roles.revision} if roles and roles.revision is not None else None
+
+
 def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
                   steps: list[dict[str, Any]], volumes: tuple[dict[str, Any], ...] = ()) -> k8s.batch.v1.Job:
     """The steps in order (the tracking migration, the auth database's, the roles' grants): every one but the last an
@@ -112,7 +119,8 @@ def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, se
         spec={
             "backoffLimit": 10,
             "activeDeadlineSeconds": MIGRATION_DEADLINE_SECONDS,
-            "template": args.pods.template(migration_labels, {
+            "template": args.pods.template(migration_labels, annotations=roles_annotation(args.database_roles),
+                                           spec={
                 "restartPolicy": "OnFailure",
                 "serviceAccountName": service_account_name,
                 "automountServiceAccountToken": False,

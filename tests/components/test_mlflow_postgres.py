@@ -1,6 +1,7 @@
 """MlflowPostgres (in-cluster): a hardened single-replica StatefulSet whose password and URI stay secret."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,64 @@ class TestTheUsersOwnUriSecret:
         with pytest.raises(ConfigError) as caught:
             run_program("dev", {**USERS_URI, **overrides})
         assert f"mlflow-platform:{key}: " in str(caught.value) and expected in str(caught.value), str(caught.value)
+
+
+# An external PostgreSQL, its password a secret, reached from the cluster's VPC.
+EXTERNAL = {"databaseMode": "external", "externalDatabaseHost": "pg.internal",
+            "externalDatabasePassword": {"secure": "v1:encrypted"}, "databaseCidr": "10.0.0.0/16"}
+
+
+class TestRoles:
+    """Who connects as what (mlflow_postgres/roles.py); tests/runtime/test_database_roles.py runs the grants."""
+
+    def test_a_new_password_is_a_new_revision(self) -> None:
+        from mlflow_platform.mlflow_postgres.roles import revision_of
+
+        assert revision_of(["a" * 32, "b" * 32]) != revision_of(["a" * 32, "c" * 32])
+        assert revision_of(["a" * 32]) == revision_of(["a" * 32])
+
+    @pytest.mark.parametrize(("mode_config", "kinds"), [
+        ({}, {"app", "backup"}),
+        ({"monitoringEnabled": True}, {"app", "monitor", "backup"}),
+        ({"backupsEnabled": False}, {"app"}),
+    ])
+    def test_in_cluster_the_exporter_and_the_backup_get_roles_of_their_own(
+            self, mode_config: dict[str, object], kinds: set[str]) -> None:
+        outputs = (run := run_program("dev", mode_config)).component_outputs[component(run, "MlflowPostgres").urn]
+        assert set(outputs["roleNames"]) == kinds
+        assert {key for key in run.one(SECRET, "mlflow-postgres-roles").plain_inputs["stringData"]} == {
+            "owner-uri", "owner-auth-uri", *(f"{kind}-password" for kind in kinds)}
+
+    @pytest.mark.parametrize(("config", "user"), [
+        (EXTERNAL, "mlflow"),
+        ({**EXTERNAL, "externalDatabaseCreatesRoles": True}, "mlflow_app"),
+    ])
+    def test_an_external_server_gets_roles_only_when_its_user_may_create_them(
+            self, config: dict[str, object], user: str) -> None:
+        run = run_program("dev", config)
+        assert run.one(SECRET, "mlflow-postgres-uri").plain_inputs["stringData"]["uri"].startswith(
+            f"postgresql+psycopg2://{user}:")
+        assert bool(run.of_type(SECRET) and [s for s in run.of_type(SECRET) if s.name == "mlflow-postgres-roles"]) == (
+            user == "mlflow_app")
+
+    @pytest.mark.parametrize(("config", "message"), [
+        ({"externalDatabaseEngine": "mysql"}, "is for PostgreSQL with externalDatabasePassword"),
+        ({"externalDatabaseUriSecret": "my-uri", "externalDatabasePassword": None}, "is for PostgreSQL with"),
+    ])
+    def test_roles_on_an_external_server_need_postgresql_and_its_password(
+            self, config: dict[str, object], message: str) -> None:
+        base = {**EXTERNAL, "externalDatabaseCreatesRoles": True}
+        given = {key: value for key, value in {**base, **config}.items() if value is not None}
+        with pytest.raises(ConfigError, match=f"mlflow-platform:externalDatabaseCreatesRoles: {message}"):
+            run_program("dev", given)
+
+    @pytest.mark.parametrize(("field", "value", "message"), [
+        ("username", "MLflow", "must be lower-case letters, digits and '_'"),
+        ("username", "x" * 57, "at most 55 (the roles' names add up to 8)"),
+        ("username", "pg_mlflow", "starts with pg_"),
+        ("database", "ml-flow", "must be lower-case letters"),
+        ("database", "d" * 64, "at most 63"),
+    ])
+    def test_names_follow_postgresqls_identifier_rule(self, field: str, value: str, message: str) -> None:
+        with pytest.raises(ValueError, match=f"{field}: .*{re.escape(message)}"):
+            MlflowPostgresArgs(namespace="mlflow", **{field: value})  # type: ignore[arg-type]

@@ -103,6 +103,12 @@ class TestMigration:
         }
         readers = {(r.type, r.name) for r in dev.resources if "mlflow-postgres-roles" in json.dumps(r.plain_inputs)
                    and r.type != SECRET}
+        # A new password (pulumi up --replace of its RandomPassword) replaces the Job, which sets it, then rolls the
+        # server's pods, which read their URI at start.
+        revision = pod_spec(self.job(dev)) and self.job(dev).plain_inputs["spec"]["template"]["metadata"]["annotations"]
+        server_pods = dev.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["metadata"]["annotations"]
+        assert revision["mlflow-platform/database-roles"] == server_pods["mlflow-platform/database-roles"]
+        assert len(revision["mlflow-platform/database-roles"]) == 16
         # The backup's CronJob reads its own role's password (and the exporter its own, when there is one).
         assert readers == {(JOB, "mlflow-migrate"), (CRONJOB, "mlflow-postgres-backup")}
         assert env_of(container(dev.one(DEPLOYMENT, "mlflow")))["MLFLOW_BACKEND_STORE_URI"]["valueFrom"][

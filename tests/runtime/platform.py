@@ -197,7 +197,9 @@ class Platform(Generic[Server]):
         store = {k: env[k] for k in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                       "AWS_DEFAULT_REGION")}
         mlflow = (bin_dir or required_image_bin()) / "mlflow"
-        argv = [str(mlflow), "server", "--backend-store-uri", env["MLFLOW_BACKEND_STORE_URI"],
+        # As the database's owner, as such an install runs: it creates the schema the stack then takes over.
+        uri = self.cluster.secrets.get(OWNER_URIS[0], env["MLFLOW_BACKEND_STORE_URI"])
+        argv = [str(mlflow), "server", "--backend-store-uri", uri,
                 "--artifacts-destination", f"s3://{self.bucket}/{self.prefix}",
                 "--host", "127.0.0.1", "--port", str(port), *extra_args]
         process_env = {"PATH": os.environ["PATH"], "HOME": str(self.workdir), **store}

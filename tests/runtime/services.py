@@ -218,9 +218,10 @@ class S3Server:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of our own (initdb in a temp dir, loopback, trust) that tests may restart or kill."""
+    """A PostgreSQL cluster of our own (initdb in a temp dir, loopback) that tests may restart or kill. Trust, or with
+    `password` the postgres user's password and SCRAM on TCP: every role must then sign in with its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
         if not versions:
             raise FileNotFoundError("no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -230,10 +231,15 @@ class PrivatePostgres:
         self.root = Path(tempfile.mkdtemp(prefix="mlflow-rt-pg-", dir="/tmp"))
         self.root.chmod(0o755)
         self.data = self.root / "data"
-        self._as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                        "--no-sync"], chown=True)
+        auth = ["--auth=trust"]
+        if password:
+            (self.root / "pwfile").write_text(password)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={self.root / 'pwfile'}"]
+        self._as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", *auth, "--no-sync"],
+                       chown=True)
         self.start()
-        self.server = PostgresServer(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        user = f"postgres:{password}" if password else "postgres"
+        self.server = PostgresServer(f"postgresql://{user}@127.0.0.1:{self.port}/postgres")
 
     def _as_owner(self, argv: list[str], chown: bool = False) -> None:
         prefix: list[str] = []

@@ -5,6 +5,7 @@ window are counted) and with the mlflow client and its default retries (no call 
 Measurements go to build/reliability.json; docs/RELIABILITY.md reports them.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from harness import ROOT, ProgramRun
 from runtime.fixtures import skip_or_fail
-from runtime.platform import Platform, RunningServer, local_platform
+from runtime.platform import OWNER_URIS, URI_SECRET, Platform, RunningServer, local_platform
 from runtime.services import PrivatePostgres
 
 pytestmark = pytest.mark.runtime
@@ -265,9 +266,14 @@ def test_server_killed_mid_load_and_started_again_loses_nothing(fault_platform: 
 def test_two_servers_on_an_empty_database_race_without_the_migration_job(
     private_postgres: PrivatePostgres, dev: ProgramRun, tmp_path: Path
 ) -> None:
-    """MLflow's own race, documented: this is why the migration runs once, in a Job, before the rollout."""
+    """MLflow's own race, documented: this is why the migration runs once, in a Job, before the rollout. The racers
+    connect as the owner, as servers did before the database roles; as the app role they cannot migrate at all
+    (tests/runtime/test_database_roles.py)."""
     with local_platform(dev, private_postgres.server, tmp_path) as local:
-        servers = [local.start_server(f"racer-{i}", wait=False) for i in range(2)]
+        secrets = local.cluster.secrets
+        as_owner = dataclasses.replace(local, cluster=dataclasses.replace(
+            local.cluster, secrets={**secrets, URI_SECRET: secrets[OWNER_URIS[0]]}))
+        servers = [as_owner.start_server(f"racer-{i}", wait=False) for i in range(2)]
         try:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and all(s.process.alive() for s in servers):
