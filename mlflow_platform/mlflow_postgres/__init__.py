@@ -175,7 +175,8 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.register_outputs(registered_outputs(self))
 
     def roles(self) -> DatabaseRoles | None:
-        """What MlflowServerArgs.database_roles takes (Python programs; others build it from the two outputs)."""
+        """What MlflowServerArgs.database_roles takes (Python programs; in other languages, build it from the outputs
+        rolesSecretName, roleNames and rolesRevision)."""
         if self.roles_secret_name is None or self.role_names is None:
             return None
         return DatabaseRoles(self.roles_secret_name, **self.role_names, revision=self.roles_revision)

@@ -154,8 +154,9 @@ class Platform(Generic[Server]):
         declared = self._cronjob_container("mlflow-gc", "gc")
         return run_declared(self.cluster, declared, self.cluster.environment(declared))
 
-    def backup(self, destination: Path) -> subprocess.CompletedProcess[str]:
-        """The backup CronJob's dump command, as declared, against this platform's database."""
+    def backup(self, destination: Path, as_owner: bool = False) -> subprocess.CompletedProcess[str]:
+        """The backup CronJob's dump command, as declared, against this platform's database; `as_owner`: signed in
+        as the owner instead of the backup role (a database no migration Job has granted yet)."""
         cluster, declared = self._backup_step("dump", destination)
         env = cluster.environment(declared)
         # What the cluster would resolve: the Service's address; the user and password are the declared role's.
@@ -163,6 +164,9 @@ class Platform(Generic[Server]):
         address = urlsplit(f"//{self.postgres.address}")
         env.update(PGHOST=str(address.hostname), PGPORT=str(address.port), PGDATABASE=self.database,
                    AUTH_PGDATABASE=f"{self.database}_auth")
+        if as_owner:
+            owner = urlsplit(self.cluster.secrets[OWNER_URIS[0]])
+            env.update(PGUSER=owner.username or "", PGPASSWORD=owner.password or "")
         return run_declared(cluster, declared, env)
 
     def upload(self, dumps: Path) -> subprocess.CompletedProcess[str]:
