@@ -70,8 +70,7 @@ UPLOAD_COMMAND = ["python", "-c", UPLOAD_SCRIPT]
 def role_login(roles: DatabaseRoles | None, kind: str, owner: str, credentials: pulumi.Input[str]
                ) -> tuple[str, pulumi.Input[str], str]:
     """Who a workload connects as: its role (user, the roles Secret, that Secret's key), else the owner."""
-    name = roles.named().get(kind) if roles else None
-    if roles and name:
+    if roles and (name := roles.named().get(kind)):
         return name, roles.secret_name, password_key(kind)
     return owner, credentials, "password"
 
