@@ -86,6 +86,8 @@ if settings.monitoring:
     ), opts=in_namespace_after_server)
 
 if settings.network:
+    # The backup and gc jobs reach both the database and the object store.
+    store_clients = tuple(s for s in (database.backup_selector, server.gc_selector) if s)
     NetworkPolicies("mlflow-network", NetworkPoliciesArgs(
         namespace=settings.namespace,
         server=server.selector,
@@ -102,9 +104,9 @@ if settings.network:
         or settings.network.allow_https_egress,
         backup=database.backup_selector,
         gc=server.gc_selector,
-        database_clients=tuple(s for s in (database.backup_selector, server.gc_selector) if s),
+        database_clients=store_clients,
         object_store=artifacts.store.pod_selector,
-        object_store_clients=tuple(s for s in (database.backup_selector, server.gc_selector) if s),
+        object_store_clients=store_clients,
         object_store_setup=artifacts.store.setup_selector,
         object_store_port=artifacts.store.port,
         object_store_cidr=artifacts.store.cidr,

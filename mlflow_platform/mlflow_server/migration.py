@@ -19,7 +19,8 @@ from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.timeouts import job_timeout
 from mlflow_platform.mlflow_postgres.roles import OWNER_AUTH_URI_KEY, OWNER_URI_KEY, DatabaseRoles, password_key
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
-from mlflow_platform.mlflow_server.mlflow_platform_db_roles import OWNER_AUTH_ENV, ROLES_ENV, password_env
+from mlflow_platform.mlflow_server.auth import AUTH_DATABASE_ENV
+from mlflow_platform.mlflow_server.mlflow_platform_db_roles import ROLES_ENV, password_env
 
 SERVER_UID = 10001
 # Measured (tests/runtime/test_upgrades.py, docs/operations.md): 2.22.5 -> 3.17.2, 39 revisions on 1.1 M metric
@@ -80,7 +81,7 @@ def owner_env(roles: DatabaseRoles) -> dict[str, Any]:
 
 
 def owner_auth_env(roles: DatabaseRoles) -> dict[str, Any]:
-    return secret_env(OWNER_AUTH_ENV, roles.secret_name, OWNER_AUTH_URI_KEY)
+    return secret_env(AUTH_DATABASE_ENV, roles.secret_name, OWNER_AUTH_URI_KEY)
 
 
 def roles_container(migration: dict[str, Any], roles: DatabaseRoles, auth: bool) -> dict[str, Any]:

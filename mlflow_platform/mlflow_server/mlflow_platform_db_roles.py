@@ -16,8 +16,10 @@ if TYPE_CHECKING:  # the platform's program reads the names above; only the pod,
     from psycopg2.extensions import connection
 
 ROLES_ENV = "MLFLOW_PLATFORM_DATABASE_ROLES"
-OWNER_ENV = "MLFLOW_BACKEND_STORE_URI"
-OWNER_AUTH_ENV = "MLFLOW_AUTH_DATABASE_URI"
+# The variables the Job's other steps read too (migration.py BACKEND_URI_ENV, auth.py AUTH_DATABASE_ENV): this script
+# runs on its own in the pod, so it names them again (tests/components/test_mlflow_server.py keeps them equal).
+BACKEND_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
+AUTH_DATABASE_ENV = "MLFLOW_AUTH_DATABASE_URI"
 READ_ONLY = ("monitor", "backup")
 APP_TABLES = "SELECT, INSERT, UPDATE, DELETE"
 
@@ -85,11 +87,11 @@ def grant(connection: "connection", roles: dict[str, str]) -> None:
 
 def main() -> None:
     roles: dict[str, str] = json.loads(os.environ[ROLES_ENV])
-    tracking = connect(os.environ[OWNER_ENV])
+    tracking = connect(os.environ[BACKEND_URI_ENV])
     ensure_roles(tracking, roles)
     grant(tracking, roles)
     tracking.close()
-    if auth_uri := os.environ.get(OWNER_AUTH_ENV):
+    if auth_uri := os.environ.get(AUTH_DATABASE_ENV):
         auth = connect(auth_uri)
         grant(auth, roles)
         auth.close()

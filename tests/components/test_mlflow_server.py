@@ -87,6 +87,14 @@ class TestMigration:
             "name": "mlflow-postgres-roles", "key": "owner-uri",
         }
 
+    def test_the_roles_script_reads_the_variables_the_job_sets(self) -> None:
+        """It runs on its own in the pod (python -c), so it names them itself."""
+        from mlflow_platform.mlflow_server import mlflow_platform_db_roles as script
+        from mlflow_platform.mlflow_server.auth import AUTH_DATABASE_ENV
+        from mlflow_platform.mlflow_server.migration import BACKEND_URI_ENV
+
+        assert (script.BACKEND_URI_ENV, script.AUTH_DATABASE_ENV) == (BACKEND_URI_ENV, AUTH_DATABASE_ENV)
+
     def test_grants_the_roles_last_as_the_owner_with_each_roles_password_from_the_secret(self, dev: ProgramRun) -> None:
         """After every migration, so the grants cover the tables it made (tests/runtime/test_database_roles.py runs
         it). Only this Job reads the roles Secret: no server, jobs or gc pod could connect as the owner."""
@@ -105,7 +113,7 @@ class TestMigration:
                    and r.type != SECRET}
         # A new password (pulumi up --replace of its RandomPassword) replaces the Job, which sets it, then rolls the
         # server's pods, which read their URI at start.
-        revision = pod_spec(self.job(dev)) and self.job(dev).plain_inputs["spec"]["template"]["metadata"]["annotations"]
+        revision = self.job(dev).plain_inputs["spec"]["template"]["metadata"]["annotations"]
         server_pods = dev.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["metadata"]["annotations"]
         assert revision["mlflow-platform/database-roles"] == server_pods["mlflow-platform/database-roles"]
         assert len(revision["mlflow-platform/database-roles"]) == 16

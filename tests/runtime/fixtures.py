@@ -1,7 +1,9 @@
 """pytest fixtures of the runtime layer (loaded from tests/conftest.py)."""
 
 import os
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -12,7 +14,7 @@ from mlflow_platform.mlflow_server.connection_budget import ConnectionBudget
 from runtime import image_env
 from runtime.mariadb import MariaDBServer
 from runtime.platform import Platform, RunningServer, local_platform
-from runtime.services import PostgresServer
+from runtime.services import PostgresServer, PrivatePostgres
 
 REQUIRE_RUNTIME = "MLFLOW_PLATFORM_REQUIRE_RUNTIME"
 
@@ -22,6 +24,19 @@ def skip_or_fail(reason: str) -> NoReturn:
     if os.environ.get(REQUIRE_RUNTIME) == "1":
         pytest.fail(f"runtime tests are required ({REQUIRE_RUNTIME}=1) but {reason}", pytrace=False)
     pytest.skip(f"{reason} (set {REQUIRE_RUNTIME}=1 to make this a failure)")
+
+
+@contextmanager
+def private_postgres_cluster(password: str | None = None) -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the test's own (PrivatePostgres), stopped afterwards; skipped or failed without one."""
+    try:
+        cluster = PrivatePostgres(password)
+    except (FileNotFoundError, subprocess.CalledProcessError) as err:
+        skip_or_fail(f"cannot start a private PostgreSQL: {err}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -284,6 +284,12 @@ def migrated_server(run: ProgramRun, postgres: Server, workdir: Path,
             yield platform, server
 
 
+def declared_secrets(run: ProgramRun) -> dict[tuple[str, str], str]:
+    """(Secret name, key) -> value, as the program declares them."""
+    return {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
+            for key, value in secret.plain_inputs.get("stringData", {}).items()}
+
+
 def local_uris(secrets: dict[tuple[str, str], str], postgres: PostgresServer | MariaDBServer,
                database: str) -> dict[str, str]:
     """Each database URI the Secrets declare -> the same at the local server, in `database` (or its `_auth`). The
@@ -330,8 +336,7 @@ def local_platform(run: ProgramRun, postgres: Server, workdir: Path) -> Iterator
                            (backup_secret, "AWS_SECRET_ACCESS_KEY"): backup_keys[1]}
 
         # Secret values the test controls: every declared Secret as declared, then the local credentials.
-        secrets = {(secret.k8s_name, key): str(value) for secret in run.of_type(SECRET)
-                   for key, value in secret.plain_inputs.get("stringData", {}).items()}
+        secrets = declared_secrets(run)
         # Every URI a Secret holds (the tracking database's, the auth app's in its ini) points at the local server.
         local = local_uris(secrets, postgres, database) if postgres is not None else {}
         for key, value in secrets.items():

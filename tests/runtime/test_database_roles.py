@@ -8,7 +8,6 @@ creator gets) is noted where it matters.
 """
 
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -22,30 +21,19 @@ import pytest
 import requests
 
 from harness import ProgramRun, run_program
-from runtime.fixtures import skip_or_fail
-from runtime.platform import ROLES_SECRET, URI_SECRET, Platform, local_platform, stopping
-from runtime.services import PostgresServer, PrivatePostgres
+from runtime.fixtures import private_postgres_cluster
+from runtime.platform import OWNER_URIS, ROLES_SECRET, URI_SECRET, Platform, declared_secrets, local_platform, stopping
+from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
 
 OWNER_PASSWORD = secrets.token_hex(16)
 
 
-def private_cluster() -> PrivatePostgres:
-    try:
-        return PrivatePostgres(password=OWNER_PASSWORD)
-    except (FileNotFoundError, subprocess.CalledProcessError) as err:
-        skip_or_fail(f"cannot start a private PostgreSQL: {err}")
-        raise
-
-
 @pytest.fixture(scope="module")
 def scram_postgres() -> Iterator[PostgresServer]:
-    cluster = private_cluster()
-    try:
+    with private_postgres_cluster(OWNER_PASSWORD) as cluster:
         yield cluster.server
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -190,10 +178,8 @@ def test_an_owner_with_the_rds_master_users_attributes_creates_and_grants_the_ro
     rds_superuser role", RDS User Guide). The same Job, as such a role on its own database, creates the roles it
     grants (PostgreSQL 16+ gives their creator the ADMIN OPTION that altering them later needs)."""
     prod_like = run_program("dev", {"authEnabled": True, "authAllowBasicAuth": True})
-    owner_password = urlsplit(next(value for (secret, key), value in
-                                   _declared_secrets(prod_like).items() if key == "owner-uri")).password
-    cluster = private_cluster()
-    try:
+    owner_password = urlsplit(declared_secrets(prod_like)[OWNER_URIS[0]]).password
+    with private_postgres_cluster(OWNER_PASSWORD) as cluster:
         cluster.server.query("postgres", "CREATE ROLE mlflow LOGIN NOSUPERUSER CREATEDB CREATEROLE PASSWORD %s",
                              owner_password)
         address = cluster.server.address
@@ -206,10 +192,4 @@ def test_an_owner_with_the_rds_master_users_attributes_creates_and_grants_the_ro
                                 "WHERE datname = current_database()") == [("mlflow",)]
             with stopping(platform.start_server("as-app-on-rds-like")) as server:
                 assert requests.get(f"{server.url}/health", timeout=10).status_code == 200
-    finally:
-        cluster.stop()
 
-
-def _declared_secrets(run: ProgramRun) -> dict[tuple[str, str], str]:
-    return {(secret.k8s_name, key): str(value) for secret in run.of_type("kubernetes:core/v1:Secret")
-            for key, value in secret.plain_inputs.get("stringData", {}).items()}

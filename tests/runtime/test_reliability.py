@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ import requests
 from mlflow.tracking import MlflowClient
 
 from harness import ROOT, ProgramRun
-from runtime.fixtures import skip_or_fail
+from runtime.fixtures import private_postgres_cluster
 from runtime.platform import OWNER_URIS, URI_SECRET, Platform, RunningServer, local_platform
 from runtime.services import PrivatePostgres
 
@@ -183,15 +182,8 @@ def test_backup_restores_into_a_fresh_database_identically(
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:
-    try:
-        cluster = PrivatePostgres()
-    except (FileNotFoundError, subprocess.CalledProcessError) as err:
-        skip_or_fail(f"cannot start a private PostgreSQL: {err}")
-        raise
-    try:
+    with private_postgres_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
