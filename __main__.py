@@ -83,6 +83,7 @@ if settings.monitoring:
         if database.pod_selector else None,
         release_labels=settings.monitoring.release_labels,
         thresholds=settings.monitoring.thresholds,
+        runbook_url=settings.monitoring.runbook_url,
     ), opts=in_namespace_after_server)
 
 if settings.network:

@@ -552,6 +552,9 @@ class MonitoringInputs(TypedDict, total=False):
     """Where the server runs: the ServiceMonitors, the PrometheusRule and the dashboard go there too."""
     server: Required[ScrapeTarget]
     """The MLflow server's metrics (MlflowServer: its selector and metrics_port_name)."""
+    runbook_url: Required[str]
+    """docs/monitoring.md where your team reads it (your copy of this repository's, at the release you run): each
+    alert's runbook_url is this page with the alert's section as its #fragment."""
     database: ScrapeTarget | None
     """The in-cluster PostgreSQL exporter; None on RDS and external databases."""
     release_labels: dict[str, str]

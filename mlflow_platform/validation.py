@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from croniter import croniter
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _SUFFIX_FACTORS = {
     "": Decimal(1), "m": Decimal("0.001"),
@@ -62,14 +62,14 @@ def dns_label_problem(value: str, max_length: int = 63) -> str | None:
     """Why a value cannot be a Kubernetes object name (RFC 1123 label), or None."""
     if len(value) > max_length:
         return f"{value!r} is longer than {max_length} characters"
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         return f"{value!r} must be lower-case letters, digits and '-', starting and ending alphanumeric"
     return None
 
 
 def bucket_name_problem(value: str) -> str | None:
     """Why a value is not a valid S3 bucket name, or None."""
-    if not _BUCKET.match(value) or ".." in value or re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
+    if not _BUCKET.fullmatch(value) or ".." in value or re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
         return f"{value!r} is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
     return None
 
@@ -176,6 +176,28 @@ def origin_problem(value: str) -> str | None:
     """A browser Origin as MLflow compares it (--cors-allowed-origins): scheme://host[:port], no path."""
     if not _ORIGIN.fullmatch(value):
         return f"{value!r} is not an origin like https://mlflow.example.com (scheme, host and port only)"
+    return None
+
+
+# RFC 3986 (section 3.3, 3.4): a path's and a query's characters, percent-encodings whole.
+_PCHAR = r"([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+_PATH_AND_QUERY = re.compile(rf"(/({_PCHAR}|/)*)?(\?({_PCHAR}|[/?])*)?")
+
+
+def page_url_problem(value: str) -> str | None:
+    """A web page to link to, whose sections are added as #fragments: http(s)://host[:port][/path][?query], the host a
+    DNS name (each label by its rule) or an IPv4 address, no fragment of its own, at most 2000 characters."""
+    what = (f"{value[:80]!r} is not an http(s) URL of a page, like "
+            "https://git.example.com/mlflow-platform/docs/monitoring.md")
+    match = re.fullmatch(r"https?://([^/?#:]+)(:([0-9]{1,5}))?(.*)", value, re.S)
+    if len(value) > 2000 or match is None or not _PATH_AND_QUERY.fullmatch(match.group(4)):
+        return what
+    host, port = match.group(1), match.group(3)
+    ipv4 = re.fullmatch(r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}", host)
+    if not ipv4 and (len(host) > 253 or any(dns_label_problem(label.lower()) for label in host.split("."))):
+        return what
+    if port is not None and not 1 <= int(port) <= 65535:
+        return what
     return None
 
 

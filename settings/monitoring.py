@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from mlflow_platform.monitoring.alert_rules import AlertThresholds
+from mlflow_platform.validation import page_url_problem
 from settings.checks import label_problem, positive_number_problem, ratio_problem
 from settings.reader import ConfigReader
 
@@ -11,6 +12,7 @@ from settings.reader import ConfigReader
 class MonitoringSettings:
     release_labels: dict[str, str]
     thresholds: AlertThresholds
+    runbook_url: str
 
 
 def read_monitoring(read: ConfigReader) -> MonitoringSettings | None:
@@ -20,8 +22,14 @@ def read_monitoring(read: ConfigReader) -> MonitoringSettings | None:
     release = read.string("monitoringReleaseLabel", check=label_problem)
     latency = read.string("alertLatencyP95Seconds", check=positive_number_problem)
     ratio = read.string("alertErrorRatio", check=ratio_problem)
-    if not enabled or read.problems_since(mark):
+    runbook_url = read.optional("monitoringRunbookUrl", check=page_url_problem)
+    if enabled and runbook_url is None:
+        read.fail("monitoringRunbookUrl", "is required with monitoringEnabled: the URL of docs/monitoring.md where your "
+                  "team reads it (your copy of this repository), e.g. https://github.com/acme/mlflow-platform/blob/"
+                  "v0.2.0/docs/monitoring.md; each alert's runbook_url links its section there")
+    if not enabled or runbook_url is None or read.problems_since(mark):
         return None
     key, _, value = release.partition("=")
     return MonitoringSettings(release_labels={key: value},
-                              thresholds=AlertThresholds(latency_p95_seconds=float(latency), error_ratio=float(ratio)))
+                              thresholds=AlertThresholds(latency_p95_seconds=float(latency), error_ratio=float(ratio)),
+                              runbook_url=runbook_url)

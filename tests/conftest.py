@@ -73,7 +73,10 @@ EXTENSIONS: dict[str, Any] = {
 }
 
 # databaseMode sqlite: a volume instead of PostgreSQL, one server pod of one worker (monitored: no exporter).
-SQLITE_STACK: dict[str, Any] = {"databaseMode": "sqlite", "serverWorkers": 1, "monitoringEnabled": True}
+MONITORED: dict[str, Any] = {"monitoringEnabled": True,
+                             "monitoringRunbookUrl": "https://git.example.com/platform/mlflow-platform/docs/monitoring.md"}
+"""Monitoring on, with the runbook URL it requires."""
+SQLITE_STACK: dict[str, Any] = {"databaseMode": "sqlite", "serverWorkers": 1, **MONITORED}
 
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
 # Cloudflare tunnel's connectors; every extension point at once; SQLite's volume.

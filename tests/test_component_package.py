@@ -26,6 +26,8 @@ import mlflow_platform
 from engine.component_provider import component_provider
 from harness import ROOT, run_program
 
+RUNBOOK = "https://git.example.com/mlflow-platform/docs/monitoring.md"
+"""monitoringRunbookUrl / runbook_url: the consumers' copy of docs/monitoring.md."""
 SCHEMA = json.loads((ROOT / "provider" / "schema.json").read_text())
 TOKENS = {f"mlflow-platform:index:{c.__name__}" for c in mlflow_platform.COMPONENTS}
 NAMESPACED = ("Deployment", "StatefulSet", "Service", "Secret", "Job", "CronJob", "ConfigMap", "ServiceAccount",
@@ -139,16 +141,18 @@ def consumer_program(tmp_path: Path, body: str) -> Path:
 
 @pytest.mark.parametrize("form", ["dataclass", "dict"])
 def test_an_output_that_resolves_to_a_bad_namespace_fails_with_the_fields_rule(tmp_path: Path, form: str) -> None:
-    args = ("mp.MonitoringArgs(namespace=namespace.metadata.name, server=mp.ScrapeTarget('mlflow', {'a': 'b'}, 'http'))"
-            if form == "dataclass" else
-            "{'namespace': namespace.metadata.name, 'server': {'job': 'mlflow', 'selector': {'a': 'b'}, 'port': 'http'}}")
+    args = ("mp.MonitoringArgs(namespace=namespace.metadata.name, server=mp.ScrapeTarget('mlflow', {'a': 'b'}, 'http'), "
+            f"runbook_url={RUNBOOK!r})" if form == "dataclass" else
+            "{'namespace': namespace.metadata.name, 'server': {'job': 'mlflow', 'selector': {'a': 'b'}, 'port': 'http'}, "
+            f"'runbook_url': {RUNBOOK!r}}}")
     with pytest.raises(Exception, match=r"MonitoringArgs: namespace: 'Team_A' must be lower-case letters"):
         run_program("dev", program_dir=consumer_program(tmp_path, f"mp.Monitoring('monitoring', {args})\n"))
 
 
 def test_the_same_value_known_at_preview_is_refused_at_once_with_the_same_rule() -> None:
     with pytest.raises(ValueError, match=r"MonitoringArgs: 'Team_A' must be lower-case letters"):
-        mlflow_platform.MonitoringArgs(namespace="Team_A", server=mlflow_platform.ScrapeTarget("mlflow", {}, "http"))
+        mlflow_platform.MonitoringArgs(namespace="Team_A", server=mlflow_platform.ScrapeTarget("mlflow", {}, "http"),
+                                       runbook_url=RUNBOOK)
 
 
 def test_outputs_for_host_bucket_and_arn_are_checked_when_they_resolve(tmp_path: Path) -> None:
@@ -279,7 +283,7 @@ def test_construct_registers_the_components_children_and_returns_its_outputs() -
     """As when a YAML or TypeScript program declares the component: inputs in the schema's names, children registered
     under it with the engine's monitor, outputs in the response's state."""
     inputs = {"namespace": "team-a", "server": {"job": "mlflow", "selector": {"app.kubernetes.io/name": "mlflow"},
-                                                "port": "http"}}
+                                                "port": "http"}, "runbookUrl": RUNBOOK}
     with component_provider() as host:
         response = host.construct("mlflow-platform:index:Monitoring", "monitoring", inputs)
         registered = dict(host.monitor.resources)
@@ -301,7 +305,8 @@ def test_construct_registers_the_components_children_and_returns_its_outputs() -
 def test_construct_refuses_bad_inputs_with_the_components_own_message() -> None:
     with component_provider() as host, pytest.raises(Exception, match="MonitoringArgs: 'Team_A' must be lower-case"):
         host.construct("mlflow-platform:index:Monitoring", "monitoring",
-                       {"namespace": "Team_A", "server": {"job": "mlflow", "selector": {}, "port": "http"}})
+                       {"namespace": "Team_A", "server": {"job": "mlflow", "selector": {}, "port": "http"},
+                        "runbookUrl": RUNBOOK})
 
 
 def test_the_plugin_is_run_from_the_repository_with_the_package_and_pinned_sdks() -> None:

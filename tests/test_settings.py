@@ -5,6 +5,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from conftest import MONITORED
 from harness import run_program
 from settings import ConfigError
 from tools.project_config import ProjectConfigError
@@ -123,7 +124,7 @@ class TestConnectionBudget:
 
     @pytest.mark.parametrize(("overrides", "part"), [
         ({}, "+ 1 during a rollout"),
-        ({"monitoringEnabled": True}, "+ 2 exporter"),
+        ({**MONITORED}, "+ 2 exporter"),
         ({}, "+ 1 backup"),
     ])
     def test_the_surge_pod_the_exporter_and_the_backup_are_counted(self, overrides: dict[str, Any], part: str) -> None:

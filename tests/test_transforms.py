@@ -26,7 +26,7 @@ import pytest
 from pulumi.runtime.proto import callback_pb2, callback_pb2_grpc, resource_pb2
 
 import harness
-from conftest import DEPLOYMENT, NAMESPACE, OPTIONAL_OBJECTS, PROD_SECRETS, container, pod_spec
+from conftest import DEPLOYMENT, MONITORED, NAMESPACE, OPTIONAL_OBJECTS, PROD_SECRETS, container, pod_spec
 from harness import ROOT, ProgramRun, RecordingMonitor, Registration, run_program
 
 # --- The example the docs show (docs: "Escape hatch: Pulumi transforms") ----------------------------------------------
@@ -232,7 +232,7 @@ def descendants(run: ProgramRun, ancestor: Registration) -> Iterator[Registratio
 
 
 @pytest.mark.parametrize(("stack", "overrides"), [
-    ("dev", {"monitoringEnabled": True}),  # in-cluster PostgreSQL and MinIO
+    ("dev", {**MONITORED}),  # in-cluster PostgreSQL and MinIO
     ("prod", PROD_SECRETS),  # RDS, S3 and IAM
 ])
 def test_a_transform_given_to_a_component_reaches_each_of_its_children_and_nothing_else(

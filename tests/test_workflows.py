@@ -107,9 +107,12 @@ def test_the_pull_request_tests_get_every_service_the_runtime_tests_need() -> No
     assert services["mariadb"]["env"]["MARIADB_ALLOW_EMPTY_ROOT_PASSWORD"] == "1"
     assert f"{urlsplit(DEFAULT_MYSQL_URL).port}:3306" in services["mariadb"]["ports"]
     major = postgres_version.split(".")[0]
-    for package in ("prometheus", f"postgresql-{major}", f"postgresql-client-{major}"):
-        assert re.search(rf"apt-get install .*\b{re.escape(package)}\b", script), package
-    assert "MLFLOW_PLATFORM_REQUIRE_RUNTIME" in job["steps"][-1].get("env", {})
+    for package in ("prometheus", "prometheus-postgres-exporter", f"postgresql-{major}", f"postgresql-client-{major}"):
+        assert re.search(rf"apt-get install [^\n]*\b{re.escape(package)}(?![\w-])", script.replace("\\\n", " ")), package
+    test_step = next(step for step in job["steps"] if "make test" in step.get("run", ""))
+    assert "MLFLOW_PLATFORM_REQUIRE_RUNTIME" in test_step.get("env", {})
+    # A browser for the UI tests (tests/runtime/test_browser.py, chromium()): the runner's Chrome.
+    assert test_step["env"]["MLFLOW_PLATFORM_CHROMIUM"] == "/usr/bin/google-chrome"
     ci = (ROOT / ".ci" / "run").read_text()
-    for package in ("prometheus", "postgresql", "mariadb-server"):
-        assert package in ci, package
+    for package in ("prometheus", "prometheus-postgres-exporter", "chromium", "postgresql", "mariadb-server"):
+        assert re.search(rf"apt_install [^\n]*\b{re.escape(package)}(?![\w-])", ci.replace("\\\n", " ")), package

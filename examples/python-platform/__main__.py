@@ -49,6 +49,8 @@ front_door = IngressSSO("route", IngressSsoArgs(
 Monitoring("monitoring", MonitoringArgs(
     namespace=namespace,
     server=ScrapeTarget(job="mlflow", selector=server.selector, port=server.metrics_port_name),
+    # Your copy of docs/monitoring.md: each alert links its runbook section there.
+    runbook_url=config.get("runbookUrl") or "https://git.example.com/platform/mlflow-platform/blob/v0.2.0/docs/monitoring.md",
 ))
 
 pulumi.export("trackingUri", server.tracking_uri)

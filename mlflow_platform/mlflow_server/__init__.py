@@ -347,6 +347,8 @@ class MlflowServer(pulumi.ComponentResource):
             **image_fields(args.image),
             "command": ["python", f"{MODULE_DIR}/mlflow_platform_metrics.py"],
             "env": [{"name": "PROMETHEUS_MULTIPROC_DIR", "value": METRICS_DIR},
+                    # The server in the same pod, as its liveness probe asks it (mlflow_platform_server_up).
+                    {"name": "SERVER_HEALTH_URL", "value": f"http://localhost:{SERVER_PORT}{args.static_prefix}/health"},
                     {"name": "METRICS_PORT", "value": str(METRICS_PORT)},
                     {"name": "PYTHONUNBUFFERED", "value": "1"}],
             "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],

@@ -58,7 +58,7 @@ class Monitoring(pulumi.ComponentResource):
             )
         groups = applied(lambda namespace: alert_rule_groups(namespace, args.server.job,
                                                              args.database.job if args.database else None,
-                                                             args.thresholds), args.namespace)
+                                                             args.thresholds, args.runbook_url), args.namespace)
         rule = k8s.apiextensions.CustomResource(
             f"{name}-alerts",
             api_version="monitoring.coreos.com/v1",

@@ -7,6 +7,9 @@ so the alerts work on the whole server, not per endpoint.
 from dataclasses import dataclass
 from typing import Any
 
+SERVER_UP_METRIC = "mlflow_platform_server_up"
+"""What the metrics sidecar reports of the server in its pod (mlflow_platform_metrics.py)."""
+
 
 @dataclass(frozen=True)
 class AlertThresholds:
@@ -20,20 +23,28 @@ class AlertThresholds:
     """MlflowPodsRestarting fires above this many restarts in 15 minutes."""
 
 
-def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
-                      thresholds: AlertThresholds) -> list[dict[str, Any]]:
-    """`database_job` is the in-cluster PostgreSQL's metrics job, or None (RDS, external)."""
+def servers_up(server: str) -> str:
+    """How many server pods answer, in either layout. Per target: what the metrics sidecar saw of /health where
+    Prometheus scrapes the sidecar (whose own `up` says nothing of the server), else `up`: the server's own where
+    Prometheus scrapes it, 0 for a sidecar that does not answer. (`or` matches targets by their labels, the metric
+    name aside.) Empty when the job has no target at all."""
+    return f"sum({SERVER_UP_METRIC}{{{server}}} or up{{{server}}})"
+
+
+def alert_rule_groups(namespace: str, server_job: str, database_job: str | None, thresholds: AlertThresholds,
+                      runbook_url: str) -> list[dict[str, Any]]:
+    """`database_job` is the in-cluster PostgreSQL's metrics job, or None (RDS, external); `runbook_url` is
+    docs/monitoring.md where the team reads it, each alert's section its anchor."""
     server = f'namespace="{namespace}",job="{server_job}"'
     requests = f"sum(rate(mlflow_http_request_total{{{server}}}[5m]))"
     rules: list[dict[str, Any]] = [
         _alert(
             "MlflowServerDown",
-            f"sum(up{{{server}}}) == 0 or absent(up{{{server}}})",
+            f"{servers_up(server)} == 0 or absent(up{{{server}}})",
             "5m", "critical",
-            "No MLflow server target has been up for 5 minutes",
+            "No MLflow server has answered for 5 minutes",
             "Check `kubectl -n {ns} get pods,events`: image pull, OOMKilled (raise serverMemoryLimit), the migration "
             "Job failing, or the database unreachable (readiness calls the API, which needs the database).",
-            namespace,
         ),
         _alert(
             "MlflowHighLatencyP95",
@@ -43,7 +54,6 @@ def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
             f"MLflow p95 request latency above {thresholds.latency_p95_seconds:g}s for 10 minutes",
             "Look at CPU throttling and the database: scale replicas (serverMaxReplicas), add workers if CPU allows, "
             "check slow queries (search_runs on large experiments) and the database instance size.",
-            namespace,
         ),
         _alert(
             "MlflowHighErrorRatio",
@@ -52,7 +62,6 @@ def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
             f"More than {thresholds.error_ratio:.0%} of MLflow requests fail with 5xx",
             "Read the server logs (`kubectl -n {ns} logs deploy/mlflow`); 503s mean the database is unreachable, "
             "500s on artifact calls mean the object store refuses (credentials, bucket policy, KMS).",
-            namespace,
         ),
         _alert(
             "MlflowDatabaseErrors",
@@ -61,7 +70,6 @@ def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
             "MLflow answers 503: it cannot reach its database",
             "MLflow reconnects by itself once PostgreSQL is back. Check the database: in-cluster `kubectl -n {ns} get "
             "pods -l app.kubernetes.io/name=postgresql`; on RDS the instance status and CloudWatch DatabaseConnections.",
-            namespace,
         ),
         _alert(
             "MlflowPodsRestarting",
@@ -71,7 +79,6 @@ def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
             "An MLflow server container restarted repeatedly in 15 minutes",
             "`kubectl -n {ns} describe pod`: OOMKilled means the memory limit is below the workers' peak; failed "
             "liveness probes mean the process hangs.",
-            namespace,
         ),
     ]
     if database_job:
@@ -82,16 +89,20 @@ def alert_rule_groups(namespace: str, server_job: str, database_job: str | None,
             "2m", "critical",
             "The in-cluster PostgreSQL does not answer its exporter",
             "`kubectl -n {ns} logs statefulset/mlflow-postgres -c postgresql`; check the volume (full disk) and events.",
-            namespace,
         ))
+    for rule in rules:
+        # The namespace to route on, also where the expression aggregated it away or found nothing (absent).
+        rule["labels"]["namespace"] = namespace
+        rule["annotations"]["description"] = rule["annotations"]["description"].replace("{ns}", namespace)
+        rule["annotations"]["runbook_url"] = f"{runbook_url}#{rule['alert'].lower()}"
     return [{"name": "mlflow.rules", "rules": rules}]
 
 
-def _alert(name: str, expr: str, for_: str, severity: str, summary: str, runbook: str, namespace: str) -> dict[str, Any]:
+def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
     return {
         "alert": name,
         "expr": expr,
         "for": for_,
         "labels": {"severity": severity},
-        "annotations": {"summary": summary, "runbook": runbook.replace("{ns}", namespace)},
+        "annotations": {"summary": summary, "description": description},
     }

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from mlflow_platform.monitoring.alert_rules import AlertThresholds
-from mlflow_platform.validation import dns_label_problem, input_problem, refuse
+from mlflow_platform.validation import dns_label_problem, input_problem, page_url_problem, refuse
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class MonitoringArgs:
     """Where the server runs: the ServiceMonitors, the PrometheusRule and the dashboard go there too."""
     server: ScrapeTarget
     """The MLflow server's metrics (MlflowServer: its selector and metrics_port_name)."""
+    runbook_url: str
+    """docs/monitoring.md where your team reads it (your copy of this repository's, at the release you run): each
+    alert's runbook_url is this page with the alert's section as its #fragment."""
     database: ScrapeTarget | None = None
     """The in-cluster PostgreSQL exporter; None on RDS and external databases."""
     release_labels: dict[str, str] = field(default_factory=lambda: {"release": "kube-prometheus-stack"})
@@ -42,4 +45,5 @@ class MonitoringArgs:
     """When the alerts fire."""
 
     def __post_init__(self) -> None:
-        refuse("MonitoringArgs", input_problem("MonitoringArgs", self, "namespace", dns_label_problem))
+        refuse("MonitoringArgs", input_problem("MonitoringArgs", self, "namespace", dns_label_problem),
+               input_problem("MonitoringArgs", self, "runbook_url", page_url_problem))

@@ -10,6 +10,7 @@ from conftest import (
     CRONJOB,
     DEPLOYMENT,
     JOB,
+    MONITORED,
     PVC,
     RANDOM_PASSWORD,
     SECRET,
@@ -61,7 +62,7 @@ def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: Pro
 def test_passwords_reach_postgres_and_its_exporter_as_files_from_secrets(dev: ProgramRun) -> None:
     """POSTGRES_PASSWORD_FILE (the image's entrypoint, file_env): the owner's; DATA_SOURCE_PASS_FILE (postgres_exporter):
     the monitor role's, which is all the exporter may connect as."""
-    monitored = run_program("dev", {"monitoringEnabled": True})
+    monitored = run_program("dev", {**MONITORED})
     sts = monitored.one(STATEFULSET, "mlflow-postgres")
     for name, variable, source in (("postgresql", "POSTGRES_PASSWORD_FILE", ("mlflow-postgres-credentials", "password")),
                                    ("metrics", "DATA_SOURCE_PASS_FILE", ("mlflow-postgres-roles", "monitor-password"))):
@@ -269,7 +270,7 @@ class TestRoles:
 
     @pytest.mark.parametrize(("mode_config", "kinds"), [
         ({}, {"app", "backup"}),
-        ({"monitoringEnabled": True}, {"app", "monitor", "backup"}),
+        ({**MONITORED}, {"app", "monitor", "backup"}),
         ({"backupsEnabled": False}, {"app"}),
     ])
     def test_in_cluster_the_exporter_and_the_backup_get_roles_of_their_own(

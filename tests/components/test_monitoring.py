@@ -1,6 +1,7 @@
 """Monitoring: scrape targets, alerts proven with Prometheus's own promtool, and a dashboard."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import DEPLOYMENT, PROD_SECRETS, SERVICE, STATEFULSET, container, env_of, pod_spec
-from harness import ProgramRun, run_program
+from conftest import DEPLOYMENT, MONITORED, PROD_SECRETS, SERVICE, STATEFULSET, container, env_of, pod_spec
+from harness import ROOT, ProgramRun, run_program
 from runtime.fixtures import skip_or_fail
 
 CUSTOM = "kubernetes:monitoring.coreos.com/v1:"
@@ -33,7 +34,7 @@ def alerts(run: ProgramRun) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def in_cluster_monitored() -> ProgramRun:
     """Dev's in-cluster database with monitoring on: adds the PostgreSQL exporter and its alert."""
-    return run_program("dev", {"monitoringEnabled": True})
+    return run_program("dev", MONITORED)
 
 
 def test_off_in_dev_declares_nothing_of_it(dev: ProgramRun) -> None:
@@ -67,14 +68,34 @@ class TestServiceMonitor:
         assert {"name": "metrics", "port": 9187, "targetPort": "metrics"} in ports
 
 
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower-cased, punctuation but '-' and '_' dropped, spaces '-'."""
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", markdown, re.M)}
+
+
 class TestAlertRules:
-    def test_each_alert_has_severity_summary_and_runbook(self, prod: ProgramRun) -> None:
+    def test_each_alert_has_severity_namespace_summary_description_and_runbook_url(self, prod: ProgramRun) -> None:
         found = alerts(prod)
         assert found.keys() == {"MlflowServerDown", "MlflowHighLatencyP95", "MlflowHighErrorRatio",
                                 "MlflowDatabaseErrors", "MlflowPodsRestarting"}
-        for rule in found.values():
+        runbook = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["mlflow-platform:monitoringRunbookUrl"]
+        anchors = github_anchors((ROOT / "docs" / "monitoring.md").read_text())
+        for name, rule in found.items():
+            assert rule["labels"] == {"severity": rule["labels"]["severity"], "namespace": "mlflow"}
             assert rule["labels"]["severity"] in {"warning", "critical"}
-            assert rule["annotations"]["summary"] and len(rule["annotations"]["runbook"]) > 40
+            annotations = rule["annotations"]
+            assert annotations.keys() == {"summary", "description", "runbook_url"}
+            assert annotations["summary"] and len(annotations["description"]) > 40
+            # The runbook's section exists where the link points (docs/monitoring.md, "Runbook").
+            assert annotations["runbook_url"] == f"{runbook}#{name.lower()}" and name.lower() in anchors
+
+    def test_a_runbook_url_is_required_with_monitoring_and_checked_as_a_url(self) -> None:
+        for value, problem in (("", "is required with monitoringEnabled"),
+                               ("https://docs.example.com/monitoring.md#section", "is not an http(s) URL"),
+                               ("git.example.com/docs/monitoring.md", "is not an http(s) URL")):
+            with pytest.raises(Exception, match=f"monitoringRunbookUrl: .*{re.escape(problem)}"):
+                run_program("dev", {"monitoringEnabled": True, "monitoringRunbookUrl": value})
 
     def test_thresholds_come_from_config(self) -> None:
         run = run_program("prod", {**PROD_SECRETS, "alertLatencyP95Seconds": "1.5", "alertErrorRatio": "0.05"})
@@ -85,16 +106,46 @@ class TestAlertRules:
         assert "MlflowPostgresUnreachable" in alerts(in_cluster_monitored)
 
 
-def test_dashboard_is_a_configmap_the_grafana_sidecar_picks_up(prod: ProgramRun) -> None:
-    (config_map,) = [r for r in prod.of_type("kubernetes:core/v1:ConfigMap") if "dashboard" in r.name]
+def dashboard(run: ProgramRun) -> dict[str, Any]:
+    (config_map,) = [r for r in run.of_type("kubernetes:core/v1:ConfigMap") if "dashboard" in r.name]
     assert config_map.plain_inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
-    dashboard = json.loads(config_map.plain_inputs["data"]["mlflow.json"])
-    titles = [panel["title"] for panel in dashboard["panels"]]
-    assert titles == ["Requests per second by status", "5xx error ratio", "Latency p50 / p95 / p99 by method",
-                      "Pod CPU (cores)", "Pod memory (working set)"]
-    latency = next(p for p in dashboard["panels"] if p["title"].startswith("Latency"))
-    assert [t["expr"].split(",")[0] for t in latency["targets"]] == [
-        "histogram_quantile(0.5", "histogram_quantile(0.95", "histogram_quantile(0.99"]
+    loaded: dict[str, Any] = json.loads(config_map.plain_inputs["data"]["mlflow.json"])
+    return loaded
+
+
+class TestDashboard:
+    def test_panels(self, prod: ProgramRun, in_cluster_monitored: ProgramRun) -> None:
+        titles = ["Server pods answering", "Requests per second by status", "5xx error ratio",
+                  "Latency p50 / p95 / p99 by method", "Pod CPU (cores)", "Pod memory (working set)",
+                  "Server container restarts (15 min)"]
+        assert [panel["title"] for panel in dashboard(prod)["panels"]] == titles
+        assert [panel["title"] for panel in dashboard(in_cluster_monitored)["panels"]] == [*titles, "Database connections"]
+        latency = next(p for p in dashboard(prod)["panels"] if p["title"].startswith("Latency"))
+        assert [t["expr"].split(",")[0] for t in latency["targets"]] == [
+            "histogram_quantile(0.5", "histogram_quantile(0.95", "histogram_quantile(0.99"]
+
+    def test_grafana_picks_the_prometheus_and_the_namespace(self, in_cluster_monitored: ProgramRun) -> None:
+        """One dashboard for every install a Grafana sees: no datasource, namespace, database or pod named in it."""
+        board = dashboard(in_cluster_monitored)
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+        assert variables["namespace"]["definition"] == 'label_values(up{job="mlflow"}, namespace)'
+        assert variables["namespace"]["current"]["value"] == "mlflow"
+        for panel in board["panels"]:
+            for part in (panel, *panel["targets"]):
+                assert part["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+            for target in panel["targets"]:
+                assert 'namespace="$namespace"' in target["expr"], target
+                assert "datname=" not in target["expr"] and "pod=" not in target["expr"], target
+
+    def test_panels_that_need_the_kubelet_or_kube_state_metrics_say_so(self, prod: ProgramRun) -> None:
+        needs = {"container_cpu_usage_seconds_total": "kubelet", "container_memory_working_set_bytes": "kubelet",
+                 "kube_pod_container_status_restarts_total": "kube-state-metrics"}
+        for panel in dashboard(prod)["panels"]:
+            used = {series for series in needs if any(series in t["expr"] for t in panel["targets"])}
+            for series in used:
+                assert needs[series] in panel["description"] and series in panel["description"], panel["title"]
+            assert panel["description"]
 
 
 # --- promtool: the rules as Prometheus itself parses and evaluates them ------------------------------
@@ -107,7 +158,7 @@ def promtool() -> str:
 
 
 def expected(rule: dict[str, Any], **labels: str) -> dict[str, Any]:
-    return {"exp_labels": {"severity": rule["labels"]["severity"], **labels}, "exp_annotations": rule["annotations"]}
+    return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": rule["annotations"]}
 
 
 def run_promtool(tmp_path: Path, groups: list[dict[str, Any]], tests: list[dict[str, Any]]) -> None:
@@ -133,6 +184,17 @@ def latency(buckets: dict[str, str]) -> list[dict[str, str]]:
             for le, values in buckets.items()]
 
 
+def sidecar_targets(*pods: tuple[str, str]) -> list[dict[str, str]]:
+    """Per pod, (the sidecar target's `up`, what it reports of the server) as promtool series values."""
+    series = []
+    for index, (up, server_up) in enumerate(pods):
+        target = f'{SERVER},instance="10.244.0.{index + 10}:9090",pod="mlflow-{index}"'
+        series.append({"series": f"up{{{target}}}", "values": up})
+        if server_up != "stale":
+            series.append({"series": f"mlflow_platform_server_up{{{target}}}", "values": server_up})
+    return series
+
+
 def test_rules_pass_promtool_check_and_unit_tests(prod: ProgramRun, tmp_path: Path) -> None:
     rule = alerts(prod)
     cases: list[tuple[str, list[dict[str, str]], str, list[dict[str, Any]]]] = [
@@ -141,7 +203,13 @@ def test_rules_pass_promtool_check_and_unit_tests(prod: ProgramRun, tmp_path: Pa
         ("MlflowServerDown", [{"series": f"up{{{SERVER}}}", "values": "0x10"}], "4m", []),  # not yet 5 minutes
         ("MlflowServerDown", [{"series": f"up{{{SERVER}}}", "values": "1x10"}], "6m", []),
         ("MlflowServerDown", [{"series": 'up{namespace="other",job="x"}', "values": "1x10"}], "6m",
-         [expected(rule["MlflowServerDown"], namespace="mlflow", job="mlflow")]),  # no target at all
+         [expected(rule["MlflowServerDown"], job="mlflow")]),  # no target at all
+        # Prometheus scrapes the metrics sidecar: its `up` is 1 whatever the server does; the sidecar's report counts.
+        ("MlflowServerDown", sidecar_targets(("1x10", "0x10")), "6m", [expected(rule["MlflowServerDown"])]),
+        ("MlflowServerDown", sidecar_targets(("1x10", "1x10")), "6m", []),
+        ("MlflowServerDown", sidecar_targets(("1x10", "0x10"), ("1x10", "1x10")), "6m", []),  # one pod answers
+        # A sidecar that does not answer either: its series go stale, its `up` is 0.
+        ("MlflowServerDown", sidecar_targets(("0x10", "stale")), "6m", [expected(rule["MlflowServerDown"])]),
         ("MlflowHighLatencyP95", latency({"0.5": "0x30", "1": "0x30", "2.5": "0+1x30", "5": "0+10x30", "+Inf": "0+10x30"}),
          "16m", [expected(rule["MlflowHighLatencyP95"])]),
         ("MlflowHighLatencyP95", latency({"0.5": "0+10x30", "1": "0+10x30", "2.5": "0+10x30", "5": "0+10x30",

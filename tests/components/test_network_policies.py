@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CLOUDFLARE_FRONT_DOOR, CRONJOB, DEPLOYMENT, JOB, PROD_SECRETS, SERVICE, STATEFULSET, pod_spec
+from conftest import CLOUDFLARE_FRONT_DOOR, CRONJOB, DEPLOYMENT, JOB, MONITORED, PROD_SECRETS, SERVICE, STATEFULSET, pod_spec
 from harness import ProgramRun, Registration, run_program
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -83,7 +83,7 @@ def backup_pods(dev: ProgramRun) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def dev_monitored() -> ProgramRun:
     """dev with Monitoring's ServiceMonitors: only then is Prometheus admitted anywhere."""
-    return run_program("dev", {"monitoringEnabled": True})
+    return run_program("dev", {**MONITORED})
 
 
 def test_without_monitoring_nothing_admits_prometheus(dev: ProgramRun) -> None:
@@ -211,7 +211,7 @@ def test_can_be_turned_off() -> None:
 
 
 def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
-    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100, "monitoringEnabled": True})
+    run = run_program("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100, **MONITORED})
     jobs = run.one(DEPLOYMENT, "mlflow-jobs")
     assert selects(policy(run, "jobs")["podSelector"], jobs)
     assert not selects(policy(run, "server")["podSelector"], jobs)
@@ -300,7 +300,7 @@ def monitored(request: pytest.FixtureRequest, prod: ProgramRun) -> ProgramRun:
     exporter, and the jobs pod, which no ServiceMonitor selects."""
     if request.param == "prod":
         return prod
-    return run_program("dev", {"monitoringEnabled": True, "serverJobExecution": True, "postgresMaxConnections": 1100})
+    return run_program("dev", {**MONITORED, "serverJobExecution": True, "postgresMaxConnections": 1100})
 
 
 def test_prometheus_is_admitted_exactly_on_the_ports_its_service_monitors_scrape(monitored: ProgramRun) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from test_hostile_config import assert_refused, refusal
 
-from conftest import AFFINITY, CLOUDFLARE_FRONT_DOOR, MIRRORS, NODE_SELECTOR, POD_KEYS, PROD_SECRETS, TOLERATIONS
+from conftest import AFFINITY, CLOUDFLARE_FRONT_DOOR, MIRRORS, MONITORED, NODE_SELECTOR, POD_KEYS, PROD_SECRETS, TOLERATIONS
 from harness import ProgramRun, Registration, run_program
 
 # Every workload kind: dev (server, migration, PostgreSQL, backup, MinIO, setup), with jobs, prod (oauth2-proxy),
@@ -164,7 +164,7 @@ class TestWorkloadResources:
             for variant, (stack, overrides) in STACKS.items():
                 jobs = variant != "prod-with-cloudflare-tunnel"  # routed by path: refused with the tunnel
                 run = run_program(stack, {**overrides, "serverJobExecution": jobs, "postgresMaxConnections": 2000,
-                                          "monitoringEnabled": True, "authEnabled": stack == "prod",
+                                          **MONITORED, "authEnabled": stack == "prod",
                                           "gcSchedule": "0 4 * * *",
                                           "workloadResources": {workload: {"limits": {"memory": marker}}}})
                 for obj, template in pod_templates(run):

@@ -260,9 +260,17 @@ class PrivatePostgres:
     def restart(self) -> None:
         self._ctl("restart", "-m", "fast")
 
+    def ensure_running(self) -> None:
+        with suppress(subprocess.CalledProcessError):  # pg_ctl start refuses a running server
+            self.start()
+
+    def halt(self) -> None:
+        """The server down, its data kept (start() brings it back): a database outage."""
+        self._ctl("stop", "-m", "immediate")
+
     def stop(self) -> None:
         with suppress(subprocess.CalledProcessError):
-            self._ctl("stop", "-m", "immediate")
+            self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

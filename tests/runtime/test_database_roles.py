@@ -20,6 +20,7 @@ import psycopg2.errors
 import pytest
 import requests
 
+from conftest import MONITORED
 from harness import ProgramRun, run_program
 from runtime.fixtures import private_postgres_cluster
 from runtime.platform import OWNER_URIS, ROLES_SECRET, URI_SECRET, Platform, declared_secrets, local_platform, stopping
@@ -39,7 +40,7 @@ def scram_postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="module")
 def monitored() -> ProgramRun:
     """Every role there is: the app's, the exporter's (monitoring) and the backup's; and the auth app's database."""
-    return run_program("dev", {"monitoringEnabled": True, "authEnabled": True, "authAllowBasicAuth": True})
+    return run_program("dev", {**MONITORED, "authEnabled": True, "authAllowBasicAuth": True})
 
 
 @pytest.fixture(scope="module")
