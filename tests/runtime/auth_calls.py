@@ -1,5 +1,8 @@
 """Requests to a server running MLflow's auth app, as the identities the runtime tests sign in with."""
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -46,3 +49,24 @@ def grant(server: RunningServer, token: str, username: str, experiment_id: str, 
 
 
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def signed_in_by(issuer: str) -> dict[str, Any]:
+    """Stack config: the auth app on, people and programs signing in with `issuer`'s tokens, ADMIN an admin."""
+    return {"authEnabled": True, "authAdminUsers": [ADMIN], "authAdminIssuers": [issuer],
+            "authTrustedIssuers": [f"{issuer}={PROGRAMS}"]}
+
+
+@contextmanager
+def tracking_token(token: str | None) -> Iterator[None]:
+    """The MLflow client sends `token` (MLFLOW_TRACKING_TOKEN) while the block runs; nothing changes for None."""
+    before = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = token
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        else:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = before

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness import ROOT, ProgramRun, run_program
-from runtime.auth_calls import ADMIN, PROGRAMS
+from harness import ROOT, run_program
+from runtime.auth_calls import ADMIN, PROGRAMS, signed_in_by, tracking_token
 from runtime.fixtures import skip_or_fail
 from runtime.forward_proxy import ForwardProxy
 from runtime.identity_provider import identity_provider
@@ -74,7 +74,7 @@ class Case:
 CASES = [
     Case("front-door", {}, f"http://{FRONT_DOOR}/"),
     Case("static-prefix", {"serverStaticPrefix": "/mlflow"}, f"http://{FRONT_DOOR}/mlflow/"),
-    Case("auth-app", {"authEnabled": True}, f"http://{FRONT_DOOR}/", auth=True),
+    Case("auth-app", {}, f"http://{FRONT_DOOR}/", auth=True),
     Case("port-forward", {}, "http://localhost:5000/"),
 ]
 
@@ -128,13 +128,6 @@ def seed(tracking_uri: str, workdir: Path) -> Seeded:
     return Seeded(experiment_id, run.info.run_id, "browsed-run")
 
 
-def stack_of(case: Case, issuer: str | None) -> ProgramRun:
-    if not case.auth:
-        return run_program("dev", case.stack)
-    return run_program("dev", {**case.stack, "authAdminUsers": [ADMIN], "authAdminIssuers": [issuer],
-                               "authTrustedIssuers": [f"{issuer}={PROGRAMS}"]})
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
@@ -148,13 +141,12 @@ def test_the_ui_shows_experiments_a_run_a_chart_and_an_artifact(
     executable = chromium()
     with ExitStack() as stack:
         issuer = stack.enter_context(identity_provider()) if case.auth else None
-        run = stack_of(case, issuer.issuer if issuer else None)
+        run = run_program("dev", {**case.stack, **(signed_in_by(issuer.issuer) if issuer else {})})
         platform, server = stack.enter_context(migrated_server(run, postgres_server, tmp_path, case.name))
-        headers = {}
-        if issuer:
-            headers["Authorization"] = f"Bearer {issuer.token('admin', PROGRAMS, email=ADMIN)}"
-            os.environ["MLFLOW_TRACKING_TOKEN"] = headers["Authorization"].removeprefix("Bearer ")
-            stack.callback(os.environ.pop, "MLFLOW_TRACKING_TOKEN", None)
+        token = issuer.token("admin", PROGRAMS, email=ADMIN) if issuer else None
+        # The person's ID token on every request, as the front door passes it; the seeding client's too.
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        stack.enter_context(tracking_token(token))
         prefix = case.stack.get("serverStaticPrefix", "")
         seeded = seed(f"{server.url}{prefix}", tmp_path)
         proxy = ForwardProxy({case.route: f"127.0.0.1:{server.port}"})

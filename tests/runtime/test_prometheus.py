@@ -32,7 +32,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import MONITORED
 from harness import ProgramRun, run_program
-from runtime.auth_calls import ADMIN, PROGRAMS
+from runtime.auth_calls import ADMIN, PROGRAMS, signed_in_by, tracking_token
 from runtime.fixtures import private_postgres_cluster, skip_or_fail
 from runtime.forward_proxy import ForwardProxy
 from runtime.generated import POD_IP, DeclaredContainer
@@ -68,6 +68,8 @@ class Monitored:
     prometheus: Prometheus
     headers: dict[str, str]
     """What the layout's clients send (a token with the auth app)."""
+    run_id: str = ""
+    """A run the traffic made, with an artifact report.txt."""
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return requests.request(method, f"{self.server.url}{path}", headers=self.headers, timeout=60, **kwargs)
@@ -183,31 +185,16 @@ def monitored(layout: str, run: ProgramRun, workdir: Path, headers: dict[str, st
 
 
 
-@contextmanager
-def tracking_as(stack: Monitored) -> Iterator[MlflowClient]:
-    """The MLflow client on the server, signed in as the layout's clients are."""
-    token = stack.headers.get("Authorization", "").removeprefix("Bearer ")
-    before = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        os.environ["MLFLOW_TRACKING_TOKEN"] = token
-    try:
-        yield MlflowClient(stack.server.url)
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
-        else:
-            os.environ["MLFLOW_TRACKING_TOKEN"] = before
-
-
-def drive_traffic(stack: Monitored, workdir: Path) -> None:
+def drive_traffic(stack: Monitored, workdir: Path) -> str:
     """What a training job and a person do: an experiment, runs with params and a metric history, an artifact
-    uploaded and read back, searches, and a client's mistake (a 4xx)."""
+    uploaded and read back, searches, and a client's mistake (a 4xx). Returns the last run's ID."""
     artifact = workdir / "report.txt"
     artifact.write_text("monitoring traffic\n")
-    with tracking_as(stack) as client:
+    with tracking_token(stack.headers.get("Authorization", "").removeprefix("Bearer ") or None):
+        client = MlflowClient(stack.server.url)
         experiment_id = client.create_experiment("monitored")
         for index in range(3):
-            run_id = client.create_run(experiment_id).info.run_id
+            run_id = str(client.create_run(experiment_id).info.run_id)
             client.log_param(run_id, "index", str(index))
             for step in range(5):
                 client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step)
@@ -217,12 +204,7 @@ def drive_traffic(stack: Monitored, workdir: Path) -> None:
         client.get_metric_history(run_id, "loss")
         client.download_artifacts(run_id, "report.txt", str(workdir))
     assert stack.call("GET", "/api/2.0/mlflow/experiments/get", params={"experiment_id": "999999"}).status_code == 404
-
-
-def with_auth_app(issuer: str) -> ProgramRun:
-    """The dev stack monitored, with the auth app: people and programs sign in with `issuer`'s tokens."""
-    return run_program("dev", {**MONITORED, "authEnabled": True, "authAdminUsers": [ADMIN], "authAdminIssuers": [issuer],
-                               "authTrustedIssuers": [f"{issuer}={PROGRAMS}"]})
+    return run_id
 
 
 @pytest.fixture(scope="module", params=["server", "sidecar"])
@@ -234,17 +216,17 @@ def layout(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             run, headers = run_program("dev", MONITORED), {}
         else:
             issuer = stack.enter_context(identity_provider())
-            run = with_auth_app(issuer.issuer)
+            run = run_program("dev", {**MONITORED, **signed_in_by(issuer.issuer)})
             headers = {"Authorization": f"Bearer {issuer.token('admin', PROGRAMS, email=ADMIN)}"}
         monitored_stack = stack.enter_context(monitored(request.param, run, workdir, headers))
-        drive_traffic(monitored_stack, workdir)
+        monitored_stack.run_id = drive_traffic(monitored_stack, workdir)
         yield monitored_stack
 
 
 def test_the_sidecar_layout_is_prods(prod: ProgramRun) -> None:
     """What the sidecar layout scrapes is what the prod stack declares: the same ServiceMonitor for the server."""
     with identity_provider() as issuer:
-        sidecar_run = with_auth_app(issuer.issuer)
+        sidecar_run = run_program("dev", {**MONITORED, **signed_in_by(issuer.issuer)})
 
     def server_monitor(run: ProgramRun) -> dict[str, Any]:
         (monitor,) = [m.plain_inputs for m in run.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
@@ -310,9 +292,7 @@ def test_a_missing_artifact_is_a_5xx_the_error_ratio_counts(layout: Monitored) -
     prometheus = layout.prometheus
     query = 'sum(mlflow_http_request_total{namespace="mlflow",job="mlflow",status="500"}) or vector(0)'
     before = float(prometheus.query(query)[0]["value"][1])
-    with tracking_as(layout) as client:
-        run_id = client.search_runs([client.get_experiment_by_name("monitored").experiment_id])[0].info.run_id
-    answer = layout.call("GET", "/get-artifact", params={"run_uuid": run_id, "path": "no-such-file.txt"})
+    answer = layout.call("GET", "/get-artifact", params={"run_uuid": layout.run_id, "path": "no-such-file.txt"})
     assert answer.status_code == MISSING_ARTIFACT_STATUS, answer.text
     prometheus.wait_for(lambda: float(prometheus.query(query)[0]["value"][1]) == before + 1, 30, "counted")
 
@@ -366,10 +346,9 @@ def test_each_alert_fires_when_its_failure_is_caused(layout: Monitored) -> None:
     fires("MlflowHighLatencyP95")
 
     # The object store gone: reading an artifact fails with 5xx.
-    with tracking_as(layout) as client:
-        run_id = client.search_runs([client.get_experiment_by_name("monitored").experiment_id])[0].info.run_id
     layout.platform.s3.stop()
-    with calling(layout, "GET", "/get-artifact", threads=8, params={"run_uuid": run_id, "path": "report.txt"}) as statuses:
+    with calling(layout, "GET", "/get-artifact", threads=8, params={"run_uuid": layout.run_id, "path": "report.txt"}
+                 ) as statuses:
         fires("MlflowHighErrorRatio")
     assert 500 in statuses, statuses
 
