@@ -47,9 +47,6 @@ stands, word for word, in every vendored source (an upstream change to one fails
 Not checked: the rules on fields the platform does not use (UNCHECKED_FIELDS: HTTPRoute filters, whose rules also
 sit on spec.rules[]; Gateway spec.addresses and spec.tls). An object that sets one of them is a problem (cel_problems),
 until its rules are checked here too.
-
-Not here: monitoring.coreos.com (ServiceMonitor, PrometheusRule; prometheus-operator's CRDs are not vendored):
-tests/components/test_monitoring.py checks their structure and promtool their rules.
 """
 
 import copy
@@ -66,9 +63,6 @@ import kubernetes_validate
 from jsonschema.exceptions import ValidationError
 
 SCHEMAS = Path(__file__).resolve().parent / "crd_schemas"
-COVERED_ELSEWHERE = {
-    "monitoring.coreos.com": "tests/components/test_monitoring.py checks their structure and promtool their rules",
-}
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 Schema = dict[str, Any]
 
@@ -113,7 +107,7 @@ def vendored_groups() -> tuple[str, ...]:
 
 
 # What tests/test_schemas.py leaves out: kubernetes-validate has no schema for them.
-CUSTOM_API_GROUPS = tuple(f"{group}/" for group in sorted({*vendored_groups(), *COVERED_ELSEWHERE}))
+CUSTOM_API_GROUPS = tuple(f"{group}/" for group in sorted(vendored_groups()))
 
 
 @cache
@@ -122,9 +116,25 @@ def raw_schema(source: str, group: str, kind: str, version: str) -> Schema | Non
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+_RE2_FLAGS = re.compile(r"\(\?([imsU]+)\)")
+
+
+def python_pattern(pattern: str) -> str:
+    """A CRD's `pattern` (Go's RE2, which the API server runs) as Python's re reads it the same: RE2 lets a flag group
+    such as `(?i)` stand anywhere and apply from there on, Python only at the start, so `A(?i)B` becomes `A(?i:B)`."""
+    found = list(_RE2_FLAGS.finditer(pattern))
+    assert len(found) <= 1 and "U" not in "".join(m.group(1) for m in found), f"an RE2 pattern to translate: {pattern}"
+    if not found:
+        return pattern
+    flag = found[0]
+    return f"{pattern[:flag.start()]}(?{flag.group(1)}:{pattern[flag.end():]})"
+
+
 def strict(node: Schema) -> Schema:
     """The schema with unknown fields refused (see the module's docstring) and the Kubernetes extensions translated."""
     node = dict(node)
+    if isinstance(node.get("pattern"), str):
+        node["pattern"] = python_pattern(node["pattern"])
     preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
     if node.get("nullable") is True:
         if isinstance(node.get("type"), str):

@@ -1,8 +1,7 @@
 """Every custom resource the stacks declare passes its CRD's schema, strictly (tests/crd_schema.py says how), in every
 vendored source of its API group: Gateway API v1.5.1 and v1.6.1, NGINX Gateway Fabric v2.6.7, AWS Load Balancer
-Controller v3.5.0 (tests/crd_schemas/, written by tools/crd_schemas.py). A custom resource with no vendored schema
-fails, except monitoring.coreos.com's: tests/components/test_monitoring.py checks their structure and promtool their
-rules.
+Controller v3.5.0, prometheus-operator v0.93.0 (tests/crd_schemas/, written by tools/crd_schemas.py). A custom resource
+with no vendored schema fails.
 
 The sample manifests below are the shapes the platform emits (or will): they pin what each CRD accepts, and the
 guards prove the checker can fail.
@@ -17,15 +16,14 @@ from typing import Any
 import pytest
 import yaml
 from crd_schema import (
-    COVERED_ELSEWHERE,
     FILTER_RULES_PATH,
     HAND_CHECKED_RULES,
     SCHEMAS,
     UNCHECKED_FIELDS,
     Validator,
-    group_version,
     is_custom,
     problems,
+    python_pattern,
     raw_schema,
     schema_at,
     sources_for,
@@ -47,7 +45,7 @@ def custom_resource_problems(run: ProgramRun) -> tuple[list[str], list[str]]:
     for obj in run.kubernetes_objects():
         manifest = as_manifest(obj)
         api_version = str(manifest.get("apiVersion", ""))
-        if not is_custom(api_version) or group_version(api_version)[0] in COVERED_ELSEWHERE:
+        if not is_custom(api_version):
             continue
         checked.append(f"{api_version} {manifest.get('kind')}")
         failures += [f"{obj.urn}: {problem}" for problem in problems(manifest)]
@@ -70,7 +68,7 @@ def test_a_misspelt_field_in_a_declared_route_is_caught(each_stack: ProgramRun) 
 
 
 def test_test_schemas_leaves_out_exactly_the_custom_groups() -> None:
-    assert {p.rstrip("/") for p in CUSTOM_API_GROUPS} == {*COVERED_ELSEWHERE, "gateway.networking.k8s.io",
+    assert {p.rstrip("/") for p in CUSTOM_API_GROUPS} == {"monitoring.coreos.com", "gateway.networking.k8s.io",
                                                           "gateway.nginx.org", "gateway.k8s.aws"}
     assert all(is_custom(f"{prefix}v1") for prefix in CUSTOM_API_GROUPS)
     assert not is_custom("networking.k8s.io/v1") and not is_custom("v1") and not is_custom("apps/v1")
@@ -498,3 +496,22 @@ def test_defaults_are_filled_in_before_validating() -> None:
         "CEL: spec.addresses: its CEL rules are not hand-checked (tests/crd_schema.py UNCHECKED_FIELDS): add them"]
     gateway["spec"]["addresses"] = [{"value": "mlflow.example.com"}]
     assert [p.split(": ")[1] for p in problems(gateway)][:2] == ["spec.addresses[0]"] * 2
+
+
+def test_the_monitoring_objects_are_checked_and_a_misspelt_field_is_caught(prod: ProgramRun) -> None:
+    """prometheus-operator's CRDs: the declared ServiceMonitor and PrometheusRule pass, and guard the guard."""
+    _, checked = custom_resource_problems(prod)
+    assert {"monitoring.coreos.com/v1 ServiceMonitor", "monitoring.coreos.com/v1 PrometheusRule"} <= set(checked)
+    (monitor,) = [as_manifest(m) for m in prod.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")]
+    monitor["spec"]["endpoints"][0]["intervall"] = monitor["spec"]["endpoints"][0].pop("interval")
+    assert problems(monitor) == ["prometheus-operator-v0.93.0: spec.endpoints[0]: Additional properties are not "
+                                 "allowed ('intervall' was unexpected)"]
+    (rule,) = [as_manifest(r) for r in prod.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")]
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "5 minutes"  # not a Prometheus duration
+    assert [p.split(":")[1].strip() for p in problems(rule)] == ["spec.groups[0].rules[0].for"]
+
+
+def test_re2_flag_groups_read_as_the_api_server_reads_them() -> None:
+    """prometheus-operator's `^(?i)(abort|warn)?$` (RE2: the flag applies from where it stands)."""
+    pattern = python_pattern("^(?i)(abort|warn)?$")
+    assert [bool(re.fullmatch(pattern, v)) for v in ("WARN", "abort", "", "warning")] == [True, True, True, False]

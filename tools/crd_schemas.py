@@ -64,6 +64,13 @@ SOURCES = (
     Source("nginx-gateway-fabric", "nginx/nginx-gateway-fabric", "v2.6.7", "5e34a17a8f7787e90f41d1af91258a556f0795b4",
            ("deploy/crds.yaml",),
            (("gateway.nginx.org", "ClientSettingsPolicy"), ("gateway.nginx.org", "ProxySettingsPolicy"))),
+    # What the Monitoring component declares; the operator's release of 2026-07-28 (kube-prometheus-stack installs
+    # the same CRD files from this directory's release).
+    Source("prometheus-operator", "prometheus-operator/prometheus-operator", "v0.93.0",
+           "f8fafd475f3d132e239432ae6172de60a6cb6516",
+           ("example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+            "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"),
+           (("monitoring.coreos.com", "ServiceMonitor"), ("monitoring.coreos.com", "PrometheusRule"))),
     # The same CRDs as config/crd/gateway/gateway-crds.yaml and the Helm chart's crds/gateway-crds.yaml (identical).
     Source("aws-load-balancer-controller", "kubernetes-sigs/aws-load-balancer-controller", "v3.5.0",
            "11eb202c97e4ae2ee45e0658c4cde9a4b59f33d4",
