@@ -10,7 +10,10 @@ import pulumi
 from croniter import croniter
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+# k8s.io/apimachinery pkg/api/resource/quantity.go: <signedNumber><suffix>, the suffix binary SI, decimal SI or an
+# exponent (e/E and a signed integer), the number digits with an optional fraction ("5.", ".5" and "5.5").
+_QUANTITY = re.compile(r"(?P<sign>[+-])?(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
+                       r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE](?P<exponent>[+-]?[0-9]+)|m|k|M|G|T|P|E)?")
 _SUFFIX_FACTORS = {
     "": Decimal(1), "m": Decimal("0.001"),
     "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
@@ -27,24 +30,38 @@ def parse_quantity(value: str) -> Decimal:
     # Exactly as written: the API server refuses surrounding spaces, which would fail only at apply.
     match = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 10Gi)")
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 10Gi, 1e3)")
+    if match["sign"] == "-":
+        raise ValueError(f"{value!r} is not a Kubernetes quantity a size may be: it is negative")
     try:
-        return Decimal(match["number"]) * _SUFFIX_FACTORS[match["suffix"] or ""]
-    except InvalidOperation as err:  # pragma: no cover - the regex admits only valid decimals
-        raise ValueError(f"{value!r} is not a Kubernetes quantity") from err
+        exponent = match["exponent"]
+        factor = Decimal(10) ** int(exponent) if exponent is not None else _SUFFIX_FACTORS[match["suffix"] or ""]
+        return Decimal(match["number"]) * factor
+    except (InvalidOperation, OverflowError) as err:  # an exponent beyond what a Decimal holds
+        raise ValueError(f"{value!r} is not a Kubernetes quantity this platform can size") from err
+
+
+# The distribution reference grammar (github.com/distribution/reference, regexp.go): [domain/]path[:tag][@digest], the
+# domain's components alphanumeric with inner '-' (any case), a port, the path's components lower-case alphanumeric
+# joined by '.', '_', '__' or '-'s, the tag a word character then up to 127 of [A-Za-z0-9_.-]; the name at most 255.
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?)"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+                        r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+                        r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?")
 
 
 def image_problem(image: str) -> str | None:
-    """Why an image reference is not pinned, or None when it is (a tag other than latest, or a digest)."""
-    if not image or any(c.isspace() for c in image):
-        return f"{image!r} is not an image reference"
-    if _DIGEST.search(image):
-        return None
-    last_segment = image.rsplit("/", 1)[-1]
-    if ":" not in last_segment:
+    """Why an image reference is not one, or not pinned (a tag other than latest, or a sha256 digest); else None."""
+    match = _REFERENCE.fullmatch(image) if isinstance(image, str) else None
+    if match is None or len(match["name"]) > 255:
+        return (f"{image!r} is not an image reference ([registry/]path[:tag][@sha256:digest], the path in lower case, "
+                "the tag of letters, digits, '_', '.' and '-' not starting with '.' or '-')")
+    if match["digest"]:
+        return None if _DIGEST.search(image) else f"{image!r}: pin a @sha256 digest (64 hex digits)"
+    if not match["tag"]:
         return f"{image!r} has no tag; pin a version tag or a @sha256 digest"
-    tag = last_segment.rsplit(":", 1)[1]
-    if not tag or tag.lower() == "latest":
+    if match["tag"].lower() == "latest":
         return f"{image!r} uses a floating tag; pin a version tag or a @sha256 digest"
     return None
 
@@ -55,6 +72,17 @@ def dns_subdomain_problem(value: str) -> str | None:
     if len(value) > 253 or any(dns_label_problem(label) for label in value.split(".")):
         return (f"{value!r} is not a DNS subdomain (lower-case letters, digits, '-' and '.', each part starting and "
                 "ending alphanumeric, up to 253 characters)")
+    return None
+
+
+def namespace_problem(value: str) -> str | None:
+    """A namespace the platform may create and fill: a DNS label, not one of Kubernetes' own (kube-system,
+    kube-public, kube-node-lease: the kube- prefix is reserved for them) nor `default`."""
+    if problem := dns_label_problem(value):
+        return problem
+    if value.startswith("kube-") or value == "default":
+        return (f"{value!r} is a namespace of the cluster's own (the kube- prefix is Kubernetes', default everyone's); "
+                "the platform declares a default-deny NetworkPolicy there: name one of its own, e.g. mlflow")
     return None
 
 
@@ -98,13 +126,16 @@ def quantity_problem(value: str) -> str | None:
 
 def dns_name_problem(value: str) -> str | None:
     labels = value.split(".")
-    if len(labels) < 2 or any(dns_label_problem(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or any(dns_label_problem(label) for label in labels):
         return f"{value!r} is not a DNS name like mlflow.example.com"
     return None
 
 
 def https_url_problem(value: str) -> str | None:
-    return None if value.startswith("https://") and " " not in value else f"{value!r} is not an https:// URL"
+    """An https URL by its grammar (page_url_problem's: a host, no fragment)."""
+    if not value.startswith("https://") or page_url_problem(value):
+        return f"{value[:80]!r} is not an https:// URL with a host, like https://accounts.example.com"
+    return None
 
 
 def issuer_url_problem(value: str) -> str | None:
@@ -126,8 +157,19 @@ def program_identity_problem(value: str) -> str | None:
     return None
 
 
+# ARNs (AWS IAM User Guide, "IAM identifiers"): arn:partition:service:region:account-id:resource.
+_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?)?"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]"
+KMS_KEY_ARN = re.compile(rf"arn:{_PARTITION}:kms:{_REGION}:[0-9]{{12}}:(?:key/(?:[0-9a-f]{{8}}(?:-[0-9a-f]{{4}}){{3}}"
+                         r"-[0-9a-f]{12}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]{1,256})")
+
+
 def arn_problem(value: str) -> str | None:
-    return None if value.startswith("arn:aws") and value.count(":") >= 5 else f"{value!r} is not an ARN"
+    """A KMS key's ARN (the only ARNs the components take: their kms_key_arn), by the key's or an alias's form."""
+    if KMS_KEY_ARN.fullmatch(value):
+        return None
+    return (f"{value[:100]!r} is not a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/"
+            "1234abcd-12ab-34cd-56ef-1234567890ab (or :alias/<name>)")
 
 
 SUBNET_ID = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")

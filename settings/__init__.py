@@ -20,7 +20,7 @@ from mlflow_platform.kube.resources import WorkloadSizes
 from mlflow_platform.mlflow_postgres import MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.engines import LABELS as ENGINE_LABELS
 from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
-from mlflow_platform.validation import dns_label_problem, dns_subdomain_problem
+from mlflow_platform.validation import dns_subdomain_problem, namespace_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
 from settings.checks import aws_region_problem
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
@@ -80,7 +80,7 @@ class Settings:
 
 def load_settings(config: pulumi.Config | None = None) -> Settings:
     read = ConfigReader(config or pulumi.Config())
-    namespace = read.string("namespace", check=dns_label_problem)
+    namespace = read.string("namespace", check=namespace_problem)
     data_protection = read.boolean("dataProtection")
     storage_class = read.optional("storageClass", check=dns_subdomain_problem)
     aws_region = read.optional("awsRegion", check=aws_region_problem)
@@ -94,7 +94,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     database = read_database(read, cluster, aws_region, data_protection)
     artifacts = read_artifacts(read, cluster, aws_region)
     server = read_server(read)
-    front_door = read_front_door(read, None if dns_label_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
+    front_door = read_front_door(read, None if namespace_problem(namespace) else namespace, SERVER_SERVICE_ACCOUNT,
                                  server.tmp_size_limit if server else None, data_protection)
     if front_door and server and server.static_prefix:
         front_door = dataclasses.replace(front_door, path_prefix=server.static_prefix)
@@ -239,7 +239,13 @@ def _refuse_insecure_choices(read: ConfigReader, data_protection: bool, database
                f"{artifacts.endpoint.url} is plain http: every artifact, and requests signed with MLflow's keys that a "
                "machine in the path could replay, cross the network in clear; use the store's https endpoint")
     ssl_mode = database.ssl_mode if database else None
-    if ssl_mode and ssl_mode not in ("verify-ca", "verify-full"):
+    if ssl_mode in ("disable", "prefer"):
+        # No opt-in: allowUnverifiedDatabaseTls accepts TLS without verification, not its absence.
+        read.fail("externalDatabaseSslMode", f"sslmode={ssl_mode} may connect without TLS ("
+                  + ("never tries it" if ssl_mode == "disable" else "falls back to plain text when TLS fails")
+                  + "): use require (with allowUnverifiedDatabaseTls), verify-ca or verify-full, or dataProtection "
+                  "false for a database you do not protect")
+    elif ssl_mode and ssl_mode not in ("verify-ca", "verify-full"):
         refuse("externalDatabaseSslMode" if database and database.mode == "external" else "databaseMode",
                "allowUnverifiedDatabaseTls",
                f"the database connection uses sslmode={ssl_mode}, which does not verify the server's certificate: a "

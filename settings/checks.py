@@ -3,12 +3,21 @@
 import math
 import re
 
-from mlflow_platform.validation import dns_label_problem
+from mlflow_platform.validation import dns_label_problem, dns_name_problem
+
+_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_PREFIX = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
 
 
 def label_problem(value: str) -> str | None:
+    """key=value by Kubernetes' label rules (apimachinery validation: a qualified name, an optional DNS-subdomain
+    prefix of at most 253 characters; a value of at most 63, alphanumeric at both ends, '-', '_', '.' inside)."""
     key, sep, label = value.partition("=")
-    return None if sep and key and label and " " not in value else f"{value!r} is not a label like release=kube-prometheus-stack"
+    prefix, slash, name = key.rpartition("/")
+    if (sep and re.fullmatch(_LABEL_NAME, name) and re.fullmatch(_LABEL_NAME, label)
+            and (not slash or (len(prefix) <= 253 and re.fullmatch(_LABEL_PREFIX, prefix)))):
+        return None
+    return f"{value!r} is not a Kubernetes label like release=kube-prometheus-stack"
 
 
 def _finite(value: str) -> float | None:
@@ -64,11 +73,21 @@ def prefix_problem(value: str) -> str | None:
 
 
 def engine_version_problem(value: str) -> str | None:
-    parts = value.split(".")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) < 14:
+    if not re.fullmatch(r"[1-9][0-9]*\.[0-9]+", value) or int(value.split(".")[0]) < 14:
         return f"{value!r} is not a pinned PostgreSQL version like 17.6 (major 14 or later)"
     return None
 
 
 def instance_class_problem(value: str) -> str | None:
-    return None if value.startswith("db.") and value.count(".") == 2 else f"{value!r} is not an RDS class like db.t4g.medium"
+    """db.<family, generation and attributes>.<size> (RDS User Guide, "DB instance class types")."""
+    size = r"(?:nano|micro|small|medium|large|[1-9][0-9]?xlarge|xlarge|metal(?:-[1-9][0-9]*xl)?)"
+    if re.fullmatch(rf"db\.[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.{size}", value):
+        return None
+    return f"{value[:60]!r} is not an RDS instance class like db.t4g.medium or db.m7g.xlarge"
+
+
+def email_domain_problem(value: str) -> str | None:
+    """What oauth2-proxy's --email-domain takes: `*` (every account), or a domain name, in lower case."""
+    if value == "*" or not dns_name_problem(value):
+        return None
+    return f"{value[:80]!r} is not an e-mail domain like example.com (lower case, no spaces), nor *"

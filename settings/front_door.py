@@ -17,6 +17,7 @@ from mlflow_platform.validation import (
     subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
+from settings.checks import email_domain_problem
 from settings.providers import missing_claim
 from settings.reader import ConfigReader
 
@@ -172,7 +173,7 @@ def _sso(read: ConfigReader) -> OidcSso:
     issuer = read.optional("ssoIssuerUrl", check=https_url_problem)
     client_id = read.optional("ssoClientId")
     client_secret = read.secret("ssoClientSecret")
-    domains = read.string_list("ssoEmailDomains")
+    domains = read.string_list("ssoEmailDomains", check=email_domain_problem)
     groups = read.string_list("ssoAllowedGroups")
     programs = read.string_list("ssoAllowedPrograms", check=program_identity_problem)
     if groups and issuer and (provider := missing_claim(issuer, "groups")):

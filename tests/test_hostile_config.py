@@ -126,6 +126,29 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
       for value in ("", "ci bot", "a,b", '"quoted"', "#0oa1", "ci\u00e9", "x" * 256, "tab\there")),
 ]
 
+# Values of the same kinds as the corpus above that a first corpus let through (issue 28): each key checked by the
+# grammar of its format now.
+REFUSED += [
+    *(("dev", {"namespace": name}, "namespace", "is a namespace of the cluster's own")
+      for name in ("kube-system", "kube-public", "kube-node-lease", "default")),
+    ("prod", {"rdsInstanceClass": "db.t4g.medium; drop"}, "rdsInstanceClass", "is not an RDS instance class"),
+    ("prod", {"rdsInstanceClass": "db..large"}, "rdsInstanceClass", "is not an RDS instance class"),
+    ("prod", {"rdsEngineVersion": "\u0661\u0667.\u0666"}, "rdsEngineVersion", "is not a pinned PostgreSQL version"),
+    ("prod", {"rdsKmsKeyArn": "arn:aws:::::"}, "rdsKmsKeyArn", "is not a KMS key ARN"),
+    ("prod", {"rdsKmsKeyArn": "arn:aws:s3:::bucket"}, "rdsKmsKeyArn", "is not a KMS key ARN"),
+    *(("prod", {"ssoEmailDomains": [domain]}, "ssoEmailDomains", "is not an e-mail domain")
+      for domain in ("", " example.com\n", "Example.COM", "example..com", "@example.com")),
+    ("prod", {"ssoIssuerUrl": "https://"}, "ssoIssuerUrl", "is not an https:// URL with a host"),
+    ("prod", {"ssoIssuerUrl": "https://accounts.example.com/#frag"}, "ssoIssuerUrl", "is not an https:// URL"),
+    ("prod", {"monitoringReleaseLabel": "release=a,b"}, "monitoringReleaseLabel", "is not a Kubernetes label"),
+    ("prod", {"monitoringReleaseLabel": "release=-x"}, "monitoringReleaseLabel", "is not a Kubernetes label"),
+    ("prod", {"ingressHost": ".".join(["a" * 63] * 5)}, "ingressHost", "is not a DNS name"),
+    *(("dev", {"mlflowImage": image}, "mlflowImage", "is not an image reference")
+      for image in ("Ghcr.io/MLflow/mlflow:v1-full", "ghcr.io/mlflow/mlflow:v3:x-full", "ghcr.io/mlflow/mlflow:-bad-full",
+                    "ghcr.io/mlflow/mlflow:v1\n", "ghcr.io//mlflow:v1")),
+    ("dev", {"serverTmpSize": "-1e3"}, "serverTmpSize", "it is negative"),
+]
+
 # A stack whose data is protected (prod) refuses each insecure choice unless the key named after its risk accepts it.
 DEV_AS_PROD = {"dataProtection": True, "allowInClusterStoresInProd": True}
 REFUSED += [
@@ -134,8 +157,10 @@ REFUSED += [
     ("dev", DEV_AS_PROD, "ingressTlsClusterIssuer", "set mlflow-platform:allowPlaintextIngress to true"),
     ("prod", {"networkPolicies": False}, "networkPolicies", "set mlflow-platform:allowDisabledNetworkPolicies to true"),
     ("prod", {"allowUnverifiedDatabaseTls": False}, "databaseMode", "uses sslmode=require, which does not verify"),
-    ("prod", {**EXTERNAL, "externalDatabaseSslMode": "disable", "allowUnverifiedDatabaseTls": False},
-     "externalDatabaseSslMode", "uses sslmode=disable"),
+    # No TLS is not unverified TLS: the opt-in for the one does not accept the other.
+    *(("prod", {**EXTERNAL, "externalDatabaseSslMode": mode, "allowUnverifiedDatabaseTls": opt_in},
+       "externalDatabaseSslMode", f"sslmode={mode} may connect without TLS")
+      for mode in ("disable", "prefer") for opt_in in (False, True)),
     ("prod", {"albHttps": False}, "albHttps", "has no TLS"),
     ("prod", {"frontDoor": "ingress", "gatewayClassName": ""}, "ingressTlsClusterIssuer", "has no TLS"),
     # Authorization is never silently absent: without the auth app every caller is MLflow's admin.
@@ -172,6 +197,16 @@ ACCEPTED: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {}, "dev protects no data (dataProtection false): none of the prod refusals apply"),
     ("prod", {**EXTERNAL, "externalDatabaseSslMode": "verify-full", "databaseCaSecret": "db-ca",
               "allowUnverifiedDatabaseTls": False}, "verified TLS needs no opt-in"),
+    # Kubernetes' quantity grammar has exponents and a sign (apimachinery resource/quantity.go).
+    ("dev", {"serverTmpSize": "12e9", "serverMemoryLimit": "+4Gi", "serverCpuLimit": "1e0"},
+     "quantities with an exponent or a plus sign are Kubernetes quantities"),
+    ("dev", {"mlflowImage": "registry.example.com:5000/mirror/mlflow__full:v3.17.2-full"},
+     "a registry with a port and '__' in a path component are the reference grammar's"),
+    ("dev", {"mlflowImage": "ghcr.io/mlflow/mlflow:v3.17.2-full@sha256:" + "a" * 64}, "a tag with its digest"),
+    ("prod", {"rdsKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:alias/mlflow"}, "RDS takes a key's alias ARN"),
+    ("prod", {"rdsInstanceClass": "db.r6gd.16xlarge"}, "a class with attributes and a two-digit size"),
+    ("prod", {"monitoringReleaseLabel": "prometheus.example.com/release=kube-prometheus-stack"},
+     "a label key with a DNS prefix"),
 ]
 
 
