@@ -3,16 +3,22 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: test lint unit install component-package render image-env checkov-env ops-env old-mlflow-envs preview-dev preview-prod e2e dev dev-down clean
+.PHONY: test lint unit install lock component-package render image-env checkov-env ops-env old-mlflow-envs preview-dev preview-prod e2e dev dev-down clean
 
-# The image's Python environment (requirements-image.txt), outside the clone and keyed by the file's content,
-# so a clean checkout reuses it and a change to the file builds a new one.
-IMAGE_ENV ?= $(HOME)/.cache/mlflow-platform/image-env-$(shell sha256sum requirements-image.txt | cut -c1-16)
+# Every environment is installed from its lock (requirements*.lock: every package pinned, with hashes; tools/lock.py),
+# with hash checking. The image's Python environment (requirements-image.lock) lives outside the clone, keyed by the
+# lock's content, so a clean checkout reuses it and a change to the lock builds a new one.
+PIP_INSTALL = pip install --quiet --disable-pip-version-check --require-hashes
+IMAGE_ENV ?= $(HOME)/.cache/mlflow-platform/image-env-$(shell sha256sum requirements-image.lock | cut -c1-16)
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/$(PIP_INSTALL) -r requirements-dev.lock
 	touch $@
+
+# Rewrite every lock from its requirements file (needs PyPI); review the diff. tests/test_locks.py checks they agree.
+lock: $(BIN)/.installed
+	PATH=$(BIN):$$PATH $(BIN)/python -m tools.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
@@ -23,28 +29,28 @@ node_modules/.installed: package.json package-lock.json
 define cached_venv
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
-	$(1)/bin/pip install --quiet --disable-pip-version-check -r $(2)
+	$(1)/bin/$(PIP_INSTALL) -r $(2)
 	touch $(1)/.installed
 endef
 
 $(IMAGE_ENV)/.installed:
-	$(call cached_venv,$(IMAGE_ENV),requirements-image.txt)
+	$(call cached_venv,$(IMAGE_ENV),requirements-image.lock)
 
 image-env: $(IMAGE_ENV)/.installed
 
 # checkov in its own environment (it pins boto3 and more), cached and keyed the same way.
-CHECKOV_ENV ?= $(HOME)/.cache/mlflow-platform/checkov-$(shell sha256sum requirements-checkov.txt | cut -c1-16)
+CHECKOV_ENV ?= $(HOME)/.cache/mlflow-platform/checkov-$(shell sha256sum requirements-checkov.lock | cut -c1-16)
 
 $(CHECKOV_ENV)/.installed:
-	$(call cached_venv,$(CHECKOV_ENV),requirements-checkov.txt)
+	$(call cached_venv,$(CHECKOV_ENV),requirements-checkov.lock)
 
 checkov-env: $(CHECKOV_ENV)/.installed
 
 # The AWS CLI the operators' scripts (ops/) use, for the runtime tests that run them; cached and keyed the same way.
-OPS_ENV ?= $(HOME)/.cache/mlflow-platform/ops-env-$(shell sha256sum requirements-ops.txt | cut -c1-16)
+OPS_ENV ?= $(HOME)/.cache/mlflow-platform/ops-env-$(shell sha256sum requirements-ops.lock | cut -c1-16)
 
 $(OPS_ENV)/.installed:
-	$(call cached_venv,$(OPS_ENV),requirements-ops.txt)
+	$(call cached_venv,$(OPS_ENV),requirements-ops.lock)
 
 ops-env: $(OPS_ENV)/.installed
 

@@ -30,7 +30,7 @@ CHECKOV_ENV = "MLFLOW_PLATFORM_CHECKOV_ENV"
 
 def scan(run: ProgramRun, directory: Path, edit: Any = None) -> dict[str, Any]:
     """checkov's JSON report on the run's objects, each written as kubectl would send it."""
-    bin_dir = cached_env_bin(CHECKOV_ENV, "requirements-checkov.txt", "checkov")
+    bin_dir = cached_env_bin(CHECKOV_ENV, "requirements-checkov.lock", "checkov")
     if bin_dir is None:
         skip_or_fail(f"checkov is missing: run `make checkov-env` and set {CHECKOV_ENV} to it (make test does both)")
     checkov = bin_dir / "checkov"

@@ -12,6 +12,7 @@ import yaml
 
 from harness import ROOT
 from runtime.fixtures import skip_or_fail
+from tools import lock
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -140,11 +141,20 @@ def test_the_update_bot_covers_every_pin() -> None:
     import mlflow_platform.versions as versions
 
     config = json.loads((ROOT / "renovate.json").read_text())
-    assert set(config["enabledManagers"]) == {"pip_requirements", "npm", "github-actions", "custom.regex"}
+    assert set(config["enabledManagers"]) == {"pip_requirements", "pip-compile", "npm", "github-actions", "custom.regex"}
     assert "helpers:pinGitHubActionDigestsToSemver" in config["extends"]
-    pip_files = renovate_pattern(config["pip_requirements"]["managerFilePatterns"][0].strip("/"))
-    assert all(pip_files.search(str(p.relative_to(ROOT))) for p in ROOT.glob("**/requirements*.txt")
-               if ".venv" not in p.parts and "node_modules" not in p.parts)
+    # A locked file moves with its lock (pip-compile rewrites both); the others by pip_requirements; provider/'s has
+    # no pin of its own (the program's, and the package from the checkout).
+    locked, plain = (renovate_pattern(config[manager]["managerFilePatterns"][0].strip("/"))
+                     for manager in ("pip-compile", "pip_requirements"))
+    for path in ROOT.glob("**/requirements*.*"):
+        name = str(path.relative_to(ROOT))
+        if {".venv", "node_modules"} & set(path.parts) or name == "provider/requirements.txt":
+            continue
+        if name in lock.LOCKS:
+            assert locked.search(lock.LOCKS[name]) and not plain.search(name), name
+        else:
+            assert locked.search(name) if name.endswith(".lock") else plain.search(name), name
     source = (ROOT / "mlflow_platform" / "versions.py").read_text()
     found: dict[str, str] = {}
     for manager in config["customManagers"]:

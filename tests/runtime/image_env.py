@@ -1,6 +1,6 @@
 """The Python environment of the image the server runs in, for the processes the runtime layer starts.
 
-The declared server, migration and sidecars run from a virtualenv made from requirements-image.txt
+The declared server, migration and sidecars run from a virtualenv made from requirements-image.lock
 (`make image-env`, path in MLFLOW_PLATFORM_IMAGE_ENV), not from the test suite's: the image's
 uvicorn[standard] brings uvloop and httptools, which change the server's latency and throughput,
 and its google-cloud-storage needs a protobuf the Pulumi SDK refuses.
@@ -24,7 +24,7 @@ BEHAVIOUR_PACKAGES = ("uvloop", "httptools", "psycopg2", "pymysql", "boto3", "pr
 
 
 def cached_env_bin(variable: str, requirements: str, prefix: str) -> Path | None:
-    """The bin directory of a virtualenv the Makefile builds from a requirements file (its path in `variable`, else
+    """The bin directory of a virtualenv the Makefile builds from a lock file (its path in `variable`, else
     where make puts it: ~/.cache, keyed by the file's content); None when it is not built."""
     digest = hashlib.sha256((ROOT / requirements).read_bytes()).hexdigest()[:16]
     root = Path(os.environ.get(variable) or Path.home() / ".cache" / "mlflow-platform" / f"{prefix}-{digest}")
@@ -33,7 +33,7 @@ def cached_env_bin(variable: str, requirements: str, prefix: str) -> Path | None
 
 def image_bin() -> Path | None:
     """The image environment's bin directory; None when it is not there (the reason: unavailable_reason())."""
-    return cached_env_bin(IMAGE_ENV, "requirements-image.txt", "image-env")
+    return cached_env_bin(IMAGE_ENV, "requirements-image.lock", "image-env")
 
 
 def required_image_bin() -> Path:

@@ -1,9 +1,10 @@
 """Older MLflow releases, each in a virtualenv of its own, for the upgrade tests (tests/runtime/test_upgrades.py).
 
 Users arrive from the last 2.x release, from the first 3.x release and from the minor before the pinned one. Each
-is installed from PyPI into ~/.cache/mlflow-platform/mlflow-<version>-<hash of its pins>: outside the clone, so a
-fresh checkout reuses it, and apart from the test suite's environment. `make old-mlflow-envs` runs this module to
-build the missing ones.
+is installed from its lock (tests/runtime/old-mlflow/<version>.lock, written by `make lock` from the pins below, with
+hashes) into ~/.cache/mlflow-platform/mlflow-<version>-<hash of its lock>: outside the clone, so a fresh checkout
+reuses it, and apart from the test suite's environment. `make old-mlflow-envs` runs this module to build the missing
+ones.
 
     python tests/runtime/old_mlflow.py      # install every missing environment
 """
@@ -31,10 +32,15 @@ UPGRADE_FROM: dict[str, tuple[str, ...]] = {
     "3.16.1": ("mlflow==3.16.1", "psycopg2-binary==2.9.13", "PyMySQL==1.2.4", "boto3==1.44.5"),
 }
 CACHE = Path.home() / ".cache" / "mlflow-platform"
+LOCKS = Path(__file__).resolve().parent / "old-mlflow"
+
+
+def lock_file(version: str) -> Path:
+    return LOCKS / f"{version}.lock"
 
 
 def env_dir(version: str) -> Path:
-    digest = hashlib.sha256("\n".join(UPGRADE_FROM[version]).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(lock_file(version).read_bytes()).hexdigest()[:12]
     return CACHE / f"mlflow-{version}-{digest}"
 
 
@@ -53,8 +59,8 @@ def unavailable_reason(version: str) -> str | None:
 def install(version: str) -> None:
     root = env_dir(version)
     venv.create(root, clear=True, with_pip=True)
-    subprocess.run([str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                    *UPGRADE_FROM[version]], check=True)
+    subprocess.run([str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "--require-hashes",
+                    "-r", str(lock_file(version))], check=True)
     (root / ".installed").touch()
 
 

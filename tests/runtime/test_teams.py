@@ -221,7 +221,7 @@ def restore_with_the_documented_script(platform: Platform, postgres: PostgresSer
                                       database: str) -> subprocess.CompletedProcess[str]:
     """ops/restore-backup.sh as docs/operations.md runs it: the AWS CLI at the bucket with a reader's keys (MinIO's
     root user there), the PostgreSQL clients at the server as the database user."""
-    aws = cached_env_bin(OPS_ENV, "requirements-ops.txt", "ops-env")
+    aws = cached_env_bin(OPS_ENV, "requirements-ops.lock", "ops-env")
     if aws is None:
         skip_or_fail(f"the AWS CLI is missing: run `make ops-env` and set {OPS_ENV} to it (make test does both)")
     user = urlsplit(postgres.admin_url)
