@@ -168,12 +168,15 @@ def test_outputs_for_host_bucket_and_arn_are_checked_when_they_resolve(tmp_path:
         run_program("dev", program_dir=consumer_program(tmp_path, body))
 
 
+KMS_KEY = "arn:aws:kms:eu-west-1:111122223333:key/0b1f8e2c-7a54-4d3e-9c61-2f5a8d9e4b70"
+
+
 def test_s3_policies_and_trust_are_built_from_resolved_outputs(tmp_path: Path) -> None:
     """The IRSA trust names the namespace and the policies the bucket, known only once the outputs resolve."""
     body = ("ns = namespace.metadata.name.apply(lambda _: 'team-a')\n"
             "mp.ArtifactBucket('a', mp.ArtifactBucketArgs(namespace=ns, backend='s3', region=ns.apply(lambda _: "
             "'eu-west-1'), bucket_name=ns.apply(lambda n: f'{n}-artifacts'), data_protection=False, "
-            "kms_key_arn=ns.apply(lambda _: 'arn:aws:kms:eu-west-1:111122223333:key/abc'), "
+            f"kms_key_arn=ns.apply(lambda _: '{KMS_KEY}'), "
             "irsa=mp.IrsaTrust(oidc_provider_arn='arn:aws:iam::111122223333:oidc-provider/oidc.example', "
             "issuer_url='https://oidc.example')))\n")
     run = run_program("dev", program_dir=consumer_program(tmp_path, body))
@@ -183,7 +186,7 @@ def test_s3_policies_and_trust_are_built_from_resolved_outputs(tmp_path: Path) -
         "MLflow server (team-a/mlflow) access to its artifact bucket"
     policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy").plain_inputs["policy"])
     resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
-    assert {"arn:aws:s3:::team-a-artifacts", "arn:aws:kms:eu-west-1:111122223333:key/abc"} <= resources
+    assert {"arn:aws:s3:::team-a-artifacts", KMS_KEY} <= resources
     tls_only = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").plain_inputs["policy"])
     assert tls_only["Statement"][0]["Resource"] == ["arn:aws:s3:::team-a-artifacts", "arn:aws:s3:::team-a-artifacts/*"]
 
