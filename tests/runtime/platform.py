@@ -215,6 +215,25 @@ class Platform(Generic[Server]):
         return RunningServer(f"http://127.0.0.1:{port}", port, argv, env, process, declared)
 
 
+def start_metrics_sidecar(platform: Platform, server: "RunningServer") -> tuple[ManagedProcess, int]:
+    """The server pod's `metrics` container as declared, on a free local port (returned); the server it asks for
+    /health, on the pod's loopback, is the local one."""
+    pod = platform.run.one(DEPLOYMENT, "mlflow").plain_inputs["spec"]["template"]["spec"]
+    spec = next(c for c in pod["containers"] if c["name"] == "metrics")
+    sidecar = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], **platform.cluster.environment(sidecar), "METRICS_PORT": str(port)}
+    env["SERVER_HEALTH_URL"] = env["SERVER_HEALTH_URL"].replace(f"//localhost:{server.declared_port}",
+                                                                f"//127.0.0.1:{server.port}")
+    process = ManagedProcess(platform.cluster.argv(sidecar, env), env, platform.workdir / "metrics-sidecar.log")
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/", process, timeout=60)
+    except BaseException:
+        process.stop()
+        raise
+    return process, port
+
+
 def run_declared(cluster: LocalCluster, declared: DeclaredContainer, env: dict[str, str],
                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """A Job's container run to completion here, with its environment (and this machine's PATH)."""

@@ -24,10 +24,18 @@ from mlflow.tracking import MlflowClient
 from harness import ROOT, ProgramRun, run_program
 from runtime.auth_calls import ADMIN, PROGRAMS, SEARCH, admin, call, create_experiment, grant, person
 from runtime.clients import PROMETHEUS_HEADERS, kubelet_probe
-from runtime.generated import POD_IP, DeclaredContainer
+from runtime.generated import POD_IP
 from runtime.identity_provider import IdentityProvider, cloudflare_access_like_provider, identity_provider
-from runtime.platform import CONFIGMAP, Platform, RunningServer, local_platform, migrated_server, stopping
-from runtime.services import ManagedProcess, PostgresServer, free_port, wait_until_healthy
+from runtime.platform import (
+    CONFIGMAP,
+    Platform,
+    RunningServer,
+    local_platform,
+    migrated_server,
+    start_metrics_sidecar,
+    stopping,
+)
+from runtime.services import PostgresServer
 
 pytestmark = pytest.mark.runtime
 
@@ -342,17 +350,13 @@ def test_prometheus_scrapes_the_metrics_sidecar_since_the_auth_app_guards_metric
     platform, server = auth_server
     assert call(server, "GET", "/metrics").status_code == 401
     assert call(server, "GET", SEARCH, person(providers, "dana")).status_code == 200  # some traffic to count
-    pod = platform.run.one("kubernetes:apps/v1:Deployment", "mlflow").plain_inputs["spec"]["template"]["spec"]
-    spec = next(c for c in pod["containers"] if c["name"] == "metrics")
-    sidecar = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
-    env = {"PATH": os.environ["PATH"], **platform.cluster.environment(sidecar), "METRICS_PORT": str(free_port())}
-    process = ManagedProcess(platform.cluster.argv(sidecar, env), env, platform.workdir / "metrics-sidecar.log")
+    process, port = start_metrics_sidecar(platform, server)
     try:
-        url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
-        wait_until_healthy(url, process, timeout=60)
-        scraped = requests.get(url, headers={"Host": f"{POD_IP}:9090", **PROMETHEUS_HEADERS}, timeout=10)
+        scraped = requests.get(f"http://127.0.0.1:{port}/metrics", headers={"Host": f"{POD_IP}:9090",
+                                                                            **PROMETHEUS_HEADERS}, timeout=10)
         assert scraped.status_code == 200
         assert 'mlflow_http_request_total{method="GET",status="200"}' in scraped.text
+        assert "mlflow_platform_server_up 1.0" in scraped.text
     finally:
         process.stop()
 

@@ -35,9 +35,9 @@ from harness import ProgramRun, run_program
 from runtime.auth_calls import ADMIN, PROGRAMS, signed_in_by, tracking_token
 from runtime.fixtures import private_postgres_cluster, skip_or_fail
 from runtime.forward_proxy import ForwardProxy
-from runtime.generated import POD_IP, DeclaredContainer
+from runtime.generated import POD_IP
 from runtime.identity_provider import identity_provider
-from runtime.platform import DEPLOYMENT, Platform, RunningServer, local_platform, projected_files
+from runtime.platform import DEPLOYMENT, Platform, RunningServer, local_platform, projected_files, start_metrics_sidecar
 from runtime.prometheus import Prometheus
 from runtime.prometheus_operator import Pod, discovered_targets
 from runtime.services import ManagedProcess, PrivatePostgres, free_port, wait_until_healthy
@@ -100,24 +100,6 @@ def declared_pods(run: ProgramRun) -> list[Pod]:
     return pods
 
 
-def container_spec(run: ProgramRun, type_token: str, workload: str, name: str) -> dict[str, Any]:
-    pod = next(w for w in run.of_type(type_token) if w.k8s_name == workload).plain_inputs["spec"]["template"]["spec"]
-    return dict(next(c for c in pod["containers"] if c["name"] == name))
-
-
-def start_metrics_sidecar(platform: Platform, server: RunningServer) -> tuple[ManagedProcess, int]:
-    """The server pod's `metrics` container as declared, and its local port; the pod's loopback port of the server
-    is the local one."""
-    spec = container_spec(platform.run, DEPLOYMENT, "mlflow", "metrics")
-    sidecar = DeclaredContainer(spec["command"], spec.get("args", []), spec["env"], spec["volumeMounts"], {})
-    env = {"PATH": os.environ["PATH"], **platform.cluster.environment(sidecar), "METRICS_PORT": str(free_port())}
-    env["SERVER_HEALTH_URL"] = env["SERVER_HEALTH_URL"].replace(f"//localhost:{server.declared_port}",
-                                                                f"//127.0.0.1:{server.port}")
-    process = ManagedProcess(platform.cluster.argv(sidecar, env), env, platform.workdir / "metrics-sidecar.log")
-    wait_until_healthy(f"http://127.0.0.1:{env['METRICS_PORT']}/", process, timeout=60)
-    return process, int(env["METRICS_PORT"])
-
-
 def start_postgres_exporter(platform: Platform, database: PrivatePostgres) -> tuple[ManagedProcess, int]:
     """The database pod's `metrics` container: its declared environment and password file, Debian's build of
     postgres_exporter in place of the image's entrypoint, the pod's loopback PostgreSQL the private one."""
@@ -125,9 +107,9 @@ def start_postgres_exporter(platform: Platform, database: PrivatePostgres) -> tu
     if binary is None:
         skip_or_fail("prometheus-postgres-exporter is not installed (Debian package; .ci/run installs it)")
     run = platform.run
-    spec = container_spec(run, STATEFULSET, "mlflow-postgres", "metrics")
-    volumes = {v["name"]: v for v in next(w for w in run.of_type(STATEFULSET) if w.k8s_name == "mlflow-postgres")
-               .plain_inputs["spec"]["template"]["spec"]["volumes"]}
+    pod = run.one(STATEFULSET, "mlflow-postgres").plain_inputs["spec"]["template"]["spec"]
+    spec = next(c for c in pod["containers"] if c["name"] == "metrics")
+    volumes = {v["name"]: v for v in pod["volumes"]}
     env = {entry["name"]: entry["value"] for entry in spec["env"]}
     for mount in spec["volumeMounts"]:
         directory = platform.workdir / "exporter" / mount["name"]
