@@ -3,19 +3,15 @@
 import math
 import re
 
+from mlflow_platform.kube.pods import label_value_problem, qualified_name_problem
 from mlflow_platform.validation import dns_label_problem, dns_name_problem
-
-_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_PREFIX = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
 
 
 def label_problem(value: str) -> str | None:
-    """key=value by Kubernetes' label rules (apimachinery validation: a qualified name, an optional DNS-subdomain
-    prefix of at most 253 characters; a value of at most 63, alphanumeric at both ends, '-', '_', '.' inside)."""
+    """key=value by Kubernetes' label rules (a qualified name, a non-empty label value), as the pod settings check
+    them."""
     key, sep, label = value.partition("=")
-    prefix, slash, name = key.rpartition("/")
-    if (sep and re.fullmatch(_LABEL_NAME, name) and re.fullmatch(_LABEL_NAME, label)
-            and (not slash or (len(prefix) <= 253 and re.fullmatch(_LABEL_PREFIX, prefix)))):
+    if sep and label and not qualified_name_problem(key) and not label_value_problem(label):
         return None
     return f"{value!r} is not a Kubernetes label like release=kube-prometheus-stack"
 
