@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 
 # Every environment is installed from its lock (requirements*.lock: every package pinned, with hashes; tools/lock.py),
 # with hash checking. The image's Python environment (requirements-image.lock) lives outside the clone, keyed by the
-# lock's content, so a clean checkout reuses it and a change to the lock builds a new one.
+# lock's content, so a clean checkout reuses it and a change to the lock builds a new one. The program's own ./venv is
+# made by the Pulumi CLI (`pulumi install`, make dev) from requirements.txt, which names only requirements.lock: the
+# same hash checking without the flag (docs/ci.md).
 PIP_INSTALL = pip install --quiet --disable-pip-version-check --require-hashes
 IMAGE_ENV ?= $(HOME)/.cache/mlflow-platform/image-env-$(shell sha256sum requirements-image.lock | cut -c1-16)
 
@@ -17,6 +19,8 @@ $(BIN)/.installed: requirements.lock requirements-dev.lock
 	touch $@
 
 # Rewrite every lock from its requirements file (needs PyPI); review the diff. tests/test_locks.py checks they agree.
+# The Pulumi programs' direct pins are in requirements.in (here and in examples/training-job/), since the CLI installs
+# requirements.txt, which is only `-r requirements.lock`.
 lock: $(BIN)/.installed
 	PATH=$(BIN):$$PATH $(BIN)/python -m tools.lock
 

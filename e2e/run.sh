@@ -44,7 +44,7 @@ k -n mlflow get pods,jobs -o json | python3 e2e/check_cluster.py
 
 # --- The README's first run and the seed scenario, through the Gateway as a user's client -----
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet -r e2e/requirements.txt
+"$work/venv/bin/pip" install --quiet --require-hashes -r e2e/requirements.lock  # the lock: every file hash-checked
 tracking_url=$(pulumi stack output trackingUrl -s dev)
 # Port 80 of this machine: dev/kind.yaml's port mapping, NGF's node port, the Gateway and the HTTPRoute.
 [ "$tracking_url" = http://mlflow.localtest.me ] || { echo "e2e: trackingUrl is $tracking_url" >&2; exit 1; }

@@ -53,8 +53,10 @@ def consumer_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (work / "dist").glob("mlflow_platform-*.whl")
     environment = work / "venv"
     venv.create(environment, with_pip=True)
+    # Constrained by the program's direct pins: the lock's hashes would put pip in hash-checking mode, which refuses
+    # the wheel built here (it has no hash to check).
     subprocess.run([str(environment / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    str(wheel), "--constraint", str(ROOT / "requirements.txt")], check=True)
+                    str(wheel), "--constraint", str(ROOT / "requirements.in")], check=True)
     return environment
 
 
@@ -318,7 +320,7 @@ def test_the_plugin_is_run_from_the_repository_with_the_package_and_pinned_sdks(
     assert yaml.safe_load((ROOT / "provider" / "PulumiPlugin.yaml").read_text()) == {"runtime": "python"}
     lines = [line for line in (ROOT / "provider" / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
-    assert lines == ["-r ../requirements.txt", ".."]
+    assert lines == ["-r ../requirements.in", ".."]  # the program's direct pins: hashes would refuse '..'
 
 
 # --- The examples that compose ----------------------------------------------------------------------------------------

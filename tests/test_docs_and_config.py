@@ -115,7 +115,7 @@ def test_one_mlflow_version_for_the_image_and_the_tests() -> None:
 
 
 def test_every_requirement_is_pinned() -> None:
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.in", "requirements-dev.txt"):
         for line in (ROOT / name).read_text().splitlines():
             line = line.strip()
             if line and not line.startswith(("#", "-r")):

@@ -5,6 +5,10 @@ argv to a log and keeps the state the real tool would: a cluster exists once `ki
 it twice fails, as kind does), an object exists once a manifest holding it was applied (waiting on, patching or
 rolling out one that was never applied fails), a CRD's custom objects are refused until the CRD was awaited
 Established, a stack exists once selected with --create, and kubectl refuses a call without `--context kind-mlflow`.
+`pulumi install` does what the CLI's pip toolchain does for Pulumi.yaml's runtime options, up to what pip reads:
+`python -m pip install -r requirements.txt` in the project's directory (pulumi/pulumi sdk/python/toolchain/pip.go,
+InstallDependencies), pip's hash-checking mode on once a requirement it reads carries a hash, and then every
+requirement without one refused, as pip does (its `-r` includes followed, continuation lines joined, comments dropped).
 curl serves fixture manifests from a table of url -> bytes, named by a lock written for the test. Any recorder fails
 on request at the Nth call of a run, before doing anything, as a tool that died would.
 
@@ -151,7 +155,36 @@ pulumi)
   case "$*" in
     whoami) logged_in && echo dev || fail "PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions" ;;
     "login --local") touch "$state/logged-in" ;;
-    install) ;;
+    install)
+      # pulumi/pulumi sdk/python/toolchain/pip.go, InstallDependencies, for runtime options toolchain pip and
+      # virtualenv venv: `python -m venv venv`, its pip upgrading pip, setuptools and wheel, then, if requirements.txt
+      # is here, `python -m pip install -r requirements.txt`. pip's reading of the files is reproduced below.
+      grep -qx "    toolchain: pip" Pulumi.yaml && grep -qx "    virtualenv: venv" Pulumi.yaml || fail "not pip into ./venv"
+      printf '%s\n' "python -m venv venv" "venv/bin/python -m pip install --upgrade pip setuptools wheel" >"$state/pip"
+      [[ -f requirements.txt ]] || exit 0
+      echo "venv/bin/python -m pip install -r requirements.txt" >>"$state/pip"
+      reads() {  # file<TAB>requirement for each requirement pip reads from $1 (pip's req_file.py)
+        local file=$1 line words
+        [[ -f $file ]] || fail "ERROR: Could not open requirements file: $file"
+        while IFS= read -r line; do
+          read -r -a words <<<"$line"
+          [[ ${#words[@]} -eq 0 ]] && continue
+          if [[ ${words[0]} == -r || ${words[0]} == --requirement ]]; then
+            reads "$(dirname "$file")/${words[1]}"
+          else
+            printf '%s\t%s\n' "$file" "$line"
+          fi
+        done < <(awk '{ line = line $0 } /\\$/ { sub(/\\$/, "", line); next }
+                      { sub(/(^|[ \t]+)#.*$/, "", line); print line; line = "" }' "$file")
+      }
+      reads requirements.txt >"$state/pip-reads"
+      if grep -q -- "--hash=" "$state/pip-reads"; then
+        grep -v -- "--hash=sha256:" "$state/pip-reads" | grep -q . &&
+          fail "ERROR: Hashes are required in --require-hashes mode, but they are missing from these requirements"
+        echo hash-checking >"$state/pip-mode"
+      else
+        echo unchecked >"$state/pip-mode"
+      fi ;;
     *)
       logged_in || fail "no backend: pulumi login"
       case "$*" in
@@ -215,6 +248,8 @@ class Laptop:
             directory.mkdir(parents=True)
         for script in ("up.sh", "down.sh", "kind.yaml"):
             shutil.copy(ROOT / "dev" / script, self.repo / "dev" / script)
+        for project_file in ("Pulumi.yaml", "requirements.txt", "requirements.lock"):  # what `pulumi install` reads
+            shutil.copy(ROOT / project_file, self.repo / project_file)
         (self.repo / "dev" / "manifests.lock").write_text(lock_text(manifests))
         for url, body in manifests.items():
             self.serve(url, body)
@@ -405,6 +440,43 @@ def test_the_node_port_of_the_patch_is_the_one_kind_maps_to_port_80_of_the_host(
     mappings = yaml.safe_load((ROOT / "dev" / "kind.yaml").read_text())["nodes"][0]["extraPortMappings"]
     assert [(m["containerPort"], m["hostPort"]) for m in mappings] == [(node_ports[0]["port"], 80)]
     assert 30000 <= node_ports[0]["port"] <= 32767  # Kubernetes' default NodePort range
+
+
+def pip_reads(laptop: Laptop) -> list[tuple[str, str]]:
+    """(file, requirement) for each requirement pip read at the last `pulumi install`."""
+    lines = (laptop.state / "pip-reads").read_text().splitlines()
+    return [(file, requirement) for file, requirement in (line.split("\t", 1) for line in lines)]
+
+
+def test_pulumi_install_makes_the_programs_venv_from_the_lock_with_every_hash_checked(laptop: Laptop) -> None:
+    """`pulumi install` (dev/up.sh, and `pulumi up` where ./venv is missing) runs pip on requirements.txt, the one file
+    the CLI's pip toolchain installs (pulumi/pulumi sdk/python/toolchain/pip.go): it names the lock, every requirement
+    pip reads carries hashes, so pip checks every file it downloads, as `pip install --require-hashes` does."""
+    succeeded(laptop.up())
+    assert (laptop.state / "pip").read_text().splitlines() == [
+        "python -m venv venv", "venv/bin/python -m pip install --upgrade pip setuptools wheel",
+        "venv/bin/python -m pip install -r requirements.txt"]
+    assert (laptop.state / "pip-mode").read_text() == "hash-checking\n"
+    reads = pip_reads(laptop)
+    assert {file for file, _ in reads} == {"./requirements.lock"}
+    lock_text = (ROOT / "requirements.lock").read_text()
+    assert [r.split(" ", 1)[0] for _, r in reads] == re.findall(r"^([A-Za-z0-9][^\s]*==[^\s;\\]+)", lock_text, re.M)
+    assert all(" --hash=sha256:" in r for _, r in reads)
+
+
+def test_the_pip_reading_refuses_a_requirement_without_hashes_beside_the_lock_and_sees_an_unlocked_file(
+        laptop: Laptop) -> None:
+    """The recorder's pip as pip is: one requirement without a hash next to the lock fails the install (hash-checking
+    mode needs them all); the program's direct pins installed as they are install without any check."""
+    with (laptop.repo / "requirements.txt").open("a") as requirements:
+        requirements.write("six==1.17.0  # added by hand\n")
+    run = laptop.up()
+    assert run.returncode != 0 and run.calls[-1] == "pulumi install"
+    assert "Hashes are required in --require-hashes mode" in run.stderr
+    shutil.copy(ROOT / "requirements.in", laptop.repo / "requirements.txt")
+    succeeded(laptop.up())
+    assert (laptop.state / "pip-mode").read_text() == "unchecked\n"
+    assert {file for file, _ in pip_reads(laptop)} == {"requirements.txt"}
 
 
 def test_pulumi_keeps_a_backend_and_a_passphrase_already_set(laptop: Laptop) -> None:

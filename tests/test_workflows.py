@@ -56,8 +56,8 @@ def steps(workflow: Path) -> list[dict[str, Any]]:
 
 def test_every_pulumi_step_pins_the_cli_the_sdk_pins() -> None:
     """pulumi/actions installs `^3` (the newest CLI) unless told; the CLI's config rules change between
-    releases (pulumi/pulumi#21865 came with 3.202), so CI runs the CLI that matches requirements.txt."""
-    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    releases (pulumi/pulumi#21865 came with 3.202), so CI runs the CLI that matches the program's pin (requirements.in)."""
+    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.in").read_text(), re.M)
     assert sdk is not None
     pulumi_steps = [s for w in WORKFLOWS for s in steps(w) if s.get("uses", "").startswith("pulumi/actions@")]
     assert len(pulumi_steps) == 4
@@ -141,20 +141,26 @@ def test_the_update_bot_covers_every_pin() -> None:
     import mlflow_platform.versions as versions
 
     config = json.loads((ROOT / "renovate.json").read_text())
-    assert set(config["enabledManagers"]) == {"pip_requirements", "pip-compile", "npm", "github-actions", "custom.regex"}
+    assert set(config["enabledManagers"]) == {"pip-compile", "npm", "github-actions", "custom.regex"}
     assert "helpers:pinGitHubActionDigestsToSemver" in config["extends"]
-    # A locked file moves with its lock (pip-compile rewrites both); the others by pip_requirements; provider/'s has
-    # no pin of its own (the program's, and the package from the checkout).
-    locked, plain = (renovate_pattern(config[manager]["managerFilePatterns"][0].strip("/"))
-                     for manager in ("pip-compile", "pip_requirements"))
+    # Every pinned requirements file is a lock's source and moves with its lock: pip-compile finds the lock by its
+    # pattern, the source by the lock's `uv pip compile` header, and rewrites both (it reads .in and .txt sources with
+    # pip_requirements' parser: renovate lib/modules/manager/pip-compile/extract.ts, common.ts matchManager). The rest
+    # hold no pin of their own: what Pulumi installs for a program (`-r requirements.lock`), provider/'s and
+    # examples/python-platform/'s (the program's pins, and the package from the checkout).
+    locked = renovate_pattern(config["pip-compile"]["managerFilePatterns"][0].strip("/"))
     for path in ROOT.glob("**/requirements*.*"):
         name = str(path.relative_to(ROOT))
-        if {".venv", "node_modules"} & set(path.parts) or name == "provider/requirements.txt":
+        if {".venv", "venv", "node_modules"} & set(path.relative_to(ROOT).parts):
             continue
         if name in lock.LOCKS:
-            assert locked.search(lock.LOCKS[name]) and not plain.search(name), name
+            assert locked.search(lock.LOCKS[name]), name
+            header = (ROOT / lock.LOCKS[name]).read_text().splitlines()[1]
+            assert f" {Path(name).name} " in header and header.endswith(f" -o {Path(lock.LOCKS[name]).name}"), header
+        elif name.endswith(".lock"):
+            assert locked.search(name) and name in lock.LOCKS.values(), name
         else:
-            assert locked.search(name) if name.endswith(".lock") else plain.search(name), name
+            assert not re.search(r"^[A-Za-z0-9].*==", path.read_text(), re.M), f"{name} pins outside a lock's source"
     source = (ROOT / "mlflow_platform" / "versions.py").read_text()
     found: dict[str, str] = {}
     for manager in config["customManagers"]:
