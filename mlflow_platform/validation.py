@@ -202,9 +202,15 @@ def database_host_problem(value: str) -> str | None:
     return None
 
 
+# A Host header pattern as MLflow matches it (--allowed-hosts, fnmatch): a host name, an IPv4 address or a bracketed
+# IPv6 one, with '*' wildcards, and an optional port or ':*'.
+_HOST_PATTERN = re.compile(r"(\[[0-9A-Fa-f:.*]+\]|[A-Za-z0-9*]([A-Za-z0-9*.-]{0,251}[A-Za-z0-9*])?)(:([0-9]{1,5}|\*))?")
+
+
 def host_problem(value: str) -> str | None:
-    if not value or any(c.isspace() or c in ",/?#@" for c in value):
-        return f"{value!r} is not a host name or host:port pattern"
+    if not _HOST_PATTERN.fullmatch(value):
+        return (f"{value[:80]!r} is not a host name or host:port pattern (letters, digits, '.', '-' and '*' wildcards, "
+                "up to 253 characters, an optional :port or :*)")
     if re.fullmatch(r"[*.]+(:.*)?", value):
         return (f"{value!r} admits every Host header, which turns MLflow's host check (its DNS-rebinding "
                 "protection) off: name the hosts; wildcards like *.example.com work")
@@ -290,9 +296,10 @@ _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@
 
 
 # `mlflow gc --older-than`: days, hours, minutes, seconds in that order, each optional (mlflow/cli/__init__.py's
-# regex); decimals as numbers, not MLflow's looser [.\d]+, so "1..5d" is refused here rather than by Python's float().
+# regex); decimals as numbers, not MLflow's looser [.\d]+, so "1..5d" is refused here rather than by Python's float(), and
+# ASCII digits only (MLflow's \d and float() also take other scripts' digits, which no one means to write).
 _DURATION = re.compile(r"(?:(?P<days>\d+(?:\.\d+)?)d)?(?:(?P<hours>\d+(?:\.\d+)?)h)?"
-                       r"(?:(?P<minutes>\d+(?:\.\d+)?)m)?(?:(?P<seconds>\d+(?:\.\d+)?)s)?")
+                       r"(?:(?P<minutes>\d+(?:\.\d+)?)m)?(?:(?P<seconds>\d+(?:\.\d+)?)s)?", re.ASCII)
 
 
 def older_than_problem(value: str) -> str | None:

@@ -9,6 +9,7 @@ and what is allowed, so `pulumi preview` fails before anything is created. Clust
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import yaml
@@ -20,11 +21,11 @@ from mlflow_platform.kube.resources import WorkloadSizes
 from mlflow_platform.mlflow_postgres import MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.engines import LABELS as ENGINE_LABELS
 from mlflow_platform.mlflow_server.jobs import JOB_ROUTES, jobs_service_name
-from mlflow_platform.validation import dns_subdomain_problem, namespace_problem
+from mlflow_platform.validation import namespace_problem
 from settings.artifacts import ArtifactSettings, read_artifacts
-from settings.checks import aws_region_problem
 from settings.cluster import CLUSTER_STACK_OUTPUTS, ClusterFacts
 from settings.database import DatabaseSettings, read_database, refuse_sqlite_misfits
+from settings.formats import FORMATS
 from settings.front_door import people_issuer, read_front_door
 from settings.identity import IdentitySettings, read_identity
 from settings.monitoring import MonitoringSettings, read_monitoring
@@ -79,11 +80,13 @@ class Settings:
 
 
 def load_settings(config: pulumi.Config | None = None) -> Settings:
-    read = ConfigReader(config or pulumi.Config())
-    namespace = read.string("namespace", check=namespace_problem)
+    declared = _declared()
+    read = ConfigReader(config or pulumi.Config(), FORMATS,
+                        empty_means_unset={key for key, value in declared.items() if value.get("default") == ""})
+    namespace = read.string("namespace")
     data_protection = read.boolean("dataProtection")
-    storage_class = read.optional("storageClass", check=dns_subdomain_problem)
-    aws_region = read.optional("awsRegion", check=aws_region_problem)
+    storage_class = read.optional("storageClass")
+    aws_region = read.optional("awsRegion")
     kube_context = read.optional("kubeContext")
     read.image_mirrors = read_image_mirrors(read)
     pods = read_pods(read)
@@ -164,7 +167,8 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if database and database.mode == "sqlite":
         refuse_sqlite_misfits(read, server, data_protection, read.boolean("authEnabled"))
     _refuse_insecure_choices(read, data_protection, database, artifacts, front_door, network, read.boolean("authEnabled"))
-    read.refuse_undeclared_keys(set(_declared_keys()) | set(SECRET_KEYS))
+    read.check_unread_keys()
+    read.refuse_undeclared_keys(set(declared) | set(SECRET_KEYS))
     read.raise_if_problems()
     assert database and artifacts and server and pods  # else a problem was recorded and raised
     return Settings(
@@ -308,7 +312,7 @@ def _artifact_args(artifacts: ArtifactSettings, database: DatabaseSettings, name
     )
 
 
-def _declared_keys() -> list[str]:
+def _declared() -> dict[str, dict[str, Any]]:
     """The project's keys as Pulumi.yaml declares them (the CLI itself lets undeclared ones through)."""
     project = yaml.safe_load(PROJECT_FILE.read_text())
-    return [key for key in project.get("config", {}) if ":" not in key]
+    return {key: declared for key, declared in project.get("config", {}).items() if ":" not in key}

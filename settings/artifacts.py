@@ -4,16 +4,11 @@ bucket, its prefix and its keys."""
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from mlflow_platform.artifact_bucket import ARTIFACT_BACKENDS, ArtifactBackend, IrsaTrust
+from mlflow_platform.artifact_bucket import ArtifactBackend, IrsaTrust
 from mlflow_platform.artifact_bucket.args import (
-    ADDRESSING_STYLES,
     endpoint_port,
-    endpoint_url_problem,
-    signing_region_problem,
 )
-from mlflow_platform.validation import arn_problem, bucket_name_problem, cidr_problem, dns_subdomain_problem
 from mlflow_platform.versions import MINIO_CLIENT_IMAGE, MINIO_IMAGE
-from settings.checks import prefix_problem, service_account_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 
@@ -66,8 +61,8 @@ ENDPOINT_KEYS = ("artifactEndpointUrl", "artifactCredentialsSecret", "artifactEn
 
 def read_endpoint(read: ConfigReader, region: str, style: str) -> StoreEndpoint | None:
     """artifactBackend s3-compatible: the endpoint, the Secret with the keys, signing and addressing, the network."""
-    url = read.optional("artifactEndpointUrl", check=endpoint_url_problem)
-    secret = read.optional("artifactCredentialsSecret", check=dns_subdomain_problem)
+    url = read.optional("artifactEndpointUrl")
+    secret = read.optional("artifactCredentialsSecret")
     if not url:
         read.fail("artifactEndpointUrl", "is required for artifactBackend s3-compatible: your store's S3 API, e.g. "
                                          "https://rgw.example.com or https://<account>.r2.cloudflarestorage.com")
@@ -75,22 +70,22 @@ def read_endpoint(read: ConfigReader, region: str, style: str) -> StoreEndpoint 
         read.fail("artifactCredentialsSecret", "is required for artifactBackend s3-compatible: a Secret you create in "
                                                "the namespace with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                                                "(kubectl create secret generic ...); the keys never enter config")
-    cidr = read.optional("artifactEndpointCidr", check=lambda value: cidr_problem(value, "the store's network"))
+    cidr = read.optional("artifactEndpointCidr")
     return StoreEndpoint(url, secret, region, style, cidr) if url and secret else None
 
 
 def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None) -> ArtifactSettings | None:
     """None when a key of this area is wrong (the problems are recorded)."""
     mark = len(read.problems)
-    backend = read.string("artifactBackend", allowed=ARTIFACT_BACKENDS)
-    bucket = read.string("artifactBucket", check=bucket_name_problem)
-    prefix = read.string("artifactPrefix", check=prefix_problem)
+    backend = read.string("artifactBackend")
+    bucket = read.string("artifactBucket")
+    prefix = read.string("artifactPrefix")
     irsa: IrsaTrust | None = None
     also_trusted: tuple[str, ...] = ()
     endpoint: StoreEndpoint | None = None
     # Read with every backend, like the other backends' keys with defaults: a typo is reported whatever the backend.
-    region = read.string("artifactEndpointRegion", check=signing_region_problem)
-    style = read.string("artifactEndpointAddressingStyle", allowed=ADDRESSING_STYLES)
+    region = read.string("artifactEndpointRegion")
+    style = read.string("artifactEndpointAddressingStyle")
     if backend == "s3-compatible":
         endpoint = read_endpoint(read, region, style)
     else:
@@ -103,7 +98,7 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
         if bucket == "mlflow-artifacts":
             read.fail("artifactBucket", "S3 bucket names are global and 'mlflow-artifacts' is taken: "
                                         "choose one for your organisation, e.g. acme-mlflow-artifacts-prod")
-        also_trusted = read.string_list("irsaTrustedServiceAccounts", check=service_account_problem)
+        also_trusted = read.string_list("irsaTrustedServiceAccounts")
         irsa = IrsaTrust(oidc_provider_arn=cluster.get("oidcProviderArn", "artifactBackend s3 (IRSA)"),
                          issuer_url=cluster.get("oidcIssuerUrl", "artifactBackend s3 (IRSA)"))
     settings = ArtifactSettings(
@@ -114,9 +109,9 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
         also_trusted_service_accounts=also_trusted,
         minio_image=read.image("minioImage", MINIO_IMAGE),
         minio_client_image=read.image("minioClientImage", MINIO_CLIENT_IMAGE),
-        storage_size=read.quantity("minioStorageSize", minimum="1Gi", maximum="64Ti"),
-        kms_key_arn=read.optional("artifactKmsKeyArn", check=arn_problem),
-        noncurrent_version_days=read.integer("artifactNoncurrentVersionDays", minimum=1, maximum=3650),
+        storage_size=read.quantity("minioStorageSize"),
+        kms_key_arn=read.optional("artifactKmsKeyArn"),
+        noncurrent_version_days=read.integer("artifactNoncurrentVersionDays"),
         endpoint=endpoint,
     )
     return None if read.problems_since(mark) else settings

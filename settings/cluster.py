@@ -24,7 +24,10 @@ class ClusterFacts:
 
     def __init__(self, read: ConfigReader) -> None:
         self._read = read
+        mark = len(read.problems)
         self.stack = read.optional("clusterStack")
+        if read.problems_since(mark):
+            self.stack = None  # a malformed name is reported, not looked up
         self._reference = pulumi.StackReference(self.stack) if self.stack else None
 
     def get(self, output: str, needed_for: str | None) -> Any:

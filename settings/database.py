@@ -5,20 +5,13 @@ from dataclasses import dataclass
 
 from mlflow_platform.kube.resources import ResourceSpec
 from mlflow_platform.mlflow_postgres import (
-    DATABASE_ENGINES,
-    DATABASE_MODES,
     DatabaseEngine,
     DatabaseMode,
     DatabaseNetwork,
     ExternalDatabase,
     RdsOptions,
 )
-from mlflow_platform.validation import arn_problem, cron_problem, database_host_problem, dns_subdomain_problem
 from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
-from settings.checks import (
-    engine_version_problem,
-    instance_class_problem,
-)
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader, aws_tags, resources
 from settings.server import ServerSettings
@@ -65,21 +58,21 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
                   data_protection: bool) -> DatabaseSettings | None:
     """None when a key of this area is wrong (the problems are recorded)."""
     mark = len(read.problems)
-    mode = read.string("databaseMode", allowed=DATABASE_MODES)
-    max_connections = read.integer("postgresMaxConnections", minimum=20, maximum=10000)
+    mode = read.string("databaseMode")
+    max_connections = read.integer("postgresMaxConnections")
     image = read.image("postgresImage", POSTGRES_IMAGE)
     exporter_image = read.image("postgresExporterImage", POSTGRES_EXPORTER_IMAGE)
-    storage_size = read.quantity("postgresStorageSize", minimum="1Gi", maximum="64Ti")
-    sqlite_size = read.quantity("sqliteStorageSize", minimum="64Mi", maximum="1Ti")
+    storage_size = read.quantity("postgresStorageSize")
+    sqlite_size = read.quantity("sqliteStorageSize")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
-    engine = read.string("externalDatabaseEngine", allowed=DATABASE_ENGINES)
+    engine = read.string("externalDatabaseEngine")
     if engine == "mysql" and mode != "external":
         runs = "SQLite" if mode == "sqlite" else "PostgreSQL"
         read.fail("externalDatabaseEngine", f"mysql is for databaseMode external; {mode} runs {runs} (set "
                                             f"{read.key('databaseMode')} external, or this key back to postgresql)")
     external = _external(read, engine) if mode == "external" else None
-    ca_secret = read.optional("databaseCaSecret", check=dns_subdomain_problem)
+    ca_secret = read.optional("databaseCaSecret")
     if ca_secret and mode == "in-cluster":
         read.fail("databaseCaSecret", "is for a database outside the cluster (rds, external): the in-cluster one is "
                                       "reached without TLS, inside the NetworkPolicies")
@@ -95,8 +88,8 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
         read.fail("databaseCaSecret", f"externalDatabaseSslMode {external.ssl_mode} does not verify the server: use "
                                       "verify-full (or verify-ca) with a CA")
     backups = read.boolean("backupsEnabled")
-    backup_schedule = read.string("backupSchedule", check=cron_problem)
-    backup_retention_days = read.integer("backupRetentionDays", minimum=1, maximum=3650)
+    backup_schedule = read.string("backupSchedule")
+    backup_retention_days = read.integer("backupRetentionDays")
     if read.problems_since(mark) or spec is None:
         return None
     return DatabaseSettings(
@@ -152,15 +145,15 @@ def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data
             subnet_ids=cluster.get("privateSubnetIds", "databaseMode rds"),
             client_security_group_id=cluster.get("nodeSecurityGroupId", "databaseMode rds"),
         ),
-        engine_version=read.string("rdsEngineVersion", check=engine_version_problem),
-        instance_class=read.string("rdsInstanceClass", check=instance_class_problem),
-        allocated_storage_gb=read.integer("rdsAllocatedStorageGb", minimum=20, maximum=65536),
-        max_allocated_storage_gb=read.integer("rdsMaxAllocatedStorageGb", minimum=20, maximum=65536),
+        engine_version=read.string("rdsEngineVersion"),
+        instance_class=read.string("rdsInstanceClass"),
+        allocated_storage_gb=read.integer("rdsAllocatedStorageGb"),
+        max_allocated_storage_gb=read.integer("rdsMaxAllocatedStorageGb"),
         multi_az=read.boolean("rdsMultiAz"),
-        backup_retention_days=read.integer("rdsBackupRetentionDays", minimum=0, maximum=35),
+        backup_retention_days=read.integer("rdsBackupRetentionDays"),
         deletion_protection=read.boolean("rdsDeletionProtection"),
         storage_encrypted=read.boolean("rdsStorageEncrypted"),
-        kms_key_arn=read.optional("rdsKmsKeyArn", check=arn_problem),
+        kms_key_arn=read.optional("rdsKmsKeyArn"),
         tags=aws_tags(),
     )
     if rds.max_allocated_storage_gb < rds.allocated_storage_gb:
@@ -173,9 +166,9 @@ def _rds(read: ConfigReader, cluster: ClusterFacts, aws_region: str | None, data
 
 
 def _external(read: ConfigReader, engine: str) -> ExternalDatabase:
-    host = read.optional("externalDatabaseHost", check=database_host_problem)
+    host = read.optional("externalDatabaseHost")
     password = read.secret("externalDatabasePassword")
-    uri_secret = read.optional("externalDatabaseUriSecret", check=dns_subdomain_problem)
+    uri_secret = read.optional("externalDatabaseUriSecret")
     if not host:
         read.fail("externalDatabaseHost", "is required for databaseMode external")
     if password is None and not uri_secret:
@@ -189,8 +182,8 @@ def _external(read: ConfigReader, engine: str) -> ExternalDatabase:
         read.fail("externalDatabaseCreatesRoles", "is for PostgreSQL with externalDatabasePassword: the migration Job "
                                                   "creates the roles as the mlflow user, whose password it then holds "
                                                   "(not with mysql, nor with externalDatabaseUriSecret); set false")
-    ssl_mode = read.string("externalDatabaseSslMode", allowed=SSL_MODES)
+    ssl_mode = read.string("externalDatabaseSslMode")
     # 0, the declared default: the engine's standard port.
-    port = read.integer("externalDatabasePort", minimum=0, maximum=65535) or None
+    port = read.integer("externalDatabasePort") or None
     return ExternalDatabase(host=host or "", password=password or "", port=port, ssl_mode=ssl_mode, uri_secret=uri_secret,
                             engine=engine, creates_roles=creates_roles)  # type: ignore[arg-type]  # checked against DATABASE_ENGINES above

@@ -1,23 +1,14 @@
 """The front door area: the Ingress host, TLS, and the OIDC provider oauth2-proxy signs people in with."""
 
 from mlflow_platform.ingress_sso import AlbSettings, CloudflareTunnel, GatewayRef, IngressSsoArgs, OidcSso
-from mlflow_platform.ingress_sso.args import ALB_SCHEMES, GATEWAY_CONTROLLERS, annotation_problems
+from mlflow_platform.ingress_sso.args import annotation_problems
 from mlflow_platform.mlflow_server.auth import TrustedIssuer
 
 # Object names (IngressClass, Secret, ClusterIssuer, Gateway) and Gateway API section names are DNS subdomains.
 from mlflow_platform.validation import (
-    acm_certificate_arn_problem,
-    dns_label_problem,
-    dns_name_problem,
-    dns_subdomain_problem,
-    https_url_problem,
-    issuer_url_problem,
     parse_quantity,
-    program_identity_problem,
-    subnet_id_problem,
 )
 from mlflow_platform.versions import CLOUDFLARED_IMAGE, OAUTH2_PROXY_IMAGE
-from settings.checks import email_domain_problem
 from settings.providers import missing_claim
 from settings.reader import ConfigReader
 
@@ -33,12 +24,12 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     `tmp_size` is the server's /tmp size: the largest body the Ingress lets through. Either it or the
     namespace is None when its own key is wrong; the front door is then not built either."""
     mark = len(read.problems)
-    host = read.optional("ingressHost", check=dns_name_problem)
+    host = read.optional("ingressHost")
     sso_enabled = read.boolean("ssoEnabled")
     unauthenticated = read.boolean("allowUnauthenticatedIngress")
     if not host:
         return None
-    front_door = read.string("frontDoor", allowed=FRONT_DOORS)
+    front_door = read.string("frontDoor")
     cloudflare = _cloudflare(read, required=front_door == "cloudflare")
     if front_door == "cloudflare" and sso_enabled:
         read.fail("ssoEnabled", "Cloudflare Access signs people in with frontDoor cloudflare: set ssoEnabled false")
@@ -51,14 +42,14 @@ def read_front_door(read: ConfigReader, namespace: str | None, service_name: str
     if not sso_enabled and not unauthenticated and front_door != "cloudflare":
         read.fail("ssoEnabled", f"an Ingress without SSO exposes MLflow to anyone who reaches {host}; enable SSO, or set "
                                 f"{read.key('allowUnauthenticatedIngress')} to true to accept that")
-    ingress_class = read.optional("ingressClass", check=dns_subdomain_problem)
+    ingress_class = read.optional("ingressClass")
     annotations = read.mapping("ingressAnnotations")
     for problem in annotation_problems(annotations):
         read.fail("ingressAnnotations", problem)
     if annotations and front_door != "ingress":
         read.fail("ingressAnnotations", f"are the Ingress's: frontDoor {front_door} declares no Ingress")
-    tls_cluster_issuer = read.optional("ingressTlsClusterIssuer", check=dns_subdomain_problem)
-    tls_secret = read.optional("ingressTlsSecret", check=dns_subdomain_problem)
+    tls_cluster_issuer = read.optional("ingressTlsClusterIssuer")
+    tls_secret = read.optional("ingressTlsSecret")
     through_gateway = front_door == "gateway"
     gateway = _gateway(read, required=through_gateway)
     if ingress_class and front_door != "ingress":
@@ -106,7 +97,7 @@ def people_issuer(front_door: IngressSsoArgs | None) -> TrustedIssuer | None:
 
 
 def _cloudflare(read: ConfigReader, required: bool) -> CloudflareTunnel | None:
-    team = read.optional("cloudflareTeamDomain", check=_team_problem)
+    team = read.optional("cloudflareTeamDomain")
     audience = read.optional("cloudflareAudienceTag")
     token = read.secret("cloudflareTunnelToken")
     image = read.image("cloudflaredImage", CLOUDFLARED_IMAGE)
@@ -122,19 +113,15 @@ def _cloudflare(read: ConfigReader, required: bool) -> CloudflareTunnel | None:
     return CloudflareTunnel(tunnel_token=token, access_issuer=issuer.rstrip("/"), access_audience=audience, image=image)
 
 
-def _team_problem(value: str) -> str | None:
-    """<team>.cloudflareaccess.com, or its URL (http only for a local test issuer)."""
-    return issuer_url_problem(value) if "://" in value else dns_name_problem(value)
-
 
 def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:
     """The stack's own Gateway with gatewayClassName, else the existing one named gatewayName."""
     mark = len(read.problems)
-    name = read.optional("gatewayName", check=dns_subdomain_problem)
-    namespace = read.optional("gatewayNamespace", check=dns_label_problem)
-    section = read.optional("gatewaySectionName", check=dns_subdomain_problem)
-    class_name = read.optional("gatewayClassName", check=dns_subdomain_problem)
-    controller = read.string("gatewayController", allowed=GATEWAY_CONTROLLERS)
+    name = read.optional("gatewayName")
+    namespace = read.optional("gatewayNamespace")
+    section = read.optional("gatewaySectionName")
+    class_name = read.optional("gatewayClassName")
+    controller = read.string("gatewayController")
     alb = _alb(read)
     if not required:
         for key, value in (("gatewayName", name), ("gatewayClassName", class_name), ("gatewaySectionName", section)):
@@ -159,9 +146,9 @@ def _gateway(read: ConfigReader, required: bool) -> GatewayRef | None:
 
 def _alb(read: ConfigReader) -> AlbSettings | None:
     """None when every alb* key has its default."""
-    scheme = read.string("albScheme", allowed=ALB_SCHEMES)
-    subnets = read.string_list("albSubnetIds", check=subnet_id_problem)
-    certificate = read.optional("albCertificateArn", check=acm_certificate_arn_problem)
+    scheme = read.string("albScheme")
+    subnets = read.string_list("albSubnetIds")
+    certificate = read.optional("albCertificateArn")
     https = read.boolean("albHttps")
     if certificate and not https:
         read.fail("albCertificateArn", f"is the HTTPS listener's, and {read.key('albHttps')} is false")
@@ -170,12 +157,12 @@ def _alb(read: ConfigReader) -> AlbSettings | None:
 
 
 def _sso(read: ConfigReader) -> OidcSso:
-    issuer = read.optional("ssoIssuerUrl", check=https_url_problem)
+    issuer = read.optional("ssoIssuerUrl")
     client_id = read.optional("ssoClientId")
     client_secret = read.secret("ssoClientSecret")
-    domains = read.string_list("ssoEmailDomains", check=email_domain_problem)
+    domains = read.string_list("ssoEmailDomains")
     groups = read.string_list("ssoAllowedGroups")
-    programs = read.string_list("ssoAllowedPrograms", check=program_identity_problem)
+    programs = read.string_list("ssoAllowedPrograms")
     if groups and issuer and (provider := missing_claim(issuer, "groups")):
         read.fail("ssoAllowedGroups", f"{provider}'s ID tokens carry no groups claim ({issuer}'s claims_supported): "
                                       "oauth2-proxy's OIDC provider would let nobody in; use ssoEmailDomains")

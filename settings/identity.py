@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from mlflow_platform.mlflow_server.auth import PERMISSIONS, ServerAuth, Team, TrustedIssuer, names_a_service_account
+from mlflow_platform.mlflow_server.auth import ServerAuth, Team, TrustedIssuer, names_a_service_account
 from mlflow_platform.validation import dns_label_problem, issuer_url_problem
+from settings.checks import trusted_issuer_problem
 from settings.cluster import ClusterFacts
 from settings.providers import missing_claim
 from settings.reader import ConfigReader
@@ -32,12 +33,6 @@ class IdentitySettings:
                           allow_basic_auth=self.allow_basic_auth, teams=self.teams,
                           job_tracking_calls=self.job_tracking_calls)
 
-
-def trusted_issuer_problem(value: str) -> str | None:
-    issuer, separator, audience = value.partition("=")
-    if not separator or not audience or issuer_url_problem(issuer):
-        return f"{value!r} is not issuer=audience, e.g. https://login.example.com=mlflow-ci"
-    return None
 
 
 def read_teams(read: ConfigReader) -> tuple[Team, ...]:
@@ -68,13 +63,13 @@ def read_identity(read: ConfigReader, cluster: ClusterFacts, people: TrustedIssu
     `people` is the issuer whose tokens name the people the front door signed in."""
     mark = len(read.problems)
     enabled = read.boolean("authEnabled")
-    default_permission = read.string("authDefaultPermission", allowed=PERMISSIONS)
+    default_permission = read.string("authDefaultPermission")
     admin_users = read.string_list("authAdminUsers")
     admin_groups = read.string_list("authAdminGroups")
-    admin_issuers = read.string_list("authAdminIssuers", check=issuer_url_problem)
-    trusted = read.string_list("authTrustedIssuers", check=trusted_issuer_problem)
+    admin_issuers = read.string_list("authAdminIssuers")
+    trusted = read.string_list("authTrustedIssuers")
     audience = read.optional("authServiceAccountAudience")
-    account_namespaces = read.string_list("authServiceAccountNamespaces", check=dns_label_problem)
+    account_namespaces = read.string_list("authServiceAccountNamespaces")
     allow_basic_auth = read.boolean("authAllowBasicAuth")
     job_tracking_calls = read.boolean("authJobTrackingCalls")
     teams = read_teams(read)

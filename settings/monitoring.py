@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 
 from mlflow_platform.monitoring.alert_rules import AlertThresholds
-from mlflow_platform.validation import page_url_problem
-from settings.checks import label_problem, positive_number_problem, ratio_problem
 from settings.reader import ConfigReader
 
 
@@ -19,10 +17,10 @@ def read_monitoring(read: ConfigReader) -> MonitoringSettings | None:
     """None when monitoring is off, or when a key of this area is wrong (the problems are recorded)."""
     mark = len(read.problems)
     enabled = read.boolean("monitoringEnabled")
-    release = read.string("monitoringReleaseLabel", check=label_problem)
-    latency = read.string("alertLatencyP95Seconds", check=positive_number_problem)
-    ratio = read.string("alertErrorRatio", check=ratio_problem)
-    runbook_url = read.optional("monitoringRunbookUrl", check=page_url_problem)
+    release = read.string("monitoringReleaseLabel")
+    latency = read.string("alertLatencyP95Seconds")
+    ratio = read.string("alertErrorRatio")
+    runbook_url = read.optional("monitoringRunbookUrl")
     if enabled and runbook_url is None:
         read.fail("monitoringRunbookUrl", "is required with monitoringEnabled: the URL of docs/monitoring.md where your "
                   "team reads it (your copy of this repository), e.g. https://github.com/acme/mlflow-platform/blob/"

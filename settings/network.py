@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import pulumi
 
-from mlflow_platform.validation import cidr_problem, dns_label_problem
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader
 
@@ -27,15 +26,15 @@ def read_network(read: ConfigReader, cluster: ClusterFacts, database_in_cluster:
                  load_balancer_in_vpc: bool = False) -> NetworkSettings | None:
     """None when NetworkPolicies are off. `load_balancer_in_vpc`: an ALB sends to the pods from its subnets, which
     are the VPC's."""
-    ingress_namespace = read.string("ingressControllerNamespace", check=dns_label_problem)
-    monitoring_namespace = read.string("monitoringNamespace", check=dns_label_problem)
-    client_namespaces = read.string_list("networkClientNamespaces", check=dns_label_problem)
+    ingress_namespace = read.string("ingressControllerNamespace")
+    monitoring_namespace = read.string("monitoringNamespace")
+    client_namespaces = read.string_list("networkClientNamespaces")
     allow_https_egress = read.boolean("networkAllowHttpsEgress")
     if not read.boolean("networkPolicies"):
         return None
     database_cidr: pulumi.Input[str] | None = None
     if not database_in_cluster:
-        given = read.optional("databaseCidr", check=lambda value: cidr_problem(value, "the database's network"))
+        given = read.optional("databaseCidr")
         database_cidr = given or cluster.get(
             "vpcCidr", "networkPolicies with a database outside the cluster (its egress on the database's port)")
     vpc = "networkPolicies with an ALB (gatewayController aws-alb), which sends to the pods from the VPC"

@@ -4,7 +4,6 @@ size of the small workloads."""
 from mlflow_platform.kube.images import mirror_problems
 from mlflow_platform.kube.pods import PodSettings, label_value_problem, qualified_name_problem, toleration_problems
 from mlflow_platform.kube.resources import WorkloadSizes, sized
-from mlflow_platform.validation import dns_subdomain_problem
 from settings.reader import ConfigReader
 
 
@@ -43,8 +42,8 @@ def read_pods(read: ConfigReader) -> PodSettings | None:
     # PodSettings checks these three; each problem is reported under its own key.
     for key, fields in pod_keys.items():
         read.build(key, PodSettings, **fields)
-    priority_class = read.optional("priorityClassName", check=dns_subdomain_problem)
-    pull_secrets = read.string_list("imagePullSecrets", check=dns_subdomain_problem)
+    priority_class = read.optional("priorityClassName")
+    pull_secrets = read.string_list("imagePullSecrets")
     if read.problems_since(mark):
         return None
     return PodSettings(node_selector=node_selector, tolerations=tuple(tolerations), affinity=affinity,

@@ -3,7 +3,7 @@
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pulumi
@@ -11,7 +11,8 @@ from pulumi.runtime import config as runtime_config
 
 from mlflow_platform.kube.images import mirrored
 from mlflow_platform.kube.resources import ResourceSpec
-from mlflow_platform.validation import image_problem, parse_quantity, quantity_problem
+from mlflow_platform.validation import parse_quantity
+from settings.rules import Format
 
 T = TypeVar("T")
 
@@ -23,8 +24,11 @@ class ConfigError(pulumi.RunError):
 class ConfigReader:
     """Reads raw strings from pulumi.Config and records every problem instead of stopping at the first."""
 
-    def __init__(self, config: pulumi.Config) -> None:
+    def __init__(self, config: pulumi.Config, formats: Mapping[str, Format], empty_means_unset: set[str]) -> None:
         self._config = config
+        self._formats = formats
+        self._empty_means_unset = empty_means_unset
+        self._seen: set[str] = set()
         self.problems: list[str] = []
         self.image_mirrors: dict[str, str] = {}
         """Registry host -> mirror (imageRegistryMirrors): every image read is pulled through it."""
@@ -33,14 +37,28 @@ class ConfigReader:
         return f"{self._config.name}:{name}"
 
     def fail(self, name: str, message: str) -> None:
-        self.problems.append(f"{self.key(name)}: {message}")
+        problem = f"{self.key(name)}: {message}"
+        if problem not in self.problems:  # a key read twice (namespace) is reported once
+            self.problems.append(problem)
 
     def problems_since(self, mark: int) -> bool:
         """Whether a problem was recorded after `mark` (a len(problems) taken before reading an area)."""
         return len(self.problems) > mark
 
     def _raw(self, name: str) -> str | None:
+        self._seen.add(name)
         return self._config.get(name)
+
+    def _format(self, name: str, *types: str) -> Format:
+        """The key's declared format; reading a key the table does not declare, or as another type, is a bug."""
+        declared = self._formats[name]
+        assert declared.type in types, f"{name} is declared {declared.type}, read as {types}"
+        return declared
+
+    def _check(self, name: str, value: str, declared: Format) -> None:
+        """Check a string (or a list's item) by the key's rule."""
+        if problem := declared.problem(value):
+            self.fail(name, problem)
 
     def _required(self, name: str) -> str | None:
         value = self._raw(name)
@@ -48,48 +66,45 @@ class ConfigReader:
             self.fail(name, "is not set (its default is declared in Pulumi.yaml)")
         return value
 
-    def string(self, name: str, *, allowed: tuple[str, ...] | None = None,
-               check: Callable[[str], str | None] | None = None) -> str:
+    def string(self, name: str) -> str:
+        declared = self._format(name, "string")
         value = self._required(name)
         if value is None:
             return ""
-        if allowed is not None and value not in allowed:
-            self.fail(name, f"{value!r} is not allowed; use one of: {', '.join(allowed)}")
-        elif check is not None and (problem := check(value)):
-            self.fail(name, problem)
+        self._check(name, value, declared)
         return value
 
-    def optional(self, name: str, *, check: Callable[[str], str | None] | None = None) -> str | None:
+    def optional(self, name: str) -> str | None:
+        """A string key whose empty value means unset."""
+        declared = self._format(name, "string")
         value = self._raw(name) or None
-        if value is not None and check is not None and (problem := check(value)):
-            self.fail(name, problem)
+        if value is not None:
+            self._check(name, value, declared)
         return value
 
     def image(self, name: str, pinned_default: str) -> str:
-        return mirrored(self.optional(name, check=image_problem) or pinned_default, self.image_mirrors)
+        return mirrored(self.optional(name) or pinned_default, self.image_mirrors)
 
-    def quantity(self, name: str, *, minimum: str, maximum: str) -> str:
-        """A Kubernetes quantity within [minimum, maximum] (both quantities too)."""
-        value = self.string(name, check=quantity_problem)
-        if value and not quantity_problem(value) and not (
-                parse_quantity(minimum) <= parse_quantity(value) <= parse_quantity(maximum)):
-            self.fail(name, f"{value} is out of range; allowed: {minimum} to {maximum}")
-        return value
+    def quantity(self, name: str) -> str:
+        """A Kubernetes quantity within its declared bounds."""
+        return self.string(name)
 
-    def integer(self, name: str, *, minimum: int, maximum: int) -> int:
+    def integer(self, name: str) -> int:
+        declared = self._format(name, "integer")
         value = self._required(name)
         if value is None:
-            return minimum
+            return declared.minimum
         # int() also takes '3_0' (30) and other scripts' digits ('٣'): ASCII digits only.
         if not re.fullmatch(r"-?[0-9]+", value):
             self.fail(name, f"{value!r} is not an integer (ASCII digits only)")
-            return minimum
+            return declared.minimum
         number = int(value)
-        if not minimum <= number <= maximum:
-            self.fail(name, f"{number} is out of range; allowed: {minimum} to {maximum}")
+        if not declared.minimum <= number <= declared.maximum:
+            self.fail(name, f"{number} is out of range; allowed: {declared.minimum} to {declared.maximum}")
         return number
 
     def boolean(self, name: str) -> bool:
+        self._format(name, "boolean")
         value = self._required(name)
         if value is None or value.lower() not in ("true", "false"):
             if value is not None:
@@ -111,15 +126,16 @@ class ConfigReader:
             return []
         return items
 
-    def string_list(self, name: str, *, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+    def string_list(self, name: str) -> tuple[str, ...]:
+        declared = self._format(name, "array")
         items = self._list_of(name, str, "strings")
         for item in items:
-            if check is not None and (problem := check(item)):
-                self.fail(name, problem)
+            self._check(name, item, declared)
         return tuple(items)
 
     def mapping(self, name: str) -> dict[str, Any]:
         """A value declared `type: object` in Pulumi.yaml (the program receives it as JSON)."""
+        self._format(name, "object")
         value = self._raw(name)
         if not value:
             return {}
@@ -133,7 +149,30 @@ class ConfigReader:
         return parsed
 
     def object_list(self, name: str) -> list[dict[str, Any]]:
+        self._format(name, "array")
         return self._list_of(name, dict, "objects")
+
+    def check_unread_keys(self) -> None:
+        """Every key is checked by its format whether or not this stack uses it: a malformed value is a mistake (or
+        an attack) waiting for the day the key is used."""
+        for name, declared in self._formats.items():
+            if name in self._seen:
+                continue
+            raw = self._raw(name)
+            if raw is None or (raw == "" and name in self._empty_means_unset):
+                continue
+            if declared.type == "string":
+                self.string(name)
+            elif declared.type == "integer":
+                self.integer(name)
+            elif declared.type == "boolean":
+                self.boolean(name)
+            elif declared.type == "object":
+                self.mapping(name)
+            elif declared.check is not None:
+                self.string_list(name)
+            else:
+                self.object_list(name)
 
     def build(self, name: str, factory: Callable[..., T], **kwargs: Any) -> T | None:
         """Build a validated value object; its own checks become problems on `name`."""
@@ -170,9 +209,7 @@ class ConfigReader:
 def resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
     """<prefix>CpuRequest, ...CpuLimit, ...MemoryRequest, ...MemoryLimit as one validated spec."""
     mark = len(read.problems)
-    bounds = {"cpu": ("1m", "256"), "memory": ("16Mi", "1Ti")}
-    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}", minimum=bounds[part][0],
-                                              maximum=bounds[part][1])
+    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}")
               for part in ("cpu", "memory") for kind in ("request", "limit")}
     if read.problems_since(mark):
         return None

@@ -10,7 +10,6 @@ from mlflow_platform.ingress_sso import IngressSsoArgs
 from mlflow_platform.kube.disruption import budget_problems
 from mlflow_platform.kube.pods import qualified_name_problem
 from mlflow_platform.kube.resources import ResourceSpec
-from mlflow_platform.mlflow_server.args import SERVICE_TYPES, WHEN_UNSATISFIABLE
 from mlflow_platform.mlflow_server.connection_budget import (
     MYSQL_RESERVED_CONNECTIONS,
     RDS_RESERVED_CONNECTIONS,
@@ -21,11 +20,8 @@ from mlflow_platform.mlflow_server.connection_budget import (
 from mlflow_platform.mlflow_server.extensions import (
     env_from_problems,
     env_problems,
-    flag_problems,
-    static_prefix_problem,
     volume_problems,
 )
-from mlflow_platform.validation import cron_problem, host_problem, older_than_problem
 from mlflow_platform.versions import MLFLOW_IMAGE
 from settings.reader import ConfigReader, resources
 
@@ -92,18 +88,18 @@ class ServerSettings:
 def read_server(read: ConfigReader) -> ServerSettings | None:
     """None when a key of this area is wrong (the problems are recorded)."""
     mark = len(read.problems)
-    replicas = read.integer("serverReplicas", minimum=1, maximum=50)
+    replicas = read.integer("serverReplicas")
     autoscaling = read.boolean("serverAutoscaling")
-    max_replicas = read.integer("serverMaxReplicas", minimum=1, maximum=100)
+    max_replicas = read.integer("serverMaxReplicas")
     if autoscaling and max_replicas < replicas:
         read.fail("serverMaxReplicas", f"{max_replicas} is below serverReplicas ({replicas})")
     spec = resources(read, "server")
-    workers = read.integer("serverWorkers", minimum=1, maximum=32)
+    workers = read.integer("serverWorkers")
     job_execution = read.boolean("serverJobExecution")
     pools = len(read.problems)
-    pool_size = read.integer("dbPoolSize", minimum=1, maximum=100)
+    pool_size = read.integer("dbPoolSize")
     # MLflow reads 0 as "unset" and SQLAlchemy then allows 10 overflow connections.
-    max_overflow = read.integer("dbMaxOverflow", minimum=1, maximum=100)
+    max_overflow = read.integer("dbMaxOverflow")
     if not read.problems_since(pools) and (problem := pool_problem(pool_size, max_overflow)):
         read.fail("dbMaxOverflow", f"dbPoolSize + dbMaxOverflow is too small: {problem}")
     image = read.image("mlflowImage", MLFLOW_IMAGE)
@@ -113,16 +109,16 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
                                    "workers (uvicorn#3149) and every kept-alive request waits ~40 ms; use a -full tag "
                                    "(with its digest if you pin one: <image>:v<version>-full@sha256:<digest>) or set "
                                    "serverWorkers to 1")
-    target_cpu_utilization = read.integer("serverTargetCpuUtilization", minimum=10, maximum=100)
+    target_cpu_utilization = read.integer("serverTargetCpuUtilization")
     # The ingress body limit is derived from it in whole MiB (never 0m, which nginx reads as unlimited).
-    tmp_size_limit = read.quantity("serverTmpSize", minimum="1Mi", maximum="1Ti")
+    tmp_size_limit = read.quantity("serverTmpSize")
     metrics = read.boolean("serverMetrics")
     reject_overlong_values = read.boolean("serverRejectOverlongValues")
-    extra_allowed_hosts = read.string_list("serverExtraAllowedHosts", check=host_problem)
-    pool_recycle_seconds = read.integer("dbPoolRecycleSeconds", minimum=30, maximum=86400)
-    spread_keys = read.string_list("serverSpreadTopologyKeys", check=qualified_name_problem)
-    when_unsatisfiable = read.string("serverSpreadWhenUnsatisfiable", allowed=WHEN_UNSATISFIABLE)
-    service_type = read.string("serverServiceType", allowed=SERVICE_TYPES)
+    extra_allowed_hosts = read.string_list("serverExtraAllowedHosts")
+    pool_recycle_seconds = read.integer("dbPoolRecycleSeconds")
+    spread_keys = read.string_list("serverSpreadTopologyKeys")
+    when_unsatisfiable = read.string("serverSpreadWhenUnsatisfiable")
+    service_type = read.string("serverServiceType")
     service_annotations = read.mapping("serverServiceAnnotations")
     for key, value in service_annotations.items():
         if problem := qualified_name_problem(key) or (None if isinstance(value, str) else f"{value!r} is not a string"):
@@ -131,7 +127,7 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
     env_from = read.object_list("serverEnvFrom")
     volumes, mounts = read.object_list("serverExtraVolumes"), read.object_list("serverExtraVolumeMounts")
     extra_args = read.string_list("serverExtraArgs")
-    static_prefix = read.optional("serverStaticPrefix", check=static_prefix_problem) or ""
+    static_prefix = read.optional("serverStaticPrefix") or ""
     if static_prefix and job_execution:
         read.fail("serverStaticPrefix", "cannot be used with serverJobExecution: MLflow points its job runner at "
                                         "http://<host>:<port> without the prefix whatever the environment says "
@@ -140,14 +136,13 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
                                         "optimisation call the tracking API there (MlflowClient() in "
                                         "mlflow/genai/evaluation/job.py, discovery/job.py, optimize/job.py), so their "
                                         "calls would miss the server")
-    gc_schedule = read.optional("gcSchedule", check=cron_problem)
-    gc_older_than = read.string("gcOlderThan", check=older_than_problem)
+    gc_schedule = read.optional("gcSchedule")
+    gc_older_than = read.string("gcOlderThan")
     disruption_budget = read.mapping("serverDisruptionBudget")
     for problem in budget_problems(disruption_budget, replicas):
         read.fail("serverDisruptionBudget", problem)
     for key, problems in (("serverEnv", env_problems(extra_env)), ("serverEnvFrom", env_from_problems(env_from)),
-                          ("serverExtraVolumes", volume_problems(volumes, mounts)),
-                          ("serverExtraArgs", flag_problems(extra_args))):
+                          ("serverExtraVolumes", volume_problems(volumes, mounts))):
         for problem in problems:
             read.fail(key, problem)
     if read.problems_since(mark) or spec is None:

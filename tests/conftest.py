@@ -29,6 +29,8 @@ def dev() -> ProgramRun:
 
 
 # The one prod value Pulumi.prod.yaml cannot hold: a secret encrypted with the user's own stack key.
+# An Access application's AUD tag has the form Cloudflare gives it: 64 lower-case hex digits.
+AUD_TAG = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2"
 PROD_SECRETS = {"ssoClientSecret": {"secure": "v1:encrypted-by-the-stack-key"}}
 
 
@@ -81,7 +83,7 @@ SQLITE_STACK: dict[str, Any] = {"databaseMode": "sqlite", "serverWorkers": 1, **
 # What the default stacks do not declare: the jobs pod, its Service and its NetworkPolicy; prod with teams; the
 # Cloudflare tunnel's connectors; every extension point at once; SQLite's volume.
 CLOUDFLARE_FRONT_DOOR = {**PROD_SECRETS, "frontDoor": "cloudflare", "ssoEnabled": False, "gatewayClassName": None,
-                         "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": "aud-tag",
+                         "cloudflareTeamDomain": "acme.cloudflareaccess.com", "cloudflareAudienceTag": AUD_TAG,
                          "cloudflareTunnelToken": {"secure": "v1:tunnel"}}
 OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100}),

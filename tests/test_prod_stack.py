@@ -68,11 +68,14 @@ class TestClusterInputs:
 
     def test_explicit_config_works_without_a_cluster_stack(self) -> None:
         explicit = {"clusterStack": "", "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"],
-                    "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-explicit", "databaseCidr": "10.30.0.0/16",
-                    "privateSubnetIds": ["subnet-a", "subnet-b"], "nodeSecurityGroupId": "sg-explicit"}
+                    "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-0123456789abcdef0",
+                    "databaseCidr": "10.30.0.0/16",
+                    "privateSubnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+                    "nodeSecurityGroupId": "sg-0123456789abcdef0"}
         run = run_prod(explicit, stack_references={})
-        assert run.one("aws:rds/subnetGroup:SubnetGroup").plain_inputs["subnetIds"] == ["subnet-a", "subnet-b"]
-        assert run.one("aws:ec2/securityGroup:SecurityGroup").plain_inputs["vpcId"] == "vpc-explicit"
+        assert run.one("aws:rds/subnetGroup:SubnetGroup").plain_inputs["subnetIds"] == ["subnet-0123456789abcdef0",
+                                                                                     "subnet-0fedcba9876543210"]
+        assert run.one("aws:ec2/securityGroup:SecurityGroup").plain_inputs["vpcId"] == "vpc-0123456789abcdef0"
 
     def test_missing_cluster_facts_are_named(self) -> None:
         message = prod_error({"clusterStack": ""}, stack_references={})

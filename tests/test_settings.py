@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from conftest import MONITORED
-from harness import run_program
+from harness import CLUSTER_OUTPUTS, run_program
 from settings import ConfigError
 from tools.project_config import ProjectConfigError
 
@@ -79,7 +79,8 @@ def test_other_namespaces_are_not_ours_to_refuse() -> None:
         ({"backupRetentionDays": 0}, "backupRetentionDays", "0 is out of range; allowed: 1 to 3650"),
         ({"backupSchedule": "daily"}, "backupSchedule", "'daily' is not a cron schedule Kubernetes accepts"),
         ({"artifactBackend": "s3", "artifactBucket": "acme-mlflow-dev", "awsRegion": "us-east-1",
-          "oidcProviderArn": "arn:aws:iam::1:oidc-provider/x", "oidcIssuerUrl": "https://x"}, "backupsEnabled",
+          "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"], "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"]},
+         "backupsEnabled",
          "in-cluster backups are written to the MinIO bucket, and artifactBackend is 's3'"),
     ],
 )

@@ -1,4 +1,5 @@
-"""docs/configuration.md's tables from Pulumi.yaml and settings.SECRET_KEYS (tests keep them equal):
+"""docs/configuration.md's tables from Pulumi.yaml, each key's rule (settings/formats.py) and settings.SECRET_KEYS
+(tests keep them equal):
 `python -m tools.config_table` rewrites them."""
 
 import json
@@ -8,6 +9,7 @@ from typing import Any
 import yaml
 
 from settings import SECRET_KEYS
+from settings.formats import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,12 +27,13 @@ def _default(declaration: dict[str, Any]) -> str:
 
 def config_table() -> str:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    rows = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    rows = ["| Key | Type | Rule | Default | Description |", "| --- | --- | --- | --- | --- |"]
     for key, declaration in project["config"].items():
         if ":" in key:
             continue  # another package's setting (pulumi:disable-default-providers), not a key of ours
         description = declaration["description"].replace("|", "\\|")
-        rows.append(f"| `{key}` | {declaration['type']} | {_default(declaration)} | {description} |")
+        rule = FORMATS[key].rule.replace("|", "\\|")
+        rows.append(f"| `{key}` | {declaration['type']} | {rule} | {_default(declaration)} | {description} |")
     return "\n".join(rows)
 
 

@@ -105,8 +105,8 @@ def flag_problems(flags: Sequence[str]) -> list[str]:
     """Each item one `--flag` or `--flag=value` (a value with its flag, so nothing is read as a positional)."""
     problems = []
     for flag in flags:
-        if not _FLAG.fullmatch(flag):
-            problems.append(f"{flag!r} is not --option or --option=value")
+        if len(flag) > 1024 or not _FLAG.fullmatch(flag):
+            problems.append(f"{flag[:80]!r} is not --option or --option=value (up to 1024 characters)")
         elif flag.split("=", 1)[0] not in USER_FLAGS:
             problems.append(f"{flag.split('=', 1)[0]} is not one you may add (the platform sets the others, or they "
                             f"carry a password): {', '.join(USER_FLAGS)}")
@@ -123,7 +123,7 @@ _PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 def static_prefix_problem(prefix: str) -> str | None:
     """A path MLflow can serve under (--static-prefix) and an Ingress can route: /segment[/segment...], no trailing
     slash, no characters a URL would escape."""
-    if prefix and not _PREFIX.fullmatch(prefix):
-        return (f"static prefix {prefix!r} is not a path like /mlflow (segments of letters, digits, '.', '_', '~', '-', "
-                "no trailing slash)")
+    if prefix and (len(prefix) > 255 or not _PREFIX.fullmatch(prefix)):
+        return (f"static prefix {prefix[:80]!r} is not a path like /mlflow (segments of letters, digits, '.', '_', '~', '-', "
+                "no trailing slash, up to 255 characters)")
     return None

@@ -8,6 +8,7 @@ import pytest
 from test_hostile_config import assert_refused
 
 from conftest import (
+    AUD_TAG,
     CLOUDFLARE_FRONT_DOOR,
     DEPLOYMENT,
     PROD_SECRETS,
@@ -391,7 +392,7 @@ class TestCloudflareFrontDoor:
         data = run.one("kubernetes:core/v1:ConfigMap", "mlflow-auth-module").plain_inputs["data"]
         (access,) = [i for i in json.loads(data["identity.json"])["issuers"]
                      if i["issuer"] == "https://acme.cloudflareaccess.com"]
-        assert access == {"issuer": "https://acme.cloudflareaccess.com", "audiences": ["aud-tag"],
+        assert access == {"issuer": "https://acme.cloudflareaccess.com", "audiences": [AUD_TAG],
                           "header": "Cf-Access-Jwt-Assertion", "username_claims": ["email", "common_name"],
                           "groups_claim": "groups", "jwks_uri": "https://acme.cloudflareaccess.com/cdn-cgi/access/certs",
                           "grants_admin": True}

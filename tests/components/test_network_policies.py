@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import CLOUDFLARE_FRONT_DOOR, CRONJOB, DEPLOYMENT, JOB, MONITORED, PROD_SECRETS, SERVICE, STATEFULSET, pod_spec
-from harness import ProgramRun, Registration, run_program
+from harness import CLUSTER_OUTPUTS, ProgramRun, Registration, run_program
 
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -226,9 +226,9 @@ def test_the_jobs_pod_is_admitted_and_guarded_like_the_server() -> None:
 def test_a_database_outside_the_cluster_needs_its_network() -> None:
     from settings import ConfigError
 
-    overrides = {**PROD_SECRETS, "clusterStack": "", "oidcProviderArn": "arn:aws:iam::1:oidc-provider/x",
-                 "oidcIssuerUrl": "https://x", "vpcId": "vpc-1", "privateSubnetIds": ["subnet-a"],
-                 "nodeSecurityGroupId": "sg-1"}
+    overrides = {**PROD_SECRETS, "clusterStack": "", "oidcProviderArn": CLUSTER_OUTPUTS["oidcProviderArn"],
+                 "oidcIssuerUrl": CLUSTER_OUTPUTS["oidcIssuerUrl"], "vpcId": "vpc-0123456789abcdef0",
+                 "privateSubnetIds": ["subnet-0123456789abcdef0"], "nodeSecurityGroupId": "sg-0123456789abcdef0"}
     with pytest.raises(ConfigError, match="mlflow-platform:databaseCidr: is required for networkPolicies"):
         run_program("prod", overrides, preview=True, stack_references={})
     run = run_program("prod", {**overrides, "databaseCidr": "10.9.0.0/16"}, stack_references={})
