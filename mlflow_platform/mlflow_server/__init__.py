@@ -21,6 +21,7 @@ from mlflow_platform.mlflow_postgres.args import SQLITE_DIR
 from mlflow_platform.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
 from mlflow_platform.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
+from mlflow_platform.mlflow_server.connection_budget import JOBS_POD_WORKERS
 from mlflow_platform.mlflow_server.encryption_keys import encryption_key_env
 from mlflow_platform.mlflow_server.gc import DESTINATION_ENV, gc_cronjob, gc_env
 from mlflow_platform.mlflow_server.hosts import LISTEN_ADDRESS, POD_IP_ENV, allowed_hosts_flag
@@ -58,13 +59,14 @@ def with_mounts(container: dict[str, Any], mounts: list[dict[str, Any]]) -> dict
     return {**container, "volumeMounts": [*container["volumeMounts"], *mounts]} if mounts else container
 
 
-def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str]) -> list[pulumi.Input[str]]:
-    """The `mlflow server` arguments; secrets stay out (they arrive as environment variables)."""
+def server_args(args: MlflowServerArgs, hosts: pulumi.Input[str], workers: int | None = None) -> list[pulumi.Input[str]]:
+    """The `mlflow server` arguments; secrets stay out (they arrive as environment variables). `workers`: the jobs
+    pod's own count instead of the API pods' (args.workers)."""
     command: list[pulumi.Input[str]] = [
         "server",
         "--host", LISTEN_ADDRESS,
         "--port", str(SERVER_PORT),
-        "--workers", str(args.workers),
+        "--workers", str(workers or args.workers),
         "--serve-artifacts",
         "--artifacts-destination", args.artifacts_destination,
         "--allowed-hosts", hosts,
@@ -247,7 +249,9 @@ class MlflowServer(pulumi.ComponentResource):
                 **image_fields(args.image),
                 # Exec form, no shell: SIGTERM reaches mlflow, which forwards it to uvicorn.
                 "command": ["mlflow"],
-                "args": server_args(args, hosts),
+                # The jobs pod runs one uvicorn worker beside the job runner, as the connection budget counts it and
+                # its resources were measured (JOBS_POD_WORKERS); serverWorkers is the API pods'.
+                "args": server_args(args, hosts, JOBS_POD_WORKERS if job_execution else None),
                 "env": env,
                 **({"envFrom": list(args.env_from)} if args.env_from else {}),
                 "ports": [{"name": "http", "containerPort": SERVER_PORT}],

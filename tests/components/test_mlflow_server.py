@@ -23,6 +23,7 @@ from conftest import (
 )
 from harness import ProgramRun, Registration, run_program
 from mlflow_platform.mlflow_server import MlflowServerArgs
+from mlflow_platform.mlflow_server.connection_budget import JOBS_POD_WORKERS
 from mlflow_platform.mlflow_server.hosts import address_patterns, allowed_hosts
 from mlflow_platform.versions import MLFLOW_IMAGE
 from settings import ConfigError
@@ -360,6 +361,12 @@ class TestTheJobsPod:
         assert shm["emptyDir"] == {"sizeLimit": "256Mi", "medium": "Memory"}
         assert {"name": "shm", "mountPath": "/dev/shm"} in container(workload, "mlflow")["volumeMounts"]
         assert container(workload, "mlflow")["resources"]["limits"]["memory"] == "4Gi"
+
+    def test_it_runs_the_one_worker_the_connection_budget_counts(self, jobs: ProgramRun) -> None:
+        """serverWorkers sizes the API pods; the jobs pod's pools and memory are counted with one worker (issue 28:
+        it ran serverWorkers, 82 connections and ~200 MiB per worker more than the budget and its sizing say)."""
+        assert option(container(jobs.one(DEPLOYMENT, "mlflow-jobs"), "mlflow")["args"], "--workers") == str(JOBS_POD_WORKERS)
+        assert option(server_container(jobs)["args"], "--workers") == "2"
 
     def test_its_service_and_host_names(self, jobs: ProgramRun) -> None:
         service = jobs.one(SERVICE, "mlflow-jobs").plain_inputs["spec"]
