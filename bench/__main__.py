@@ -1,4 +1,5 @@
-"""Run the benchmark: `.venv/bin/python -m bench` (full) or `--smoke` (one repetition, tiny sizes).
+"""Run the benchmark: `.venv/bin/python -m bench` (full) or `--smoke` (one repetition, tiny sizes); `--growth` runs
+the growth benchmark instead (bench/growth.py: `--sizes 1M,10M`, `--smoke` for a tiny database).
 
 Every configuration is measured in each repetition, one after another, so drifts of the machine hit all alike.
 """
@@ -17,6 +18,7 @@ import mlflow
 
 from bench import ROOT
 from bench.configs import CONFIGS, ServerConfig, program_for
+from bench.growth import SIZES, run_growth
 from bench.jobs import jobs_program, measure_jobs_pod
 from bench.measure import (
     OPERATIONS,
@@ -92,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions (default 3)")
     parser.add_argument("--configs", help="comma-separated subset of: " + ", ".join(c.name for c in CONFIGS))
     parser.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from an earlier results.json")
+    parser.add_argument("--growth", action="store_true", help="the growth benchmark: the server on large databases")
+    parser.add_argument("--sizes", default="1M,10M", help="growth sizes, of: " + ", ".join(SIZES))
+    parser.add_argument("--pg-settings", default="defaults,tuned", help="growth: PostgreSQL settings to compare")
     args = parser.parse_args(argv)
     if args.report_only:
         write_report(json.loads((args.out / "results.json").read_text()), args.out)
         return 0
+    if args.growth:
+        return growth_main(args)
     settings: dict[str, Any] = dict(SMOKE if args.smoke else FULL)
     if args.reps:
         settings["reps"] = args.reps
@@ -135,6 +142,25 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("jobs_pod", []).append(measure_jobs_pod(jobs, postgres, workdir, settings["settle"]))
             (args.out / "results.json").write_text(json.dumps(results, indent=1))
     write_report(results, args.out)
+    print(f"wrote {args.out / 'REPORT.md'}")
+    return 0
+
+
+def growth_main(args: argparse.Namespace) -> int:
+    sizes = [SIZES["smoke"]] if args.smoke else [SIZES[name] for name in args.sizes.split(",")]
+    reps = args.reps or (1 if args.smoke else 3)
+    calls = 3 if args.smoke else 10
+    command = " ".join(["python -m bench --growth", *(["--smoke"] if args.smoke else [f"--sizes {args.sizes}"]),
+                        f"--pg-settings {args.pg_settings}", *([f"--reps {args.reps}"] if args.reps else [])])
+    about = machine()
+    summary = (f"{about['cores']} cores, {about['memory_gib']} GiB, MLflow {about['mlflow']}, "
+               f"{about['postgres_client']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlflow-growth-") as scratch:
+        run_growth(program_for(CONFIGS[0]), sizes, args.pg_settings.split(","), reps, calls,
+                   1.0 if args.smoke else 10.0, args.out, Path(scratch), summary, command)
+    results = args.out / "results.json"
+    write_report(json.loads(results.read_text()) if results.exists() else None, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")
     return 0
 

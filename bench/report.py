@@ -1,5 +1,6 @@
 """REPORT.md and a plot from the benchmark's results: every figure as min/median/max and as a ratio to (c)."""
 
+import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Any
 
 from bench import ROOT
 from bench.configs import BASELINE, CONFIGS, WORKSTREAM_MEMORY_LIMIT
+from bench.growth_report import growth_section, plot_growth
 
 # Written by hand after a run: the causes behind the figures, which no table shows.
 FINDINGS = ROOT / "bench" / "FINDINGS.md"
@@ -136,7 +138,15 @@ def _jobs_pod(runs: list[dict[str, Any]]) -> list[str]:
             f"{cell(lambda r: r['online_scoring_first_job_s'])} |", ""]
 
 
-def write_report(results: dict[str, Any], out: Path) -> None:
+def write_report(results: dict[str, Any] | None, out: Path) -> None:
+    """REPORT.md from results.json's figures and, when out/growth.json exists, the growth section and its plot."""
+    growth_file = out / "growth.json"
+    growth = growth_section(json.loads(growth_file.read_text())) if growth_file.exists() else []
+    if growth:
+        plot_growth(json.loads(growth_file.read_text()), out / "growth.png")
+    if results is None:
+        (out / "REPORT.md").write_text("\n".join(["# Benchmark: the MLflow server as this stack deploys it", "", *growth]))
+        return
     settings, machine = results["settings"], results["machine"]
     concurrency = settings["concurrency"]
     lines = [
@@ -205,7 +215,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     lines += ["![p50 latency of log_metric and log_batch throughput by concurrency](latency.png)", ""]
     if FINDINGS.exists():
         lines += ["## What the measurements say", "", FINDINGS.read_text().strip(), ""]
-    (out / "REPORT.md").write_text("\n".join(lines))
+    (out / "REPORT.md").write_text("\n".join([*lines, *growth]))
     _plot(results, out / "latency.png")
 
 

@@ -213,7 +213,16 @@ class TestRds:
         group = prod.one("aws:rds/parameterGroup:ParameterGroup").plain_inputs
         assert group["family"] == "postgres17"
         parameters = {p["name"]: p["value"] for p in group["parameters"]}
-        assert parameters == {"rds.force_ssl": "1", "max_connections": "1500"}  # Pulumi.prod.yaml, with the jobs pod
+        assert parameters == {"rds.force_ssl": "1", "max_connections": "1500",  # Pulumi.prod.yaml, with the jobs pod
+                              # Tuned for MLflow (mlflow_postgres/tuning.py); RDS's defaults scale the caches already.
+                              "work_mem": "16384", "maintenance_work_mem": "{DBInstanceClassMemory/16384}",
+                              "random_page_cost": "1.1", "effective_io_concurrency": "200",
+                              "autovacuum_vacuum_scale_factor": "0.05", "autovacuum_analyze_scale_factor": "0.02",
+                              "autovacuum_vacuum_insert_scale_factor": "0.05"}
+        # A static parameter waits for a reboot (RDS refuses "immediate" for it); the others apply at once.
+        methods = {p["name"]: p["applyMethod"] for p in group["parameters"]}
+        assert {name for name, method in methods.items() if method == "pending-reboot"} == {"rds.force_ssl",
+                                                                                            "max_connections"}
 
     def test_instance_is_pinned_encrypted_backed_up_and_protected(self, prod: ProgramRun) -> None:
         instance = prod.one(RDS)

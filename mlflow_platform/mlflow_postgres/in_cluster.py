@@ -17,6 +17,7 @@ from mlflow_platform.kube.timeouts import POSTGRES_IMAGE_MEGABYTES, await_timeou
 from mlflow_platform.mlflow_postgres.args import AUTH_DATABASE, MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint
 from mlflow_platform.mlflow_postgres.roles import DatabaseRoles, password_key
+from mlflow_platform.mlflow_postgres.tuning import postgres_settings
 from mlflow_platform.versions import POSTGRES_UID
 
 EXPORTER_PORT = 9187
@@ -155,7 +156,9 @@ def in_cluster_database(parent: pulumi.Resource, name: str, args: MlflowPostgres
                             "name": "postgresql",
                             **image_fields(args.image),
                             # The image's entrypoint prepends `postgres` to arguments starting with '-'.
-                            "args": ["-c", f"max_connections={args.max_connections}"],
+                            "args": [part for key, value in postgres_settings(args.resources.memory_limit,
+                                                                              args.max_connections).items()
+                                     for part in ("-c", f"{key}={value}")],
                             "ports": [{"name": "postgresql", "containerPort": POSTGRES_PORT}],
                             "env": [
                                 {"name": "POSTGRES_USER", "value": args.username},

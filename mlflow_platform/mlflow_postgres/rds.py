@@ -8,6 +8,7 @@ import pulumi_random as random
 
 from mlflow_platform.mlflow_postgres.args import MlflowPostgresArgs
 from mlflow_platform.mlflow_postgres.endpoint import POSTGRES_PORT, DatabaseEndpoint, tls_query
+from mlflow_platform.mlflow_postgres.tuning import rds_parameters
 
 
 def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -> DatabaseEndpoint:
@@ -36,10 +37,13 @@ def rds_database(parent: pulumi.Resource, name: str, args: MlflowPostgresArgs) -
     parameters = aws.rds.ParameterGroup(
         f"{name}-params",
         family=f"postgres{rds.engine_version.split('.')[0]}",
-        description="MLflow PostgreSQL: TLS only, sized connections",
+        description="MLflow PostgreSQL: TLS only, sized connections, tuned for MLflow's queries",
         parameters=[
             {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
-            {"name": "max_connections", "value": str(args.max_connections), "apply_method": "pending-reboot"},
+            # Static parameters (max_connections) wait for a reboot; the others apply at once.
+            *({"name": name, "value": value,
+               "apply_method": "pending-reboot" if name == "max_connections" else "immediate"}
+              for name, value in rds_parameters(args.max_connections).items()),
         ],
         tags=tags,
         opts=child,

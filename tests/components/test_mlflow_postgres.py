@@ -52,7 +52,14 @@ def test_statefulset_runs_pinned_postgres_with_explicit_max_connections(dev: Pro
     assert spec["serviceName"] == "mlflow-postgres"
     postgres = container(sts)
     assert postgres["image"] == "docker.io/library/postgres:17.7"
-    assert postgres["args"] == ["-c", "max_connections=400"]
+    settings = dict(arg.split("=", 1) for arg in postgres["args"][1::2])
+    assert postgres["args"][::2] == ["-c"] * len(settings)
+    # Tuned for MLflow (mlflow_postgres/tuning.py): the caches a quarter and a half of the 1Gi limit, SSD costs,
+    # autovacuum for insert-only tables.
+    assert settings == {"max_connections": "400", "shared_buffers": "256MB", "effective_cache_size": "512MB",
+                        "maintenance_work_mem": "64MB", "work_mem": "16MB", "random_page_cost": "1.1",
+                        "effective_io_concurrency": "200", "autovacuum_vacuum_scale_factor": "0.05",
+                        "autovacuum_analyze_scale_factor": "0.02", "autovacuum_vacuum_insert_scale_factor": "0.05"}
     assert postgres["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert postgres[probe]["exec"]["command"][0] == "pg_isready"
@@ -313,3 +320,9 @@ class TestRoles:
     def test_names_follow_postgresqls_identifier_rule(self, field: str, value: str, message: str) -> None:
         with pytest.raises(ValueError, match=f"{field}: .*{re.escape(message)}"):
             MlflowPostgresArgs(namespace="mlflow", **{field: value})  # type: ignore[arg-type]
+
+
+def test_postgres_caches_follow_the_pods_memory_limit() -> None:
+    run = run_program("dev", {"postgresMemoryRequest": "4Gi", "postgresMemoryLimit": "8Gi"})
+    args = container(run.one(STATEFULSET, "mlflow-postgres"))["args"]
+    assert {"shared_buffers=2048MB", "effective_cache_size=4096MB", "maintenance_work_mem=512MB"} <= set(args)

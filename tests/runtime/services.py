@@ -221,7 +221,9 @@ class PrivatePostgres:
     """A PostgreSQL cluster of our own (initdb in a temp dir, loopback) that tests may restart or kill. Trust, or with
     `password` the postgres user's password and SCRAM on TCP: every role must then sign in with its own."""
 
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, settings: dict[str, str] | None = None) -> None:
+        """`settings`: server parameters (postgresql.conf's) it starts with."""
+        self.settings = settings or {}
         versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
         if not versions:
             raise FileNotFoundError("no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -250,7 +252,8 @@ class PrivatePostgres:
         subprocess.run(prefix + argv, check=True, capture_output=True, timeout=120)
 
     def _ctl(self, *args: str) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
+        options = " ".join([f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off",
+                            *(f"-c {key}={value}" for key, value in self.settings.items())])
         self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                         "-o", options, "-w", "-t", "60", *args])
 

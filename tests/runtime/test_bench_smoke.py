@@ -29,3 +29,23 @@ def test_smoke_run_measures_both_configurations_and_writes_the_report(postgres_s
     assert by_config["stack-dev"]["idle"]["processes"] < by_config["mlflow-defaults"]["idle"]["processes"]
     report = (tmp_path / "REPORT.md").read_text()
     assert "## Targets for (a) against (c)" in report and (tmp_path / "latency.png").stat().st_size > 10_000
+
+
+def test_growth_smoke_fills_a_database_checks_the_copies_and_measures_what_users_wait_for(
+        postgres_server: object, tmp_path: Path) -> None:
+    """A tiny database under both PostgreSQL settings: the copies read back like their templates (the run stops
+    otherwise), every UI page's recorded calls replay without an error, and the report gains its growth section."""
+    result = subprocess.run([sys.executable, "-m", "bench", "--growth", "--smoke", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    growth = json.loads((tmp_path / "growth.json").read_text())
+    assert [run["settings"] for run in growth["runs"]] == ["defaults", "tuned"]
+    for run in growth["runs"]:
+        assert run["rows"]["metrics"] > 0 and run["rows"]["runs"] == run["runs"] - 1
+        for page in ("ui_runs_page", "ui_run_page", "ui_compare_runs"):
+            assert run[page]["calls"] > 0 and run[page]["errors"] == 0, run[page]
+            assert any("runs/search" in call or "graphql" in call for call in run[page]["recorded"])
+        assert run["log_batch_1000@8"]["errors"] == 0 and run["migration_job_s"] > 0
+    assert growth["runs"][1]["pg_settings"]["shared_buffers"] != growth["runs"][0]["pg_settings"].get("shared_buffers")
+    assert "## Growth" in (tmp_path / "REPORT.md").read_text() and (tmp_path / "growth.png").stat().st_size > 10_000
