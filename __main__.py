@@ -23,6 +23,7 @@ from mlflow_platform import (
     NetworkPoliciesArgs,
     ScrapeTarget,
 )
+from mlflow_platform.mlflow_postgres import DIRECT_URI_SECRET_KEY
 from settings import SERVER_SERVICE_ACCOUNT, load_settings
 
 settings = load_settings()
@@ -56,6 +57,7 @@ server = MlflowServer(
     MlflowServerArgs(
         namespace=settings.namespace,
         backend_uri_secret_name=database.uri_secret_name,
+        direct_uri_secret_key=DIRECT_URI_SECRET_KEY if settings.postgres.pooler else None,
         required_uri_query=database.required_uri_query,
         database_roles=database.roles(),
         artifacts_destination=artifacts.artifacts_destination,
@@ -89,6 +91,9 @@ if settings.monitoring:
 if settings.network:
     # The backup and gc jobs reach both the database and the object store.
     store_clients = tuple(s for s in (database.backup_selector, server.gc_selector) if s)
+    # With a pooler gc reaches the database through it; the backup's pg_dump connects to the database itself.
+    direct_clients = tuple(s for s in (database.backup_selector, None if database.pooler_selector else server.gc_selector)
+                           if s)
     NetworkPolicies("mlflow-network", NetworkPoliciesArgs(
         namespace=settings.namespace,
         server=server.selector,
@@ -105,7 +110,9 @@ if settings.network:
         or settings.network.allow_https_egress,
         backup=database.backup_selector,
         gc=server.gc_selector,
-        database_clients=store_clients,
+        database_clients=direct_clients,
+        pooler=database.pooler_selector,
+        pooler_port=database.pooler_port,
         object_store=artifacts.store.pod_selector,
         object_store_clients=store_clients,
         object_store_setup=artifacts.store.setup_selector,

@@ -18,7 +18,14 @@ from mlflow_platform.ingress_sso import (
     OidcSso,
 )
 from mlflow_platform.kube.labels import PART_OF
-from mlflow_platform.mlflow_postgres import DatabaseNetwork, ExternalDatabase, MlflowPostgres, MlflowPostgresArgs, RdsOptions
+from mlflow_platform.mlflow_postgres import (
+    ConnectionPooler,
+    DatabaseNetwork,
+    ExternalDatabase,
+    MlflowPostgres,
+    MlflowPostgresArgs,
+    RdsOptions,
+)
 from mlflow_platform.mlflow_server import SERVER_PORT, MlflowServer, MlflowServerArgs
 from mlflow_platform.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
 from mlflow_platform.network_policies import NetworkPolicies, NetworkPoliciesArgs
@@ -39,6 +46,7 @@ __all__ = [
     "ArtifactBucket",
     "ArtifactBucketArgs",
     "CloudflareTunnel",
+    "ConnectionPooler",
     "DatabaseNetwork",
     "ExternalDatabase",
     "GatewayRef",

@@ -129,6 +129,11 @@ class MlflowServerInputs(TypedDict, total=False):
     """Where the artifact proxy writes, e.g. s3://mlflow-artifacts/."""
     backend_uri_secret_key: str
     """The key of that Secret holding the URI."""
+    direct_uri_secret_key: str | None
+    """With a pooler between the pods and the database (MlflowPostgres.direct_uri_secret_key): the key of that Secret
+    whose URI reaches the database itself, which the migration Job uses (alembic runs every revision on one
+    session); the Secret's direct-auth-uri is the auth database's. None: the Job uses backend_uri_secret_key's URI
+    (or the owner's, with database_roles)."""
     required_uri_query: dict[str, str] | None
     """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
     database_roles: DatabaseRoles | None
@@ -283,6 +288,24 @@ class ExternalDatabase(TypedDict, total=False):
     workloads least-privilege roles as on RDS (mlflow_postgres/roles.py). False: every pod connects as the user."""
 
 
+class ConnectionPooler(TypedDict, total=False):
+    """PgBouncer in transaction mode between the server pods and PostgreSQL (mlflow_postgres/pooler.py): the server,
+    the jobs pod and gc connect to it, the migration Job and the backup to the database itself. PostgreSQL then sees
+    at most (replicas + 1 during a rollout) x pool_size x the two databases (mlflow, mlflow_auth) connections, however
+    many server pods there are.
+    """
+    replicas: int
+    """PgBouncer pods (one process each, single-threaded); two keep the database reachable through a drain."""
+    pool_size: int
+    """Server connections each PgBouncer pod opens to each database at most (default_pool_size, max_db_connections):
+    how many transactions run at once per database and pod. Clients beyond it wait in PgBouncer's queue."""
+    max_client_connections: int
+    """Client connections each PgBouncer pod accepts (max_client_conn): at least every server process's pools, since
+    the Service may send them all to one pod (checked by the stack's settings)."""
+    image: str
+    """PgBouncer's image, pinned (versions.py)."""
+
+
 class MlflowPostgresInputs(TypedDict, total=False):
     """What MlflowPostgres takes.
 
@@ -329,6 +352,9 @@ class MlflowPostgresInputs(TypedDict, total=False):
     ca_secret: pulumi.Input[str] | None
     """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
     verify-full, and external with its verify-ca/verify-full."""
+    pooler: ConnectionPooler | None
+    """PgBouncer between the server pods and PostgreSQL (any PostgreSQL mode; not MySQL or SQLite); None: the pods
+    connect to the database itself."""
     sizes: dict[str, ResourceSpec]
     """The size of each small workload here (mlflow_platform/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings
@@ -589,6 +615,11 @@ class NetworkPoliciesInputs(TypedDict, total=False):
     """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
     database_cidr: pulumi.Input[str] | None
     """Where an out-of-cluster database is reached on database_port (a CIDR, or an Output of one)."""
+    pooler: dict[str, str] | None
+    """Selector of the connection pooler's pods (MlflowPostgres.pooler_selector): the server, the jobs pod and gc then
+    reach the database through it only; the migration and the backup still connect to the database itself."""
+    pooler_port: int | None
+    """The pooler's port (MlflowPostgres.pooler_port)."""
     https_egress: bool
     """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
     backup: dict[str, str] | None

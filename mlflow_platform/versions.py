@@ -30,3 +30,11 @@ POSTGRES_EXPORTER_IMAGE: Final = "quay.io/prometheuscommunity/postgres-exporter:
 # Cloudflare's tunnel connector (distroless, uid 65532), for frontDoor cloudflare.
 CLOUDFLARED_IMAGE: Final = "docker.io/cloudflare/cloudflared:2026.8.2"
 CLOUDFLARED_UID: Final = 65532
+# PgBouncer, the opt-in pooler between the server pods and PostgreSQL (mlflow_postgres/pooler.py): CloudNativePG's
+# image (github.com/cloudnative-pg/pgbouncer-containers: Debian trixie-slim with PGDG's pgbouncer package, rebuilt by
+# Renovate as Debian's base and PGDG's package move; CloudNativePG's operator defaults to it). Bitnami's free images,
+# the usual choice before, were withdrawn in 2025. The tag is rebuilt with each base image, so the digest holds it:
+# the multi-platform index digest public projects pin for 1.25.2 (not pulled here, no registry access). Its entrypoint
+# is a shell wrapper, so the pods run pgbouncer itself.
+PGBOUNCER_IMAGE: Final = ("ghcr.io/cloudnative-pg/pgbouncer:1.25.2"
+                          "@sha256:15c9765980546b8660ff105c06ad6ef9d2001fb9c5b31400021a1952cbe49930")

@@ -144,14 +144,20 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     if database and server and database.mode != "sqlite":
         in_cluster = database.mode == "in-cluster"
         budget = server.connection_budget(database.mode, exporter=in_cluster and monitoring is not None,
-                                          backup=database.backups, engine=database.engine)
+                                          backup=database.backups, engine=database.engine, pooler=database.pooler)
         if not budget.fits(database.max_connections):
             read.fail(
                 "postgresMaxConnections",
                 f"the MLflow server may open more connections than {ENGINE_LABELS[database.engine]} allows: "
                 f"{budget.explain(database.max_connections)}. Raise postgresMaxConnections, or lower "
-                "serverMaxReplicas/serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow.",
+                + ("databasePoolerReplicas or databasePoolerPoolSize." if database.pooler else
+                   "serverMaxReplicas/serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow"
+                   + (", or set databasePooler true (PgBouncer: the database then sees its pool only)."
+                      if database.engine == "postgresql" else ".")),
             )
+        if problem := budget.pooler_problem():
+            read.fail("databasePoolerMaxClientConnections", f"{problem}: raise it, or lower serverMaxReplicas/"
+                                                            "serverReplicas, serverWorkers, dbPoolSize or dbMaxOverflow")
     if database and database.engine == "mysql" and read.boolean("authEnabled"):
         read.fail("authEnabled", "MLflow's auth app cannot create its tables on MySQL or MariaDB: its first migration "
                                  "names two foreign keys fk_user_id, which MySQL refuses (errno 121; mlflow/mlflow#9642, "
@@ -280,6 +286,7 @@ def _postgres_args(database: DatabaseSettings, namespace: str, data_protection: 
         rds=database.rds,
         external=database.external,
         ca_secret=database.ca_secret,
+        pooler=database.pooler,
     )
 
 

@@ -5,13 +5,14 @@ from dataclasses import dataclass
 
 from mlflow_platform.kube.resources import ResourceSpec
 from mlflow_platform.mlflow_postgres import (
+    ConnectionPooler,
     DatabaseEngine,
     DatabaseMode,
     DatabaseNetwork,
     ExternalDatabase,
     RdsOptions,
 )
-from mlflow_platform.versions import POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+from mlflow_platform.versions import PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 from settings.cluster import ClusterFacts
 from settings.reader import ConfigReader, aws_tags, resources
 from settings.server import ServerSettings
@@ -41,6 +42,8 @@ class DatabaseSettings:
     backup_retention_days: int
     ca_secret: str | None
     """databaseCaSecret: the Secret with the database server's CA bundle (RDS, external)."""
+    pooler: ConnectionPooler | None = None
+    """databasePooler: PgBouncer between the server pods and PostgreSQL."""
 
     @property
     def engine(self) -> DatabaseEngine:
@@ -90,6 +93,7 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     backups = read.boolean("backupsEnabled")
     backup_schedule = read.string("backupSchedule")
     backup_retention_days = read.integer("backupRetentionDays")
+    pooler = _pooler(read, mode, engine, external)
     if read.problems_since(mark) or spec is None:
         return None
     return DatabaseSettings(
@@ -98,8 +102,31 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
         storage_size=sqlite_size if mode == "sqlite" else storage_size,
         resources=spec, rds=rds,
         external=external, backups=backups and mode == "in-cluster", backup_schedule=backup_schedule,
-        backup_retention_days=backup_retention_days, ca_secret=ca_secret,
+        backup_retention_days=backup_retention_days, ca_secret=ca_secret, pooler=pooler,
     )
+
+
+def _pooler(read: ConfigReader, mode: str, engine: str, external: ExternalDatabase | None) -> ConnectionPooler | None:
+    """databasePooler's PgBouncer, for every PostgreSQL mode (in-cluster, rds, external); its keys are read either way."""
+    enabled = read.boolean("databasePooler")
+    pooler = ConnectionPooler(replicas=read.integer("databasePoolerReplicas"),
+                              pool_size=read.integer("databasePoolerPoolSize"),
+                              max_client_connections=read.integer("databasePoolerMaxClientConnections"),
+                              image=read.image("databasePoolerImage", PGBOUNCER_IMAGE))
+    if not enabled:
+        return None
+    if mode == "sqlite":
+        read.fail("databasePooler", "is for PostgreSQL: databaseMode sqlite is a file, with no connections to pool; set "
+                                    "false, or use in-cluster, rds or external")
+    elif engine == "mysql":
+        read.fail("databasePooler", "is PgBouncer, which speaks PostgreSQL's protocol only: not MySQL or MariaDB "
+                                    "(externalDatabaseEngine mysql); set false, and size postgresMaxConnections (your "
+                                    "server's max_connections) for the server's pools, or put ProxySQL in front yourself")
+    elif external and external.uri_secret:
+        read.fail("databasePooler", "needs the database password for PgBouncer's userlist, which "
+                                    "externalDatabaseUriSecret keeps from the program: use externalDatabasePassword, "
+                                    "or set false")
+    return pooler
 
 
 def refuse_sqlite_misfits(read: ConfigReader, server: ServerSettings | None, data_protection: bool,

@@ -10,6 +10,7 @@ from mlflow_platform.ingress_sso import IngressSsoArgs
 from mlflow_platform.kube.disruption import budget_problems
 from mlflow_platform.kube.pods import qualified_name_problem
 from mlflow_platform.kube.resources import ResourceSpec
+from mlflow_platform.mlflow_postgres import ConnectionPooler
 from mlflow_platform.mlflow_server.connection_budget import (
     MYSQL_RESERVED_CONNECTIONS,
     RDS_RESERVED_CONNECTIONS,
@@ -69,7 +70,7 @@ class ServerSettings:
                                    cors_allowed_origins=(front_door.url,))
 
     def connection_budget(self, database_mode: str, exporter: bool, backup: bool,
-                          engine: str = "postgresql") -> ConnectionBudget:
+                          engine: str = "postgresql", pooler: ConnectionPooler | None = None) -> ConnectionBudget:
         reserved = (MYSQL_RESERVED_CONNECTIONS if engine == "mysql" else
                     RDS_RESERVED_CONNECTIONS if database_mode == "rds" else SUPERUSER_RESERVED_CONNECTIONS)
         return ConnectionBudget(
@@ -82,6 +83,7 @@ class ServerSettings:
             backup=backup,
             gc=self.gc_schedule is not None,
             reserved=reserved,
+            pooler=pooler,
         )
 
 

@@ -94,6 +94,9 @@ OPTIONAL_OBJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-every-extension": ("dev", {**EXTENSIONS, **POD_KEYS, "imageRegistryMirrors": MIRRORS,
                                          "gcSchedule": "0 4 * * *"}),
     "dev-on-sqlite": ("dev", SQLITE_STACK),
+    # PgBouncer in front of RDS, its TLS verified with the CA, past the replicas the direct budget allows.
+    "prod-with-pooler": ("prod", {**PROD_SECRETS, "databasePooler": True, "serverMaxReplicas": 6,
+                                  "databaseCaSecret": "rds-ca"}),
 }
 
 

@@ -39,6 +39,7 @@ EXAMPLES: dict[str, str] = {
     "databaseMode": "rds",
     "postgresImage": "docker.io/library/postgres:17.7-bookworm",
     "postgresExporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.18.1",
+    "databasePoolerImage": "ghcr.io/cloudnative-pg/pgbouncer:1.25.2-trixie",
     "postgresStorageSize": "20Gi",
     "sqliteStorageSize": "2Gi",
     "rdsEngineVersion": "16.4",

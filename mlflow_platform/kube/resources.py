@@ -52,6 +52,9 @@ DEFAULT_RESOURCES: dict[str, ResourceSpec] = {
     "minioSetup": ResourceSpec("50m", "64Mi", "500m", "256Mi"),
     "oauth2Proxy": ResourceSpec("50m", "64Mi", "500m", "256Mi"),
     "cloudflared": ResourceSpec("50m", "64Mi", "500m", "256Mi"),
+    # PgBouncer (databasePooler): one single-threaded process, a few KB per client connection (two 4 KB packet
+    # buffers): a thousand clients fit in a few MB. One core is all it can use.
+    "pooler": ResourceSpec("50m", "32Mi", "1", "256Mi"),
 }
 _FIELDS = {("requests", "cpu"): "cpu_request", ("requests", "memory"): "memory_request",
            ("limits", "cpu"): "cpu_limit", ("limits", "memory"): "memory_limit"}

@@ -15,8 +15,11 @@ from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.mlflow_postgres.args import (
     AUTH_DATABASE,
     DATABASE_MODES,
+    DIRECT_AUTH_URI_SECRET_KEY,
+    DIRECT_URI_SECRET_KEY,
     SQLITE_DIR,
     URI_SECRET_KEY,
+    ConnectionPooler,
     DatabaseMode,
     DatabaseNetwork,
     ExternalDatabase,
@@ -27,6 +30,7 @@ from mlflow_platform.mlflow_postgres.endpoint import DatabaseEndpoint, database_
 from mlflow_platform.mlflow_postgres.engines import DATABASE_ENGINES, DatabaseEngine
 from mlflow_platform.mlflow_postgres.external import external_database
 from mlflow_platform.mlflow_postgres.in_cluster import in_cluster_database
+from mlflow_platform.mlflow_postgres.pooler import POOLED_QUERY, pooler_workload
 from mlflow_platform.mlflow_postgres.rds import rds_database
 from mlflow_platform.mlflow_postgres.roles import (
     OWNER_AUTH_URI_KEY,
@@ -43,8 +47,11 @@ __all__ = [
     "AUTH_DATABASE",
     "DATABASE_ENGINES",
     "DATABASE_MODES",
+    "DIRECT_AUTH_URI_SECRET_KEY",
+    "DIRECT_URI_SECRET_KEY",
     "SQLITE_DIR",
     "URI_SECRET_KEY",
+    "ConnectionPooler",
     "DatabaseEngine",
     "DatabaseMode",
     "DatabaseNetwork",
@@ -93,6 +100,13 @@ class MlflowPostgres(pulumi.ComponentResource):
     """sqlite: the PersistentVolumeClaim with the database file (MlflowServerArgs.database_volume_claim)."""
     endpoint: pulumi.Output[str]
     """host:port, or the database file's path (sqlite)."""
+    direct_uri_secret_key: pulumi.Output[str] | None
+    """With a pooler: the key of the URI Secret whose URI reaches the database itself, not the pooler (the Secret's
+    direct-auth-uri the same for the auth database); MlflowServerArgs.direct_uri_secret_key. None without a pooler."""
+    pooler_selector: dict[str, str] | None
+    """Labels of the PgBouncer pods (NetworkPolicies' pooler); None without a pooler."""
+    pooler_port: int | None
+    """PgBouncer's port; None without a pooler."""
 
     @overload
     def __init__(self, name: str, args: MlflowPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None: ...
@@ -123,17 +137,25 @@ class MlflowPostgres(pulumi.ComponentResource):
         self.username = pulumi.Output.from_input(server_user)
         self.password = pulumi.Output.secret(server_password)
 
-        def uri_of(database: str, user: str = server_user,
-                   password: pulumi.Input[str] = server_password) -> pulumi.Output[str]:
+        # With a pooler the server, jobs pod and gc connect to it; the migration (the owner's URIs, or direct-uri)
+        # and pg_dump to the database itself (pooler.py says why).
+        pooler = pooler_workload(self, name, args, endpoint, server_user, server_password) if args.pooler else None
+
+        def uri_of(database: str, user: str = server_user, password: pulumi.Input[str] = server_password,
+                   pooled: bool = pooler is not None) -> pulumi.Output[str]:
             if endpoint.uri:  # a file (sqlite): no host, port or password
                 return pulumi.Output.from_input(endpoint.uri(database))
+            if pooled and pooler:
+                return pulumi.Output.all(password, pooler.host).apply(
+                    lambda parts: database_uri(user, parts[0], parts[1], pooler.port, database, POOLED_QUERY,
+                                               endpoint.drivername))
             return pulumi.Output.all(password, endpoint.host, endpoint.port).apply(
                 lambda parts: database_uri(user, parts[0], parts[1], parts[2], database, endpoint.query,
                                            endpoint.drivername))
 
         self.roles_secret_name = None
         if roles:
-            owner_uri = partial(uri_of, user=args.username, password=endpoint.password)
+            owner_uri = partial(uri_of, user=args.username, password=endpoint.password, pooled=False)
             # No dependency on the database being ready: the in-cluster pods mount it (the exporter's password).
             self.roles_secret_name = k8s.core.v1.Secret(
                 f"{name}-roles",
@@ -160,11 +182,18 @@ class MlflowPostgres(pulumi.ComponentResource):
                           "labels": standard_labels("sqlite" if args.mode == "sqlite" else args.engine, name,
                                                     "database")},
                 type="Opaque",
-                string_data={URI_SECRET_KEY: pulumi.Output.secret(uri_of(args.database))},  # type: ignore[arg-type]
+                string_data={URI_SECRET_KEY: pulumi.Output.secret(uri_of(args.database)),  # type: ignore[arg-type]
+                             **({key: pulumi.Output.secret(uri_of(database, pooled=False))  # type: ignore[arg-type]
+                                 for key, database in ((DIRECT_URI_SECRET_KEY, args.database),
+                                                       (DIRECT_AUTH_URI_SECRET_KEY, AUTH_DATABASE))}
+                                if pooler else {})},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=endpoint.ready),
             )
             self.uri_secret_name = uri_secret.metadata.name
         self.uri_secret_key = pulumi.Output.from_input(URI_SECRET_KEY)
+        self.direct_uri_secret_key = pulumi.Output.from_input(DIRECT_URI_SECRET_KEY) if pooler else None
+        self.pooler_selector = pooler.selector if pooler else None
+        self.pooler_port = pooler.port if pooler else None
         self.pod_selector = endpoint.pod_selector
         self.volume_claim = endpoint.volume_claim
         # What the stack exports as databaseEndpoint: host:port, or where the file is (sqlite, not a secret).

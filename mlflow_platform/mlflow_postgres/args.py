@@ -21,7 +21,7 @@ from mlflow_platform.validation import (
     quantity_problem,
     refuse,
 )
-from mlflow_platform.versions import MLFLOW_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
+from mlflow_platform.versions import MLFLOW_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE
 
 MIN_BACKUP_RETENTION_DAYS = 7
 OWNER = "MlflowPostgresArgs"
@@ -78,11 +78,47 @@ class RdsOptions:
         return problems
 
 
+@dataclass(frozen=True)
+class ConnectionPooler:
+    """PgBouncer in transaction mode between the server pods and PostgreSQL (mlflow_postgres/pooler.py): the server,
+    the jobs pod and gc connect to it, the migration Job and the backup to the database itself. PostgreSQL then sees
+    at most (replicas + 1 during a rollout) x pool_size x the two databases (mlflow, mlflow_auth) connections, however
+    many server pods there are."""
+
+    replicas: int = 2
+    """PgBouncer pods (one process each, single-threaded); two keep the database reachable through a drain."""
+    pool_size: int = 20
+    """Server connections each PgBouncer pod opens to each database at most (default_pool_size, max_db_connections):
+    how many transactions run at once per database and pod. Clients beyond it wait in PgBouncer's queue."""
+    max_client_connections: int = 2000
+    """Client connections each PgBouncer pod accepts (max_client_conn): at least every server process's pools, since
+    the Service may send them all to one pod (checked by the stack's settings)."""
+    image: str = PGBOUNCER_IMAGE
+    """PgBouncer's image, pinned (versions.py)."""
+
+    def problems(self) -> list[str | None]:
+        return [
+            image_problem(self.image),
+            None if 1 <= self.replicas <= 20 else "pooler.replicas must be between 1 and 20",
+            None if 1 <= self.pool_size <= 1000 else "pooler.pool_size must be between 1 and 1000",
+            None if 10 <= self.max_client_connections <= 100000
+            else "pooler.max_client_connections must be between 10 and 100000",
+        ]
+
+    def server_connections(self, databases: int = 2) -> int:
+        """What the poolers may open to PostgreSQL at most: every pod, one more during a rollout (maxSurge 1), each
+        pool_size per database."""
+        return (self.replicas + 1) * self.pool_size * databases
+
+
 DatabaseMode = Literal["in-cluster", "rds", "external", "sqlite"]
 DATABASE_MODES: tuple[str, ...] = ("in-cluster", "rds", "external", "sqlite")
 # sqlite: one file on a ReadWriteOnce volume, mounted here in the server's and the migration's pods.
 SQLITE_DIR = "/var/lib/mlflow"
 URI_SECRET_KEY = "uri"
+# With a pooler the URI Secret also holds the database's own URIs, for what needs a session of its own (the migration).
+DIRECT_URI_SECRET_KEY = "direct-uri"
+DIRECT_AUTH_URI_SECRET_KEY = "direct-auth-uri"
 AUTH_DATABASE = "mlflow_auth"
 
 
@@ -164,6 +200,9 @@ class MlflowPostgresArgs:
     ca_secret: pulumi.Input[str] | None = None
     """A Secret in the namespace whose ca.crt is the database server's CA bundle: RDS is then reached with
     verify-full, and external with its verify-ca/verify-full."""
+    pooler: ConnectionPooler | None = None
+    """PgBouncer between the server pods and PostgreSQL (any PostgreSQL mode; not MySQL or SQLite); None: the pods
+    connect to the database itself."""
     sizes: WorkloadSizes = field(default_factory=WorkloadSizes)
     """The size of each small workload here (mlflow_platform/kube/resources.py DEFAULT_RESOURCES)."""
     pods: PodSettings = field(default_factory=PodSettings)
@@ -220,9 +259,24 @@ class MlflowPostgresArgs:
             else f"ssl_mode {external.ssl_mode!r} has no MySQL equivalent; use one of {', '.join(MYSQL_TLS)}",
         ]
 
+    def _pooler_problems(self) -> list[str | None]:
+        if self.pooler is None:
+            return []
+        return [
+            *self.pooler.problems(),
+            None if self.mode != "sqlite" else "a pooler is for PostgreSQL: sqlite is a file, with no connections to pool",
+            None if self.engine == "postgresql" else (
+                "a pooler is for PostgreSQL: PgBouncer speaks PostgreSQL's protocol only, not MySQL's (use ProxySQL or "
+                "your server's own limits for MySQL/MariaDB)"),
+            None if not (self.external and self.external.uri_secret) else (
+                "a pooler needs the password to log in to the database (its userlist), which a URI Secret of your own "
+                "keeps from the program: use the external password instead"),
+        ]
+
     def __post_init__(self) -> None:
         refuse(
             OWNER,
+            *self._pooler_problems(),
             *self._external_problems(),
             *self._name_problems(),
             input_problem(OWNER, self, "namespace", dns_label_problem),

@@ -17,10 +17,10 @@ from mlflow_platform.kube.labels import selector_labels, standard_labels
 from mlflow_platform.kube.scanner import SECRETS_AS_ENV, scanner_skips
 from mlflow_platform.kube.service import cluster_ip_service
 from mlflow_platform.kube.timeouts import MLFLOW_FULL_IMAGE_MEGABYTES, await_timeout, probe_budget_seconds
-from mlflow_platform.mlflow_postgres.args import SQLITE_DIR
+from mlflow_platform.mlflow_postgres.args import DIRECT_AUTH_URI_SECRET_KEY, SQLITE_DIR
 from mlflow_platform.mlflow_postgres.endpoint import CA_MOUNT, ca_volume
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
-from mlflow_platform.mlflow_server.auth import MODULE_DIR, AuthWiring, auth_wiring
+from mlflow_platform.mlflow_server.auth import AUTH_DATABASE_ENV, MODULE_DIR, AuthWiring, auth_wiring
 from mlflow_platform.mlflow_server.connection_budget import JOBS_POD_WORKERS
 from mlflow_platform.mlflow_server.encryption_keys import encryption_key_env
 from mlflow_platform.mlflow_server.gc import DESTINATION_ENV, gc_cronjob, gc_env
@@ -161,13 +161,19 @@ class MlflowServer(pulumi.ComponentResource):
         required_query = ([{"name": REQUIRED_QUERY_ENV, "value": json.dumps(args.required_uri_query, sort_keys=True)}]
                           if args.required_uri_query is not None else [])
         roles = args.database_roles
-        # With roles the Job migrates as the owner; every other pod connects as the app role (backend_env).
-        migration_env = owner_env(roles) if roles else backend_env
+        # With roles the Job migrates as the owner; every other pod connects as the app role (backend_env). With a
+        # pooler the Job bypasses it (the owner's URIs, or direct_uri_secret_key's): alembic needs one session.
+        direct = args.direct_uri_secret_key
+        migration_env = (owner_env(roles) if roles else
+                         secret_env(BACKEND_URI_ENV, args.backend_uri_secret_name, direct) if direct else backend_env)
+        direct_auth = (owner_auth_env(roles) if roles else
+                       secret_env(AUTH_DATABASE_ENV, args.backend_uri_secret_name, DIRECT_AUTH_URI_SECRET_KEY)
+                       if direct else None)
         tracking_migration = migration_container(args.image, [migration_env, *required_query, *common_env], ca[1],
                                                  args.env_from,
                                                  args.sizes.of("migration"))
         auth = (auth_wiring(self, name, args.namespace, labels, args.auth, args.image, tracking_migration,
-                            owner_database=owner_auth_env(roles) if roles else None)
+                            owner_database=direct_auth)
                 if args.auth else None)
         # The migration needs the database only: an account of its own, without the server's IRSA role (S3).
         migration_account = k8s.core.v1.ServiceAccount(

@@ -56,6 +56,11 @@ class MlflowServerArgs:
     """Where the artifact proxy writes, e.g. s3://mlflow-artifacts/."""
     backend_uri_secret_key: str = "uri"
     """The key of that Secret holding the URI."""
+    direct_uri_secret_key: str | None = None
+    """With a pooler between the pods and the database (MlflowPostgres.direct_uri_secret_key): the key of that Secret
+    whose URI reaches the database itself, which the migration Job uses (alembic runs every revision on one
+    session); the Secret's direct-auth-uri is the auth database's. None: the Job uses backend_uri_secret_key's URI
+    (or the owner's, with database_roles)."""
     required_uri_query: dict[str, str] | None = None
     """Parameters the URI must carry (a URI the user keeps in their own Secret): the migration Job checks them."""
     database_roles: DatabaseRoles | None = None

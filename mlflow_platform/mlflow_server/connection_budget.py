@@ -3,9 +3,15 @@
 Measured on MLflow 3.17.2 (see tests/runtime and bench/): every server process keeps one SQLAlchemy
 engine for the tracking store and one for the model registry, each with its own pool, and the
 `mlflow server` wrapper process checks the schema through both before it starts the workers.
+
+With a pooler (PgBouncer in transaction mode, mlflow_postgres/pooler.py) the server's pools connect to it, and
+PostgreSQL sees only what the pooler opens: its pods (one more during a rollout) x pool size x the two databases. The
+server's pools then count against each pooler pod's max_client_conn instead (the Service may send them all to one).
 """
 
 from dataclasses import dataclass
+
+from mlflow_platform.mlflow_postgres.args import ConnectionPooler
 
 ENGINES_PER_PROCESS = 2
 # The wrapper serves no requests: one connection per engine, from its start-up check, stays in its pools.
@@ -56,6 +62,8 @@ class ConnectionBudget:
     gc: bool = False
     """The gc CronJob."""
     reserved: int = SUPERUSER_RESERVED_CONNECTIONS
+    pooler: ConnectionPooler | None = None
+    """PgBouncer between the server (jobs pod, gc) and the database: the database then sees the pooler's connections."""
 
     def _pod(self, processes: int) -> int:
         return processes * ENGINES_PER_PROCESS * (self.pool_size + self.max_overflow) + WRAPPER_CONNECTIONS
@@ -69,33 +77,60 @@ class ConnectionBudget:
         return self._pod(JOBS_POD_WORKERS + JOB_RUNNER_PROCESSES) if self.job_execution else 0
 
     @property
+    def direct_gc(self) -> bool:
+        return self.gc and self.pooler is None
+
+    @property
     def others(self) -> int:
-        """What is not the server: the migration Job, and the exporter, the backup and gc when there are."""
+        """What connects to the database itself besides the server: the migration Job, and the exporter, the backup and
+        gc (unless it goes through the pooler) when there are."""
         return (MIGRATION_CONNECTIONS + (EXPORTER_CONNECTIONS if self.exporter else 0)
-                + (BACKUP_CONNECTIONS if self.backup else 0) + (GC_CONNECTIONS if self.gc else 0))
+                + (BACKUP_CONNECTIONS if self.backup else 0) + (GC_CONNECTIONS if self.direct_gc else 0))
+
+    @property
+    def servers(self) -> int:
+        """What the server's pods (one more during a rollout) and the jobs pod may open at once."""
+        return (self.max_replicas + SURGE_PODS) * self.per_pod + self.jobs_pod
+
+    @property
+    def pooled_clients(self) -> int:
+        """With a pooler: the client connections it may be asked for (the server's, the jobs pod's and gc's)."""
+        return self.servers + (GC_CONNECTIONS if self.gc else 0)
 
     @property
     def total(self) -> int:
-        return (self.max_replicas + SURGE_PODS) * self.per_pod + self.jobs_pod + self.others
+        """What the database may be asked for at once."""
+        return (self.pooler.server_connections() if self.pooler else self.servers) + self.others
+
+    def pooler_problem(self) -> str | None:
+        """Why one pooler pod may refuse the server's connections (max_client_conn), or None."""
+        if self.pooler is None or self.pooled_clients <= self.pooler.max_client_connections:
+            return None
+        return (f"the server's pools may open {self.pooled_clients} connections ({self._servers_text()}"
+                + (f" + {GC_CONNECTIONS} gc" if self.gc else "") + "), and the Service may send them all to one "
+                f"PgBouncer pod, which accepts {self.pooler.max_client_connections} (max_client_conn)")
 
     def fits(self, max_connections: int) -> bool:
         return self.total <= max_connections - self.reserved
 
+    def _servers_text(self) -> str:
+        jobs = (f" + {self.jobs_pod} jobs pod ({JOBS_POD_WORKERS} worker + {JOB_RUNNER_PROCESSES} job runner "
+                "processes, the same pools)" if self.job_execution else "")
+        return (f"({self.max_replicas} + {SURGE_PODS} during a rollout) pod(s) x ({self.workers} workers x "
+                f"{ENGINES_PER_PROCESS} engines x (pool {self.pool_size} + overflow {self.max_overflow}) + "
+                f"{WRAPPER_CONNECTIONS} wrapper){jobs}")
+
     def explain(self, max_connections: int) -> str:
-        jobs = (f"{self.jobs_pod} jobs pod ({JOBS_POD_WORKERS} worker + {JOB_RUNNER_PROCESSES} job runner "
-                "processes, the same pools) + " if self.job_execution else "")
         others = " + ".join([f"{MIGRATION_CONNECTIONS} migration",
                              *([f"{EXPORTER_CONNECTIONS} exporter"] if self.exporter else []),
                              *([f"{BACKUP_CONNECTIONS} backup"] if self.backup else []),
-                             *([f"{GC_CONNECTIONS} gc"] if self.gc else [])])
+                             *([f"{GC_CONNECTIONS} gc"] if self.direct_gc else [])])
         limit = (f"max_connections {max_connections} leaves {max_connections - self.reserved} after "
                  f"{self.reserved} reserved superuser slots" if self.reserved
                  else f"max_connections is {max_connections} (the server's one extra connection is for admins)")
-        return (
-            f"({self.max_replicas} + {SURGE_PODS} during a rollout) pod(s) x ({self.workers} workers x "
-            f"{ENGINES_PER_PROCESS} engines x (pool {self.pool_size} + overflow {self.max_overflow}) + "
-            f"{WRAPPER_CONNECTIONS} wrapper) + {jobs}{others} = {self.total} connections, but {limit}"
-        )
+        users = (f"the pooler's ({self.pooler.replicas} + {SURGE_PODS} during a rollout) pod(s) x pool "
+                 f"{self.pooler.pool_size} x 2 databases (mlflow, mlflow_auth)" if self.pooler else self._servers_text())
+        return f"{users} + {others} = {self.total} connections, but {limit}"
 
 
 def pool_problem(pool_size: int, max_overflow: int) -> str | None:

@@ -87,6 +87,10 @@ class NetworkPolicies(pulumi.ComponentResource):
         # No port: the database is a file on the server's volume (sqlite), reached over no network.
         to_database = ([{"to": database_peers, "ports": tcp(args.database_port)}] if args.database_port is not None
                        else [])
+        # With a pooler, what the server, the jobs pod and gc connect to instead of the database.
+        to_pooler = ([{"to": [pods(args.pooler)], "ports": tcp(args.pooler_port)}]
+                     if args.pooler and args.pooler_port is not None else [])
+        to_sessions = to_pooler or to_database
         # Without MinIO the store is S3, on 443 (https_egress), or a store of the team's: its network on its port, or
         # 443 (https_egress) when no network is given.
         to_store = [{"to": [pods(args.object_store)], "ports": tcp(args.object_store_port)}] if args.object_store else []
@@ -118,14 +122,19 @@ class NetworkPolicies(pulumi.ComponentResource):
                          ingress=[{"from": callers, "ports": tcp(args.server_port)},
                                   *([{"from": [prometheus], "ports": tcp(scraped_port)}]
                                     if suffix == "server" and args.scraped else [])],
-                         egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
+                         egress=[DNS_EGRESS, *to_sessions, *to_store, *to_remote_store, *to_https])
         self._policy("migration", args.migration, ingress=[], egress=[DNS_EGRESS, *to_database])
         # Labelled clients in this namespace: MLflow, and 443 for the presigned S3 transfers its client makes.
         self._policy("clients", {CLIENT_LABEL: "true"}, ingress=[],
                      egress=[DNS_EGRESS, to_servers, {"to": ANYWHERE, "ports": tcp(443)}])
+        if args.pooler and args.pooler_port is not None:
+            # PgBouncer admits the server, the jobs pod and gc, and connects only to the database.
+            self._policy("pooler", args.pooler, ingress=[{
+                "from": [*(pods(selector) for _, selector in servers), *([pods(args.gc)] if args.gc else [])],
+                "ports": tcp(args.pooler_port)}], egress=[DNS_EGRESS, *to_database])
         if args.database and args.database_port is not None:
-            clients = [*(pods(selector) for _, selector in servers), pods(args.migration),
-                       *(pods(c) for c in args.database_clients)]
+            pool_clients = [pods(args.pooler)] if args.pooler else [pods(selector) for _, selector in servers]
+            clients = [*pool_clients, pods(args.migration), *(pods(c) for c in args.database_clients)]
             self._policy("postgres", args.database, ingress=[
                 {"from": clients, "ports": tcp(args.database_port)},
                 *([{"from": [prometheus], "ports": tcp(9187)}] if args.scraped else []),
@@ -141,7 +150,7 @@ class NetworkPolicies(pulumi.ComponentResource):
             self._policy("backup", args.backup, ingress=[], egress=[DNS_EGRESS, *to_database, *to_store])
         if args.gc:
             self._policy("gc", args.gc, ingress=[],
-                         egress=[DNS_EGRESS, *to_database, *to_store, *to_remote_store, *to_https])
+                         egress=[DNS_EGRESS, *to_sessions, *to_store, *to_remote_store, *to_https])
         if args.oauth2_proxy:
             # cloudflared dials Cloudflare's edge, whose addresses are all public: never the VPC, the nodes, the
             # metadata service or another pod. oauth2-proxy fetches its issuer's discovery document and keys on 443,

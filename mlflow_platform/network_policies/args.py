@@ -33,6 +33,11 @@ class NetworkPoliciesArgs:
     """Selector of the in-cluster PostgreSQL pods; None when the database is outside the cluster."""
     database_cidr: pulumi.Input[str] | None = None
     """Where an out-of-cluster database is reached on database_port (a CIDR, or an Output of one)."""
+    pooler: dict[str, str] | None = None
+    """Selector of the connection pooler's pods (MlflowPostgres.pooler_selector): the server, the jobs pod and gc then
+    reach the database through it only; the migration and the backup still connect to the database itself."""
+    pooler_port: int | None = None
+    """The pooler's port (MlflowPostgres.pooler_port)."""
     https_egress: bool = False
     """The server and the jobs pod may reach any address on 443: S3 and STS, token issuers, LLM providers."""
     backup: dict[str, str] | None = None
@@ -83,4 +88,5 @@ class NetworkPoliciesArgs:
             input_problem(owner, self, "ingress_cidr", cidr_problem),
             None if self.database_port is None or self.database or self.database_cidr is not None
             else "a database outside the cluster needs database_cidr",
+            None if (self.pooler is None) == (self.pooler_port is None) else "pooler and pooler_port go together",
         )
