@@ -21,6 +21,7 @@ from mlflow_platform.mlflow_postgres.roles import OWNER_AUTH_URI_KEY, OWNER_URI_
 from mlflow_platform.mlflow_server.args import MlflowServerArgs
 from mlflow_platform.mlflow_server.auth import AUTH_DATABASE_ENV
 from mlflow_platform.mlflow_server.mlflow_platform_db_roles import ROLES_ENV, password_env
+from mlflow_platform.mlflow_server.schema_check import with_schema_check
 
 SERVER_UID = 10001
 # Measured (tests/runtime/test_upgrades.py, docs/operations.md): 2.22.5 -> 3.17.2, 39 revisions on 1.1 M metric
@@ -107,10 +108,10 @@ def roles_annotation(roles: DatabaseRoles | None) -> dict[str, pulumi.Input[str]
 
 def migration_job(parent: pulumi.Resource, name: str, args: MlflowServerArgs, service_account_name: pulumi.Input[str],
                   steps: list[dict[str, Any]], volumes: tuple[dict[str, Any], ...] = ()) -> k8s.batch.v1.Job:
-    """The steps in order (the tracking migration, the auth database's, the roles' grants): every one but the last an
-    init container, so each starts only once the one before succeeded."""
+    """The steps in order (the tracking migration, the auth database's, the schema check that follows them, the roles'
+    grants): every one but the last an init container, so each starts only once the one before succeeded."""
     migration_labels = standard_labels("mlflow", name, "migration")
-    *before, last = steps
+    *before, last = with_schema_check(steps)
     containers = {**({"initContainers": before} if before else {}), "containers": [last]}
     return k8s.batch.v1.Job(
         f"{name}-migrate",

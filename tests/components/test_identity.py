@@ -144,7 +144,7 @@ class TestTheMigrationJobPreparesTheAuthDatabase:
         """Each step an init container of the next, so it starts only once the one before succeeded; all of them as
         the owner, whose URIs are in the roles Secret (the server's own, in mlflow-auth, are the app role's)."""
         pod = pod_spec(prod.one(JOB, "mlflow-migrate"))
-        assert [c["name"] for c in pod["initContainers"]] == ["migrate", "migrate-auth"]
+        assert [c["name"] for c in pod["initContainers"]] == ["migrate", "migrate-auth", "check-schema"]
         assert [c["name"] for c in pod["containers"]] == ["grant-roles"]
         auth = pod["initContainers"][1]
         assert auth["command"] == ["python", "/opt/mlflow-platform/mlflow_platform_auth_db.py"]
