@@ -57,8 +57,8 @@ def strings(check: Check, rule: str) -> Format:
 def text_problem(value: str) -> str | None:
     """What every string value must be, whatever its key: no control characters (Unicode category Cc: C0, DEL, C1),
     invisible format characters (Cf: bidirectional overrides, zero-width spaces) nor line or paragraph separators (Zl,
-    Zp), which make a value read other than it is, and no surrounding whitespace (a pasted value's newline would become part of a name, a URL or a
-    flag)."""
+    Zp), which make a value read other than it is, and no surrounding whitespace (a pasted value's newline would
+    become part of a name, a URL or a flag)."""
     if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
         return f"{value[:80]!r} holds a control, invisible or line-separator character"
     if value != value.strip():

@@ -7,6 +7,7 @@ run, so each key's own refusal is found in the one message.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -129,7 +130,7 @@ def _digits_of_another_script(value: str) -> str:
 
 
 # Each kind of hostile value, made from a key's valid example.
-HOSTILE = {
+HOSTILE: dict[str, Callable[[str], str]] = {
     "empty": lambda example: "",
     "only whitespace": lambda example: " \t",
     "leading space": lambda example: f" {example}",
