@@ -18,6 +18,7 @@ STACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev-with-jobs": ("dev", {"serverJobExecution": True, "postgresMaxConnections": 1100}),
     "prod": ("prod", PROD_SECRETS),
     "prod-with-cloudflare-tunnel": ("prod", CLOUDFLARE_FRONT_DOOR),
+    "dev-with-pooler": ("dev", {"databasePooler": True}),
 }
 @pytest.fixture(scope="module", params=list(STACKS))
 def configured(request: pytest.FixtureRequest) -> ProgramRun:
