@@ -176,8 +176,9 @@ class TestWorkloadResources:
                             assert item["resources"]["requests"] == {"cpu": default.cpu_request,
                                                                      "memory": default.memory_request}
             assert found, workload
-            # The backup's two steps share a size, and the migration Job's three.
-            assert len({name for _, name in found}) <= (3 if workload == "migration" else 2), (workload, found)
+            # The backup's two steps share a size, and the migration Job's four (migrate, migrate-auth, check-schema,
+            # grant-roles).
+            assert len({name for _, name in found}) <= (4 if workload == "migration" else 2), (workload, found)
 
     def test_problems_name_the_workload(self) -> None:
         message = refusal("dev", {"workloadResources": {
