@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growth", action="store_true", help="the growth benchmark: the server on large databases")
     parser.add_argument("--sizes", default="1M,10M", help="growth sizes, of: " + ", ".join(SIZES))
     parser.add_argument("--pg-settings", default="defaults,tuned", help="growth: PostgreSQL settings to compare")
+    parser.add_argument("--conditions", help="growth: what the report should say about the machine's state")
     args = parser.parse_args(argv)
     if args.report_only:
         write_report(json.loads((args.out / "results.json").read_text()), args.out)
@@ -157,8 +158,11 @@ def growth_main(args: argparse.Namespace) -> int:
                f"{about['postgres_client']}")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlflow-growth-") as scratch:
-        run_growth(program_for(CONFIGS[0]), sizes, args.pg_settings.split(","), reps, calls,
-                   1.0 if args.smoke else 10.0, args.out, Path(scratch), summary, command)
+        growth = run_growth(program_for(CONFIGS[0]), sizes, args.pg_settings.split(","), reps, calls,
+                            1.0 if args.smoke else 10.0, args.out, Path(scratch), summary, command)
+    if args.conditions:
+        growth["conditions"] = args.conditions
+        (args.out / "growth.json").write_text(json.dumps(growth, indent=1))
     results = args.out / "results.json"
     write_report(json.loads(results.read_text()) if results.exists() else None, args.out)
     print(f"wrote {args.out / 'REPORT.md'}")

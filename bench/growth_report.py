@@ -65,6 +65,7 @@ def growth_section(growth: dict[str, Any]) -> list[str]:
         "replayed one after another (the browser sends some at once, so the page waits less than their sum, and "
         "at least the slowest).",
         "",
+        *([f"Conditions: {growth['conditions']}", ""] if growth.get("conditions") else []),
         header,
         "| --- |" + " --- |" * len(groups),
         *(f"| {name} | " + " | ".join(_cell(runs[group], figure) for group in groups) + " |" for name, figure in FIGURES),

@@ -21,8 +21,10 @@ PLANNER = {"random_page_cost": "1.1", "effective_io_concurrency": "200"}
 # up with tables of millions of rows: a fifth of the defaults' scale factors (0.2, 0.1, 0.2).
 AUTOVACUUM = {"autovacuum_vacuum_scale_factor": "0.05", "autovacuum_analyze_scale_factor": "0.02",
               "autovacuum_vacuum_insert_scale_factor": "0.05"}
-# Sorts and hashes of the UI's search_runs (ordered by a metric over an experiment's runs) stay in memory at 16 MB
-# for 10 k runs per experiment (bench/REPORT.md); a connection uses it only while such a query runs.
+# Memory for each sort or hash of a query before it spills to disk (default 4 MB). At 10 M metric rows the benchmark's
+# queries wrote 292 MiB of temporary files with 4 MB and 218 MiB with 16 MB (bench/REPORT.md, "Growth"): 16 MB helps,
+# and a connection uses it only while such a query runs, so even the in-cluster default of 400 connections cannot
+# all claim it at once. Which query spills is not yet identified.
 WORK_MEM_MIB = 16
 
 
