@@ -109,15 +109,24 @@ def test_the_pull_request_tests_get_every_service_the_runtime_tests_need() -> No
     assert services["mariadb"]["env"]["MARIADB_ALLOW_EMPTY_ROOT_PASSWORD"] == "1"
     assert f"{urlsplit(DEFAULT_MYSQL_URL).port}:3306" in services["mariadb"]["ports"]
     major = postgres_version.split(".")[0]
-    for package in ("prometheus", "prometheus-postgres-exporter", f"postgresql-{major}", f"postgresql-client-{major}"):
-        assert re.search(rf"apt-get install [^\n]*\b{re.escape(package)}(?![\w-])", script.replace("\\\n", " ")), package
+    installed = {package for line in re.findall(r"apt-get install ([^\n]*)", script.replace("\\\n", " "))
+                 for package in line.split() if not package.startswith("-")}
+    assert {f"postgresql-{major}", f"postgresql-client-{major}"} <= installed
     test_step = next(step for step in job["steps"] if "make test" in step.get("run", ""))
     assert "MLFLOW_PLATFORM_REQUIRE_RUNTIME" in test_step.get("env", {})
-    # A browser for the UI tests (tests/runtime/test_browser.py, chromium()): the runner's Chrome.
-    assert test_step["env"]["MLFLOW_PLATFORM_CHROMIUM"] == "/usr/bin/google-chrome"
-    ci = (ROOT / ".ci" / "run").read_text()
-    for package in ("prometheus", "prometheus-postgres-exporter", "chromium", "postgresql", "mariadb-server"):
-        assert re.search(rf"apt_install [^\n]*\b{re.escape(package)}(?![\w-])", ci.replace("\\\n", " ")), package
+    # Every package .ci/run installs for the tests, the job provides: by apt, or as one of these.
+    provided_otherwise = {
+        "make": "the runner image's", "nodejs": "the runner image's", "npm": "the runner image's",
+        # The UI tests (tests/runtime/test_browser.py, chromium()) drive the runner's Chrome (Ubuntu's is a snap).
+        "chromium": test_step["env"]["MLFLOW_PLATFORM_CHROMIUM"] == "/usr/bin/google-chrome",
+        "postgresql": services["postgres"]["image"], "mariadb-server": services["mariadb"]["image"],
+    }
+    ci = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
+    needed = {package for line in re.findall(r"apt_install ([^\n|]*)", ci) for package in line.split()
+              if not package.startswith("-") and package != '"$@"'}
+    assert needed >= {"prometheus", "prometheus-postgres-exporter", "chromium", "postgresql", "mariadb-server"}
+    missing = sorted(package for package in needed if package not in installed and not provided_otherwise.get(package))
+    assert not missing, f"installed by .ci/run for the tests, not provided by the pull-request job: {missing}"
 
 
 def test_every_action_is_pinned_by_commit_with_its_release_in_a_comment() -> None:
