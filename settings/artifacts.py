@@ -109,7 +109,7 @@ def read_artifacts(read: ConfigReader, cluster: ClusterFacts, aws_region: str | 
         also_trusted_service_accounts=also_trusted,
         minio_image=read.image("minioImage", MINIO_IMAGE),
         minio_client_image=read.image("minioClientImage", MINIO_CLIENT_IMAGE),
-        storage_size=read.quantity("minioStorageSize"),
+        storage_size=read.string("minioStorageSize"),
         kms_key_arn=read.optional("artifactKmsKeyArn"),
         noncurrent_version_days=read.integer("artifactNoncurrentVersionDays"),
         endpoint=endpoint,

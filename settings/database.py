@@ -65,8 +65,8 @@ def read_database(read: ConfigReader, cluster: ClusterFacts, aws_region: str | N
     max_connections = read.integer("postgresMaxConnections")
     image = read.image("postgresImage", POSTGRES_IMAGE)
     exporter_image = read.image("postgresExporterImage", POSTGRES_EXPORTER_IMAGE)
-    storage_size = read.quantity("postgresStorageSize")
-    sqlite_size = read.quantity("sqliteStorageSize")
+    storage_size = read.string("postgresStorageSize")
+    sqlite_size = read.string("sqliteStorageSize")
     spec = resources(read, "postgres")
     rds = _rds(read, cluster, aws_region, data_protection) if mode == "rds" else None
     engine = read.string("externalDatabaseEngine")

@@ -110,7 +110,7 @@ FORMATS: dict[str, Format] = {
     # Cluster facts
     "clusterStack": text(stack_reference_problem, "a stack reference: [<organization>/[<project>/]]<stack>"),
     "oidcProviderArn": text(oidc_provider_arn_problem, "an IAM OIDC provider ARN"),
-    "oidcIssuerUrl": HTTPS_URL,
+    "oidcIssuerUrl": text(issuer_url_problem, "the cluster's OIDC issuer URL (https; http only for localhost)"),
     "vpcId": text(vpc_id_problem, "a VPC id: vpc- and 8 or 17 lower-case hex digits"),
     "privateSubnetIds": strings(subnet_id_problem, "a subnet id: subnet- and 8 or 17 lower-case hex digits"),
     "nodeSecurityGroupId": text(security_group_id_problem, "a security group id: sg- and 8 or 17 lower-case hex digits"),

@@ -85,10 +85,6 @@ class ConfigReader:
     def image(self, name: str, pinned_default: str) -> str:
         return mirrored(self.optional(name) or pinned_default, self.image_mirrors)
 
-    def quantity(self, name: str) -> str:
-        """A Kubernetes quantity within its declared bounds."""
-        return self.string(name)
-
     def integer(self, name: str) -> int:
         declared = self._format(name, "integer")
         value = self._required(name)
@@ -209,7 +205,7 @@ class ConfigReader:
 def resources(read: ConfigReader, prefix: str) -> ResourceSpec | None:
     """<prefix>CpuRequest, ...CpuLimit, ...MemoryRequest, ...MemoryLimit as one validated spec."""
     mark = len(read.problems)
-    values = {f"{part}_{kind}": read.quantity(f"{prefix}{part.title()}{kind.title()}")
+    values = {f"{part}_{kind}": read.string(f"{prefix}{part.title()}{kind.title()}")
               for part in ("cpu", "memory") for kind in ("request", "limit")}
     if read.problems_since(mark):
         return None

@@ -113,7 +113,7 @@ def read_server(read: ConfigReader) -> ServerSettings | None:
                                    "serverWorkers to 1")
     target_cpu_utilization = read.integer("serverTargetCpuUtilization")
     # The ingress body limit is derived from it in whole MiB (never 0m, which nginx reads as unlimited).
-    tmp_size_limit = read.quantity("serverTmpSize")
+    tmp_size_limit = read.string("serverTmpSize")
     metrics = read.boolean("serverMetrics")
     reject_overlong_values = read.boolean("serverRejectOverlongValues")
     extra_allowed_hosts = read.string_list("serverExtraAllowedHosts")
