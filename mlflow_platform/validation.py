@@ -145,12 +145,17 @@ def issuer_url_problem(value: str) -> str | None:
     return https_url_problem(value)
 
 
+def printable_ascii(value: str, max_length: int) -> bool:
+    """1 to max_length printable ASCII characters without spaces (RFC 6749's VSCHAR less the space)."""
+    return 1 <= len(value) <= max_length and all("!" <= c <= "~" for c in value)
+
+
 def program_identity_problem(value: str) -> str | None:
     """What oauth2-proxy compares a program's token by: its e-mail, or its `sub` when it has none (an OIDC `sub` is
     at most 255 ASCII characters, OpenID Connect Core 1.0 section 2). oauth2-proxy reads the list as CSV, one value
     per line, with '#' starting a comment (validator.go, LoadAuthenticatedEmailsFile), so a space, a comma, a quote
     or a leading '#' would turn the value into another one."""
-    if (not 1 <= len(value) <= 255 or not all("!" <= c <= "~" for c in value) or set(value) & {",", '"'}
+    if (not printable_ascii(value, 255) or set(value) & {",", '"'}
             or value.startswith("#")):
         return (f"{value!r} is not a token's e-mail or sub as oauth2-proxy reads them: 1-255 printable ASCII "
                 "characters without spaces, commas or quotes, not starting with '#'")

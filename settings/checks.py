@@ -4,7 +4,7 @@ import math
 import re
 
 from mlflow_platform.kube.pods import label_value_problem, qualified_name_problem
-from mlflow_platform.validation import dns_label_problem, dns_name_problem, issuer_url_problem
+from mlflow_platform.validation import dns_label_problem, dns_name_problem, issuer_url_problem, printable_ascii
 
 
 def label_problem(value: str) -> str | None:
@@ -89,15 +89,10 @@ def email_domain_problem(value: str) -> str | None:
     return f"{value[:80]!r} is not an e-mail domain like example.com (lower case, no spaces), nor *"
 
 
-def _printable_ascii(value: str, max_length: int) -> bool:
-    """1 to max_length printable ASCII characters without spaces (RFC 6749's VSCHAR less the space)."""
-    return 1 <= len(value) <= max_length and all("!" <= c <= "~" for c in value)
-
-
 def kube_context_problem(value: str) -> str | None:
     """client-go's kubeconfig gives context names no grammar (kind-x, arn:aws:eks:...:cluster/x, gke_p_z_x); the
     value is only looked up in the kubeconfig, so anything printable is a name."""
-    if _printable_ascii(value, 253):
+    if printable_ascii(value, 253):
         return None
     return f"{value[:80]!r} is not a kubeconfig context name: 1-253 printable ASCII characters without spaces"
 
@@ -141,7 +136,7 @@ def oidc_provider_arn_problem(value: str) -> str | None:
 
 def client_id_problem(value: str) -> str | None:
     """An OAuth client_id is VSCHAR (RFC 6749, appendix A.1); a space would split oauth2-proxy's flag value."""
-    if _printable_ascii(value, 255):
+    if printable_ascii(value, 255):
         return None
     return f"{value[:80]!r} is not an OAuth client id: 1-255 printable ASCII characters without spaces"
 
@@ -149,7 +144,7 @@ def client_id_problem(value: str) -> str | None:
 def token_audience_problem(value: str) -> str | None:
     """A JWT audience (StringOrURI): printable, no spaces; no commas or quotes, which oauth2-proxy's CSV-read flags
     (--extra-jwt-issuers issuer=audience) would split."""
-    if _printable_ascii(value, 253) and not set(value) & {",", '"'}:
+    if printable_ascii(value, 253) and not set(value) & {",", '"'}:
         return None
     return f"{value[:80]!r} is not a token audience: 1-253 printable ASCII characters without spaces, commas or quotes"
 
