@@ -1,5 +1,6 @@
 """Run the benchmark: `.venv/bin/python -m bench` (full) or `--smoke` (one repetition, tiny sizes); `--growth` runs
-the growth benchmark instead (bench/growth.py: `--sizes 1M,10M`, `--smoke` for a tiny database).
+the growth benchmark instead (bench/growth.py: `--sizes 1M,10M`, `--smoke` for a tiny database), `--scale-out` the
+pooler's scale-out benchmark (bench/scale_out.py: `--replicas 2,6`).
 
 Every configuration is measured in each repetition, one after another, so drifts of the machine hit all alike.
 """
@@ -32,6 +33,7 @@ from bench.measure import (
     run_load,
 )
 from bench.report import write_report
+from bench.scale_out import run_scale_out
 from harness import ProgramRun
 from runtime.image_env import describe, required_image_bin
 from runtime.platform import local_platform
@@ -97,13 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growth", action="store_true", help="the growth benchmark: the server on large databases")
     parser.add_argument("--sizes", default="1M,10M", help="growth sizes, of: " + ", ".join(SIZES))
     parser.add_argument("--pg-settings", default="defaults,tuned", help="growth: PostgreSQL settings to compare")
-    parser.add_argument("--conditions", help="growth: what the report should say about the machine's state")
+    parser.add_argument("--conditions", help="growth, scale-out: what the report should say about the machine's state")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="the scale-out benchmark: server replicas with and without the pooler")
+    parser.add_argument("--replicas", default="2,6", help="scale-out: replica counts")
+    parser.add_argument("--rounds", type=int, default=20, help="scale-out: rounds per client")
     args = parser.parse_args(argv)
     if args.report_only:
         write_report(json.loads((args.out / "results.json").read_text()), args.out)
         return 0
     if args.growth:
         return growth_main(args)
+    if args.scale_out:
+        return scale_out_main(args)
     settings: dict[str, Any] = dict(SMOKE if args.smoke else FULL)
     if args.reps:
         settings["reps"] = args.reps
@@ -147,25 +155,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _summary(about: dict[str, Any]) -> str:
+    return f"{about['cores']} cores, {about['memory_gib']} GiB, MLflow {about['mlflow']}, {about['postgres_client']}"
+
+
+def _rewrite_report(out: Path) -> None:
+    results = out / "results.json"
+    write_report(json.loads(results.read_text()) if results.exists() else None, out)
+    print(f"wrote {out / 'REPORT.md'}")
+
+
+def scale_out_main(args: argparse.Namespace) -> int:
+    reps = args.reps or 3
+    command = f"python -m bench --scale-out --replicas {args.replicas} --rounds {args.rounds} --reps {reps}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlflow-scale-out-") as scratch:
+        result = run_scale_out([int(r) for r in args.replicas.split(",")], args.rounds, reps, args.out, Path(scratch),
+                               _summary(machine()), command)
+    if args.conditions:
+        result["conditions"] = args.conditions
+        (args.out / "scale_out.json").write_text(json.dumps(result, indent=1))
+    _rewrite_report(args.out)
+    return 0
+
+
 def growth_main(args: argparse.Namespace) -> int:
     sizes = [SIZES["smoke"]] if args.smoke else [SIZES[name] for name in args.sizes.split(",")]
     reps = args.reps or (1 if args.smoke else 3)
     calls = 3 if args.smoke else 10
     command = " ".join(["python -m bench --growth", *(["--smoke"] if args.smoke else [f"--sizes {args.sizes}"]),
                         f"--pg-settings {args.pg_settings}", *([f"--reps {args.reps}"] if args.reps else [])])
-    about = machine()
-    summary = (f"{about['cores']} cores, {about['memory_gib']} GiB, MLflow {about['mlflow']}, "
-               f"{about['postgres_client']}")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlflow-growth-") as scratch:
         growth = run_growth(program_for(CONFIGS[0]), sizes, args.pg_settings.split(","), reps, calls,
-                            1.0 if args.smoke else 10.0, args.out, Path(scratch), summary, command)
+                            1.0 if args.smoke else 10.0, args.out, Path(scratch), _summary(machine()), command)
     if args.conditions:
         growth["conditions"] = args.conditions
         (args.out / "growth.json").write_text(json.dumps(growth, indent=1))
-    results = args.out / "results.json"
-    write_report(json.loads(results.read_text()) if results.exists() else None, args.out)
-    print(f"wrote {args.out / 'REPORT.md'}")
+    _rewrite_report(args.out)
     return 0
 
 

@@ -14,6 +14,7 @@ latency and throughput at 8 clients, and the migration Job on that database.
 
 import json
 import os
+import re
 import shutil
 import statistics
 import time
@@ -31,8 +32,9 @@ from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunT
 from mlflow.tracking import MlflowClient
 
 from bench.measure import prepare, run_load
+from bench.stats import percentile
 from harness import ProgramRun
-from runtime.platform import Platform, RunningServer, local_platform
+from runtime.platform import Platform, RunningServer, local_platform, stopping
 from runtime.services import PrivatePostgres
 
 EXPERIMENTS = 10
@@ -243,9 +245,7 @@ def replay(url: str, calls: list[Call], repetitions: int) -> dict[str, Any]:
 
 
 def _stats(prefix: str, seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {f"{prefix}_p50_ms": round(statistics.median(ordered) * 1000, 1), f"{prefix}_p95_ms": round(p95 * 1000, 1)}
+    return {f"{prefix}_p{p}_ms": round(percentile(seconds, p) * 1000, 1) for p in (50, 95)}
 
 
 def timed(function: Callable[[], Any], repetitions: int) -> dict[str, float]:
@@ -282,6 +282,31 @@ def database_stats(database_url: str) -> dict[str, float]:
             "hit_ratio": round(hit / (hit + read), 4) if hit + read else 1.0}
 
 
+def temp_file_statements(log: Path, offset: int, top: int = 3) -> list[dict[str, Any]]:
+    """The statements that wrote temporary files since `offset` in PostgreSQL's log (log_temp_files = 0 logs each
+    file with its statement), grouped with their literals masked, largest total first."""
+    with log.open(errors="replace") as text:
+        text.seek(offset)
+        lines = text.read().splitlines()
+    by_statement: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        if not (found := re.search(r'temporary file: path "[^"]*", size (\d+)', line)):
+            continue
+        statement = ""
+        for following in lines[index + 1:]:
+            if "STATEMENT:" in following and not statement:
+                statement = following.split("STATEMENT:", 1)[1]
+            elif statement and following.startswith("\t"):
+                statement += " " + following
+            elif statement or "temporary file:" in following:
+                break
+        masked = re.sub(r"'(?:[^']|'')*'", "?", " ".join(statement.split()))
+        by_statement.setdefault(re.sub(r"\b\d+(?:\.\d+)?\b", "?", masked), []).append(int(found.group(1)))
+    ranked = sorted(by_statement.items(), key=lambda item: -sum(item[1]))[:top]
+    return [{"statement": statement[:600], "files": len(sizes), "mib": round(sum(sizes) / 2**20, 1)}
+            for statement, sizes in ranked]
+
+
 def _reset_stats(database_url: str) -> None:
     with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_reset()")
@@ -306,28 +331,37 @@ def chromium_browser() -> Iterator[Any]:
             browser.close()
 
 
-def measure_size(program: ProgramRun, size: Size, settings_name: str, settings: dict[str, str], workdir: Path,
-                 repetitions: int, load_seconds: float) -> dict[str, Any]:
-    postgres = PrivatePostgres(settings=settings)
+def measure_size(program: ProgramRun, size: Size, settings: dict[str, dict[str, str]], reps: int, workdir: Path,
+                 calls: int, load_seconds: float, record: Callable[[dict[str, Any]], None]) -> None:
+    """One database of `size`, filled once, then measured `reps` times under each of `settings` (name -> server
+    parameters), PostgreSQL restarted with them before each measurement: every setting meets the same rows."""
+    names = list(settings)
+    postgres = PrivatePostgres(settings=settings[names[-1]])
     try:
         with local_platform(program, postgres.server, workdir) as platform:
             assert platform.migrate().returncode == 0
             database_url = platform.postgres.url_for(platform.database)
-            server = platform.start_server("growth")
-            try:
+            with stopping(platform.start_server("growth-fill")) as server:
                 templates = write_templates(server.url, size)
-                result: dict[str, Any] = {"size": size.name, "settings": settings_name, "pg_settings": settings,
-                                          "metric_rows": size.metric_rows, "runs": size.runs,
-                                          **grow(database_url, templates, size)}
-                result["database_mib"] = database_mib(database_url)
+                filled = grow(database_url, templates, size)
                 check_copies(server.url, templates)
-                _reset_stats(database_url)
-                result.update(_user_waits(server, templates, repetitions, load_seconds))
-                result["database_stats"] = database_stats(database_url)
-            finally:
-                server.stop()
-            result["migration_job_s"] = _migration_seconds(platform)
-            return result
+            about = {"size": size.name, "metric_rows": size.metric_rows, "runs": size.runs, **filled,
+                     "fill_settings": names[-1], "database_mib": database_mib(database_url)}
+            for rep in range(reps):
+                # Alternated, so that neither setting always follows the fill or the other.
+                for name in names if rep % 2 else reversed(names):
+                    print(f"growth {size.name}, rep {rep + 1}/{reps}: PostgreSQL {name}", flush=True)
+                    postgres.settings = settings[name]
+                    postgres.restart()
+                    result: dict[str, Any] = {"rep": rep, **about, "settings": name, "pg_settings": settings[name]}
+                    with stopping(platform.start_server(f"growth-{rep}-{name}")) as server:
+                        _reset_stats(database_url)
+                        log_offset = postgres.log.stat().st_size
+                        result.update(_user_waits(server, templates, calls, load_seconds))
+                        result["database_stats"] = database_stats(database_url)
+                        result["temp_file_statements"] = temp_file_statements(postgres.log, log_offset)
+                    result["migration_job_s"] = _migration_seconds(platform)
+                    record(result)
     finally:
         postgres.stop()
 
@@ -366,18 +400,20 @@ def _migration_seconds(platform: Platform) -> float:
 
 def run_growth(program: ProgramRun, sizes: list[Size], settings_names: list[str], reps: int, calls: int,
                load_seconds: float, out: Path, scratch: Path, machine: str, command: str) -> dict[str, Any]:
-    """Every size under every setting, `reps` times; growth.json written after each, so a stopped run keeps them."""
+    """Every size, each filled once and measured `reps` times under every setting; growth.json written after each
+    measurement, so a stopped run keeps them."""
     growth: dict[str, Any] = {"command": command, "machine": machine, "reps": reps, "calls": calls,
+                              "settings": settings_names,
                               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}
-    for rep in range(reps):
-        for size in sizes:
-            for name in settings_names:
-                print(f"growth rep {rep + 1}/{reps}: {size.name} with PostgreSQL {name}", flush=True)
-                workdir = scratch / f"growth-{rep}-{size.name}-{name}"
-                workdir.mkdir()
-                settings = {"fsync": "on", **pg_settings(name, program)}
-                growth["runs"].append({"rep": rep, **measure_size(program, size, name, settings, workdir, calls,
-                                                                  load_seconds)})
-                (out / "growth.json").write_text(json.dumps(growth, indent=1))
-    return growth
+    # log_temp_files 0: each temporary file is logged with its statement (temp_file_statements).
+    settings = {name: {"fsync": "on", "log_temp_files": "0", **pg_settings(name, program)} for name in settings_names}
 
+    def record(result: dict[str, Any]) -> None:
+        growth["runs"].append(result)
+        (out / "growth.json").write_text(json.dumps(growth, indent=1))
+
+    for size in sizes:
+        workdir = scratch / f"growth-{size.name}"
+        workdir.mkdir()
+        measure_size(program, size, settings, reps, workdir, calls, load_seconds, record)
+    return growth

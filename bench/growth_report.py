@@ -27,25 +27,30 @@ FIGURES: list[tuple[str, Figure]] = [
     ("temporary files' size, MiB", lambda r: r["database_stats"]["temp_mib"]),
     ("block reads served by shared buffers, %", lambda r: 100 * r["database_stats"]["hit_ratio"]),
     ("migration Job on this database, s", lambda r: r["migration_job_s"]),
-    ("fill through SQL copies, s", lambda r: r["fill_s"]),
 ]
 
 
-def _cell(runs: list[dict[str, Any]], figure: Figure) -> str:
-    values = [v for v in (figure(run) for run in runs) if v is not None]
+def median_range(values: list[float], digits: int = 1) -> str:
+    """A table cell: the median, and [min-max] over more than one repetition."""
     if not values:
         return "n/a"
-    median = round(statistics.median(values), 1)
-    return f"{median}" if len(values) == 1 else f"{median} [{round(min(values), 1)}-{round(max(values), 1)}]"
+    def rounded(value: float) -> float | int:
+        return round(value, digits) if digits else round(value)
+
+    median = rounded(statistics.median(values))
+    return f"{median}" if len(values) == 1 else f"{median} [{rounded(min(values))}-{rounded(max(values))}]"
+
+
+def _cell(runs: list[dict[str, Any]], figure: Figure) -> str:
+    return median_range([v for v in (figure(run) for run in runs) if v is not None])
 
 
 def _groups(growth: dict[str, Any]) -> list[tuple[str, str]]:
-    """(size, settings) columns in the order they ran."""
-    seen: list[tuple[str, str]] = []
-    for run in growth["runs"]:
-        if (run["size"], run["settings"]) not in seen:
-            seen.append((run["size"], run["settings"]))
-    return seen
+    """(size, settings) columns: sizes in the order they ran, settings in the command's order."""
+    sizes = list(dict.fromkeys(run["size"] for run in growth["runs"]))
+    order = growth.get("settings") or list(dict.fromkeys(run["settings"] for run in growth["runs"]))
+    return [(size, name) for size in sizes for name in order
+            if any((run["size"], run["settings"]) == (size, name) for run in growth["runs"])]
 
 
 def growth_section(growth: dict[str, Any]) -> list[str]:
@@ -55,34 +60,45 @@ def growth_section(growth: dict[str, Any]) -> list[str]:
     lines = [
         "## Growth: a database of millions of metric rows",
         "",
-        f"Run `{growth['command']}` on {growth['started']} ({growth['machine']}). Each database is filled through "
-        "MLflow's client (template runs, a long run, a trace) and SQL copies of their rows (bench/growth.py), then "
-        "`VACUUM ANALYZE`d; the server is the dev stack's, in the image's environment. Columns: size (metric rows) and "
-        "PostgreSQL's settings: `defaults` (what the stack ran before) or `tuned` "
-        "(mlflow_platform/mlflow_postgres/tuning.py for the pod's memory limit). Each cell is the median [min-max] "
-        f"over {growth['reps']} repetition(s) of the whole size; within one, the UI pages and client calls are "
-        f"replayed {growth['calls']} times. UI pages: the API calls headless Chromium sent to render the page, "
-        "replayed one after another (the browser sends some at once, so the page waits less than their sum, and "
-        "at least the slowest).",
+        f"Run `{growth['command']}` on {growth['started']} ({growth['machine']}). Each size is one database, filled "
+        "through MLflow's client (template runs, a long run, a trace) and SQL copies of their rows (bench/growth.py), "
+        f"then `VACUUM ANALYZE`d, under the `{growth['runs'][0].get('fill_settings', 'tuned')}` settings; the server "
+        "is the dev stack's, in the image's environment. "
+        "Columns: size (metric rows) and PostgreSQL's settings: `defaults` (what the stack ran before) or `tuned` "
+        "(mlflow_platform/mlflow_postgres/tuning.py for the pod's memory limit). The same database is measured "
+        f"{growth['reps']} time(s) under each setting, PostgreSQL restarted with it before each measurement (the "
+        "order alternating), so both settings meet the same rows; each cell is the median [min-max] over those "
+        f"measurements. Within one, the UI pages and client calls are replayed {growth['calls']} times. UI pages: the "
+        "API calls headless Chromium sent to render the page, replayed one after another (the browser sends some at "
+        "once, so the page waits less than their sum, and at least the slowest).",
         "",
         *([f"Conditions: {growth['conditions']}", ""] if growth.get("conditions") else []),
         header,
         "| --- |" + " --- |" * len(groups),
         *(f"| {name} | " + " | ".join(_cell(runs[group], figure) for group in groups) + " |" for name, figure in FIGURES),
         "",
-        "| Size | runs | metric rows |",
-        "| --- | --- | --- |",
-        *(f"| {size} | {runs[(size, settings)][0]['runs']} | {runs[(size, settings)][0]['metric_rows']} |"
-          for size, settings in groups if settings == groups[0][1]),
+        "| Size | runs | metric rows | fill through SQL copies, s |",
+        "| --- | --- | --- | --- |",
+        *(f"| {size} | {runs[(size, settings)][0]['runs']} | {runs[(size, settings)][0]['metric_rows']} | "
+          f"{runs[(size, settings)][0]['fill_s']} |" for size, settings in groups if settings == groups[0][1]),
         "",
         "What each UI page asked for (recorded in the first run): "
         + "; ".join(f"{page}: {', '.join(growth['runs'][0][page]['recorded'])}"
                     for page in ("ui_runs_page", "ui_run_page", "ui_compare_runs")),
         "",
+        *_temp_file_statements(growth["runs"]),
         "![latency against database size, PostgreSQL defaults and tuned](growth.png)",
         "",
     ]
     return lines
+
+
+def _temp_file_statements(runs: list[dict[str, Any]]) -> list[str]:
+    """Which statements spilled to temporary files, per size and settings (first repetition; log_temp_files 0)."""
+    lines = [f"- {run['size']}, {run['settings']}: {s['files']} files, {s['mib']} MiB: `{s['statement']}`"
+             for run in runs if run["rep"] == 0 for s in run.get("temp_file_statements", [])]
+    return ["Statements that wrote temporary files while the figures above were measured (PostgreSQL's log with "
+            "log_temp_files 0, literals masked; first repetition):", "", *lines, ""] if lines else []
 
 
 def plot_growth(growth: dict[str, Any], path: Path) -> None:

@@ -5,7 +5,6 @@ import contextlib
 import itertools
 import os
 import shutil
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import boto3
 import psycopg2
 import requests
 
+from bench.stats import percentile
 from runtime.platform import Platform, RunningServer
 
 API = "/api/2.0/mlflow"
@@ -167,11 +167,9 @@ def run_load(url: str, workload: Workload, operation: str, concurrency: int, sec
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [latencies[0]] * 99
     return {"requests": len(latencies), "errors": errors, "per_s": round(len(latencies) / elapsed, 1),
             "metrics_per_s": round(len(latencies) * metrics_per_call / elapsed, 1),
-            "p50_ms": round(quantiles[49] * 1000, 1), "p95_ms": round(quantiles[94] * 1000, 1),
-            "p99_ms": round(quantiles[98] * 1000, 1)}
+            **{f"p{p}_ms": round(percentile(latencies, p) * 1000, 1) for p in (50, 95, 99)}}
 
 
 DOWNLOAD_LIMIT = 100 << 20

@@ -9,6 +9,7 @@ from typing import Any
 from bench import ROOT
 from bench.configs import BASELINE, CONFIGS, WORKSTREAM_MEMORY_LIMIT
 from bench.growth_report import growth_section, plot_growth
+from bench.scale_out_report import scale_out_section
 
 # Written by hand after a run: the causes behind the figures, which no table shows.
 FINDINGS = ROOT / "bench" / "FINDINGS.md"
@@ -139,11 +140,14 @@ def _jobs_pod(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def write_report(results: dict[str, Any] | None, out: Path) -> None:
-    """REPORT.md from results.json's figures and, when out/growth.json exists, the growth section and its plot."""
-    growth_file = out / "growth.json"
+    """REPORT.md from results.json's figures and, when out/growth.json and out/scale_out.json exist, the growth section
+    with its plot and the scale-out section."""
+    growth_file, scale_out_file = out / "growth.json", out / "scale_out.json"
     growth = growth_section(json.loads(growth_file.read_text())) if growth_file.exists() else []
     if growth:
         plot_growth(json.loads(growth_file.read_text()), out / "growth.png")
+    if scale_out_file.exists():
+        growth += scale_out_section(json.loads(scale_out_file.read_text()))
     if results is None:
         (out / "REPORT.md").write_text("\n".join(["# Benchmark: the MLflow server as this stack deploys it", "", *growth]))
         return

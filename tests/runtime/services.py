@@ -233,6 +233,7 @@ class PrivatePostgres:
         self.root = Path(tempfile.mkdtemp(prefix="mlflow-rt-pg-", dir="/tmp"))
         self.root.chmod(0o755)
         self.data = self.root / "data"
+        self.log = self.root / "log"
         auth = ["--auth=trust"]
         if password:
             (self.root / "pwfile").write_text(password)
@@ -254,7 +255,7 @@ class PrivatePostgres:
     def _ctl(self, *args: str) -> None:
         options = " ".join([f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off",
                             *(f"-c {key}={value}" for key, value in self.settings.items())])
-        self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
+        self._as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
                         "-o", options, "-w", "-t", "60", *args])
 
     def start(self) -> None:

@@ -7,27 +7,19 @@ error, and PostgreSQL must never see more connections from them than the pooler'
 pooler are refused by the preview-time budget; run anyway, with the same load, they take more connections (reported).
 """
 
-import os
-import shutil
-import subprocess
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow.entities import Metric, Param
-from mlflow.tracking import MlflowClient
 
 from harness import ProgramRun, run_program
 from mlflow_platform.mlflow_postgres import ConnectionPooler
-from mlflow_platform.mlflow_postgres.pooler import CONFIG_FILE, POOLER_UID, USERLIST_FILE, pgbouncer_ini, userlist
+from mlflow_platform.mlflow_postgres.pooler import CONFIG_FILE, USERLIST_FILE, pgbouncer_ini, userlist
 from runtime.fixtures import private_postgres_cluster, skip_or_fail
-from runtime.generated import with_address
-from runtime.platform import ROLES_SECRET, SECRET, URI_SECRET, Platform, local_platform
-from runtime.services import ManagedProcess, PrivatePostgres, free_port
+from runtime.platform import SECRET, URI_SECRET, Platform, local_platform
+from runtime.pooled_load import APP_USER, app_password, drive, pgbouncer_binary, route_servers, running_pgbouncer
+from runtime.services import PrivatePostgres
 from settings import ConfigError
 
 MAX_CONNECTIONS = 40
@@ -52,10 +44,6 @@ def test_the_same_replicas_without_the_pooler_are_refused_by_the_budget() -> Non
         run_program("dev", {**STACK, "databasePooler": False})
 
 
-def pgbouncer_binary() -> str | None:
-    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-
-
 @pytest.fixture(scope="module")
 def pooled_platform(pooled_run: ProgramRun,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platform, PrivatePostgres]]:
@@ -78,97 +66,20 @@ def declared_pooler_files(run: ProgramRun) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def pgbouncer(pooled_run: ProgramRun, pooled_platform: tuple[Platform, PrivatePostgres]) -> Iterator[int]:
     """Debian's pgbouncer with the program's config, rendered by the component's own function for the local
-    PostgreSQL; returns its port."""
+    PostgreSQL; the servers' URI pointed at it. Returns its port."""
     platform, cluster = pooled_platform
     pooler = ConnectionPooler(replicas=1, pool_size=POOL_SIZE)
     declared = declared_pooler_files(pooled_run)
     # What the cluster gets is this function's text for the declared database.
     assert declared[CONFIG_FILE] == pgbouncer_ini("mlflow-postgres.mlflow.svc.cluster.local", 5432,
                                                   ("mlflow", "mlflow_auth"), pooler, {})
-    app_user, app_password = "mlflow_app", platform.cluster.secrets[(ROLES_SECRET, "app-password")]
-    assert declared[USERLIST_FILE] == userlist({app_user: app_password})
-    port = free_port()
-    # PgBouncer refuses to run as root: a directory its uid can read (pytest's are root's).
-    directory = Path(tempfile.mkdtemp(prefix="mlflow-rt-pgbouncer-", dir="/tmp"))
-    (directory / USERLIST_FILE).write_text(userlist({app_user: app_password}))
-    (directory / CONFIG_FILE).write_text(pgbouncer_ini(
-        "127.0.0.1", cluster.port, (platform.database, f"{platform.database}_auth"), pooler, {}, listen_port=port,
-        auth_file=str(directory / USERLIST_FILE)))
-    # As the pods run it: the uid they declare, which has no passwd entry (setpriv needs none).
-    as_pooler = (["setpriv", f"--reuid={POOLER_UID}", f"--regid={POOLER_UID}", "--clear-groups"]
-                 if os.geteuid() == 0 else [])
-    if as_pooler:
-        for path in (directory, directory / USERLIST_FILE, directory / CONFIG_FILE):
-            os.chown(path, POOLER_UID, POOLER_UID)
-    process = ManagedProcess([*as_pooler, str(pgbouncer_binary()), str(directory / CONFIG_FILE)],
-                             {"PATH": "/usr/sbin:/usr/bin:/bin"}, platform.workdir / "pgbouncer.log")
-    deadline = time.monotonic() + 20
-    while subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode != 0:
-        assert process.alive() and time.monotonic() < deadline, process.log_tail()
-        time.sleep(0.2)
-    # The servers' URI, as declared, to the local PgBouncer: the app role, sslmode=disable on this hop.
+    assert declared[USERLIST_FILE] == userlist({APP_USER: app_password(platform)})
+    # The servers' URI as declared: the app role, sslmode=disable on this hop.
     uri = platform.cluster.secrets[URI_SECRET]
-    assert uri.startswith("postgresql+psycopg2://mlflow_app:") and uri.endswith("?sslmode=disable")
-    platform.cluster.secrets[URI_SECRET] = with_address(uri, f"mlflow_app:{app_password}@127.0.0.1:{port}",
-                                                        platform.database)
-    try:
+    assert uri.startswith(f"postgresql+psycopg2://{APP_USER}:") and uri.endswith("?sslmode=disable")
+    with running_pgbouncer(platform, cluster, pooler) as port:
+        route_servers(platform, port)
         yield port
-    finally:
-        process.stop()
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def client_load(urls: list[str], experiment_id: str, errors: list[str], done: list[int], index: int) -> None:
-    client = MlflowClient(urls[index % len(urls)])
-    for round_ in range(ROUNDS):
-        try:
-            client = MlflowClient(urls[(index + round_) % len(urls)])
-            run = client.create_run(experiment_id, tags={"client": str(index)})
-            run_id = run.info.run_id
-            client.log_metric(run_id, "loss", 1.0 / (round_ + 1), step=round_)
-            now = int(time.time() * 1000)
-            client.log_batch(run_id, metrics=[Metric("acc", i / 50, now, i) for i in range(50)],
-                             params=[Param(f"p{i}", str(i)) for i in range(5)])
-            found = client.search_runs([experiment_id], filter_string=f"tags.client = '{index}'",
-                                       order_by=["metrics.loss DESC"], max_results=50)
-            assert run_id in {r.info.run_id for r in found}
-            client.set_terminated(run_id)
-            done.append(1)
-        except Exception as err:  # every failure counts, whatever raised it
-            errors.append(f"client {index} round {round_}: {type(err).__name__}: {err}")
-
-
-def drive(platform: Platform, cluster: PrivatePostgres, label: str) -> tuple[list[str], int, list[str]]:
-    """REPLICAS declared servers under CLIENTS concurrent clients: the failures, the peak of the app role's connections
-    PostgreSQL saw, and the experiment's run ids."""
-    servers = [platform.start_server(name=f"{label}-{i}", wait=False) for i in range(REPLICAS)]
-    try:
-        for server in servers:
-            server.wait_healthy(timeout=240)
-        urls = [server.url for server in servers]
-        experiment_id = MlflowClient(urls[0]).create_experiment(label)
-        errors: list[str] = []
-        done: list[int] = []
-        peak = 0
-        threads = [threading.Thread(target=client_load, args=(urls, experiment_id, errors, done, i))
-                   for i in range(CLIENTS)]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        while any(thread.is_alive() for thread in threads):
-            (count,), = cluster.server.query("postgres", "SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
-                                             "mlflow_app")
-            peak = max(peak, int(count))
-            time.sleep(0.1)
-        print(f"{label}: {REPLICAS} servers x 2 workers, {CLIENTS} clients x {ROUNDS} rounds, {len(done)} rounds done "
-              f"in {time.monotonic() - started:.1f} s, {len(errors)} errors, peak app connections at PostgreSQL {peak} "
-              f"(pooler: {POOL_SIZE} per database, max_connections {MAX_CONNECTIONS})")
-        runs = MlflowClient(urls[1]).search_runs([experiment_id], max_results=1000) if not errors else []
-        assert all(len(r.data.params) == 5 and r.data.metrics["acc"] == 49 / 50 for r in runs)
-        return errors, peak, [r.info.run_id for r in runs]
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def test_servers_through_pgbouncer_take_concurrent_load_without_error(
@@ -179,17 +90,13 @@ def test_servers_through_pgbouncer_take_concurrent_load_without_error(
     platform.assert_migrated()
     # Failures must show, not be retried away by MLflow's client.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    errors, peak, runs = drive(platform, cluster, "pooled")
-    assert errors == []
-    assert len(runs) == CLIENTS * ROUNDS
+    pooled = drive(platform, cluster, "pooled", REPLICAS, CLIENTS, ROUNDS)
+    assert pooled.errors == []
+    assert len(pooled.run_ids) == CLIENTS * ROUNDS
     # PgBouncer opens at most the pool per database, whatever the servers' own pools hold.
-    assert 0 < peak <= POOL_SIZE * 2
+    assert 0 < pooled.peak_connections <= POOL_SIZE * 2
     # The same servers and load straight to PostgreSQL: every process's pools open what its requests need (measured:
     # 35-37 of the 37 slots max_connections 40 leaves after the superusers').
-    platform.cluster.secrets[URI_SECRET] = with_address(platform.cluster.secrets[URI_SECRET],
-                                                        f"mlflow_app:{platform.cluster.secrets[(ROLES_SECRET, 'app-password')]}"
-                                                        f"@127.0.0.1:{cluster.port}", platform.database)
-    direct_errors, direct_peak, _ = drive(platform, cluster, "direct")
-    print(f"direct: peak {direct_peak} connections, {len(direct_errors)} errors"
-          + (f", first: {direct_errors[0]}" if direct_errors else ""))
-    assert direct_peak > peak
+    route_servers(platform, cluster.port)
+    direct = drive(platform, cluster, "direct", REPLICAS, CLIENTS, ROUNDS)
+    assert direct.peak_connections > pooled.peak_connections
