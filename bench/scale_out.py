@@ -16,25 +16,28 @@ from typing import Any
 from harness import run_program
 from mlflow_platform.mlflow_postgres import ConnectionPooler
 from runtime.platform import local_platform
-from runtime.pooled_load import Load, drive, route_servers, running_pgbouncer
+from runtime.pooled_load import (
+    CLIENTS,
+    MAX_CONNECTIONS,
+    POOL_SIZE,
+    Load,
+    drive,
+    pooled_stack,
+    route_servers,
+    running_pgbouncer,
+)
 from runtime.services import PrivatePostgres
 from settings import ConfigError
 
-MAX_CONNECTIONS = 40
-POOL_SIZE = 8
-# Below the pool: MLflow's log_batch holds one connection while it takes a second (docs/performance.md, Sizing).
-CLIENTS = 6
-
-
-def stack(replicas: int, pooler: bool) -> dict[str, Any]:
-    return {"databasePooler": pooler, "databasePoolerReplicas": 1, "databasePoolerPoolSize": POOL_SIZE,
-            "serverReplicas": replicas, "postgresMaxConnections": MAX_CONNECTIONS}
+# No round starts after this; a request gives up after REQUEST_TIMEOUT_S (MLflow's client: 120 s by default).
+BUDGET_S = 90
+REQUEST_TIMEOUT_S = 30
 
 
 def preview_verdict(replicas: int, pooler: bool) -> str:
     """What `pulumi preview` says of this layout: the connection budget's verdict."""
     try:
-        run_program("dev", stack(replicas, pooler))
+        run_program("dev", pooled_stack(replicas, pooler))
     except ConfigError as err:
         problem = next(line for line in str(err).splitlines() if "postgresMaxConnections" in line)
         return "refused: " + problem.strip().removeprefix("- ").removeprefix("mlflow-platform:")
@@ -55,13 +58,15 @@ def run_scale_out(replica_counts: list[int], rounds: int, reps: int, out: Path, 
     scale_out.json written after each, so a stopped run keeps them."""
     result: dict[str, Any] = {
         "command": command, "machine": machine, "reps": reps, "max_connections": MAX_CONNECTIONS,
-        "pool_size": POOL_SIZE, "clients": CLIENTS, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "pool_size": POOL_SIZE, "clients": CLIENTS, "budget_s": BUDGET_S, "request_timeout_s": REQUEST_TIMEOUT_S,
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "preview": {str(r): {"pooled": preview_verdict(r, True), "direct": preview_verdict(r, False)}
                     for r in replica_counts},
         "runs": []}
-    program = run_program("dev", stack(max(replica_counts), True))
+    program = run_program("dev", pooled_stack(max(replica_counts)))
     pooler = ConnectionPooler(replicas=1, pool_size=POOL_SIZE)
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(REQUEST_TIMEOUT_S)
     for rep in range(reps):
         postgres = PrivatePostgres(password="postgres-admin-password", settings={"max_connections": str(MAX_CONNECTIONS)})
         try:
@@ -74,7 +79,8 @@ def run_scale_out(replica_counts: list[int], rounds: int, reps: int, out: Path, 
                         for path, target in (("pooled", port), ("direct", postgres.port)):
                             print(f"scale-out rep {rep + 1}/{reps}: {replicas} replicas, {path}", flush=True)
                             route_servers(platform, target)
-                            load = drive(platform, postgres, f"{path}-{replicas}-{rep}", replicas, CLIENTS, rounds)
+                            load = drive(platform, postgres, f"{path}-{replicas}-{rep}", replicas, CLIENTS, rounds,
+                                         BUDGET_S)
                             result["runs"].append({"rep": rep, **_record(path, load)})
                             (out / "scale_out.json").write_text(json.dumps(result, indent=1))
         finally:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
@@ -23,6 +24,17 @@ from runtime.platform import ROLES_SECRET, URI_SECRET, Platform
 from runtime.services import ManagedProcess, PrivatePostgres, free_port
 
 APP_USER = "mlflow_app"
+# The layout: a PostgreSQL smaller than one pod's direct pools (2 workers x 2 engines x 41), one PgBouncer pod.
+MAX_CONNECTIONS = 40
+POOL_SIZE = 8
+# Fewer clients than the pool: MLflow's log_batch holds one connection while it takes a second (docs/performance.md).
+CLIENTS = 6
+
+
+def pooled_stack(replicas: int, pooler: bool = True) -> dict[str, Any]:
+    """The stack's config for `replicas` server pods on that PostgreSQL, with or without the pooler."""
+    return {"databasePooler": pooler, "databasePoolerReplicas": 1, "databasePoolerPoolSize": POOL_SIZE,
+            "serverReplicas": replicas, "postgresMaxConnections": MAX_CONNECTIONS}
 
 
 def pgbouncer_binary() -> str | None:
@@ -98,11 +110,13 @@ class Load:
                 + (f"; first error: {self.errors[0]}" if self.errors else ""))
 
 
-def client_rounds(urls: list[str], experiment_id: str, rounds: int, index: int, load: Load) -> None:
+def client_rounds(urls: list[str], experiment_id: str, rounds: int, index: int, load: Load, stop_at: float) -> None:
     """One client's rounds across the servers, as a training job writes: create a run, log a metric, a batch of 50
-    metrics and 5 params, find the run by tag, end it."""
+    metrics and 5 params, find the run by tag, end it. No round starts after `stop_at` (time.monotonic())."""
     for round_ in range(rounds):
         began = time.monotonic()
+        if began > stop_at:
+            return
         try:
             client = MlflowClient(urls[(index + round_) % len(urls)])
             run_id = client.create_run(experiment_id, tags={"client": str(index)}).info.run_id
@@ -119,9 +133,12 @@ def client_rounds(urls: list[str], experiment_id: str, rounds: int, index: int, 
             load.errors.append(f"client {index} round {round_}: {type(err).__name__}: {err}")
 
 
-def drive(platform: Platform, cluster: PrivatePostgres, label: str, replicas: int, clients: int, rounds: int) -> Load:
-    """`replicas` declared servers under `clients` concurrent clients. Set MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 first, or
-    MLflow's client retries failures away."""
+def drive(platform: Platform, cluster: PrivatePostgres, label: str, replicas: int, clients: int, rounds: int,
+          budget_s: float = 600) -> Load:
+    """`replicas` declared servers under `clients` concurrent clients, no round started after `budget_s`: a server
+    short of connections retries its engine with backoff (mlflow/store/db/utils.py create_sqlalchemy_engine_with_retry)
+    and holds requests for minutes. Set MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 first, or MLflow's client retries failures
+    away."""
     servers = [platform.start_server(name=f"{label}-{i}", wait=False) for i in range(replicas)]
     load = Load(replicas, clients, rounds)
     try:
@@ -134,9 +151,9 @@ def drive(platform: Platform, cluster: PrivatePostgres, label: str, replicas: in
         if not urls:
             return load
         experiment_id = MlflowClient(urls[0]).create_experiment(label)
-        threads = [threading.Thread(target=client_rounds, args=(urls, experiment_id, rounds, i, load))
-                   for i in range(clients)]
         began = time.monotonic()
+        threads = [threading.Thread(target=client_rounds, args=(urls, experiment_id, rounds, i, load, began + budget_s))
+                   for i in range(clients)]
         for thread in threads:
             thread.start()
         while any(thread.is_alive() for thread in threads):
@@ -146,7 +163,7 @@ def drive(platform: Platform, cluster: PrivatePostgres, label: str, replicas: in
             time.sleep(0.1)
         load.seconds = time.monotonic() - began
         print(f"{label}: {load.summary()}", flush=True)
-        if not load.errors:
+        if not load.errors and len(load.round_ms) == clients * rounds:
             runs = MlflowClient(urls[-1]).search_runs([experiment_id], max_results=clients * rounds + 1)
             assert all(len(r.data.params) == 5 and r.data.metrics["acc"] == 49 / 50 for r in runs)
             load.run_ids = [r.info.run_id for r in runs]

@@ -9,7 +9,6 @@ pooler are refused by the preview-time budget; run anyway, with the same load, t
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,30 +17,35 @@ from mlflow_platform.mlflow_postgres import ConnectionPooler
 from mlflow_platform.mlflow_postgres.pooler import CONFIG_FILE, USERLIST_FILE, pgbouncer_ini, userlist
 from runtime.fixtures import private_postgres_cluster, skip_or_fail
 from runtime.platform import SECRET, URI_SECRET, Platform, local_platform
-from runtime.pooled_load import APP_USER, app_password, drive, pgbouncer_binary, route_servers, running_pgbouncer
+from runtime.pooled_load import (
+    APP_USER,
+    CLIENTS,
+    MAX_CONNECTIONS,
+    POOL_SIZE,
+    app_password,
+    drive,
+    pgbouncer_binary,
+    pooled_stack,
+    route_servers,
+    running_pgbouncer,
+)
 from runtime.services import PrivatePostgres
 from settings import ConfigError
 
-MAX_CONNECTIONS = 40
 REPLICAS = 3
-POOL_SIZE = 8
-# Fewer clients than the pool: MLflow's log_batch holds one connection while it takes a second (docs/performance.md).
-CLIENTS = 6
 ROUNDS = 12
-STACK: dict[str, Any] = {"databasePooler": True, "databasePoolerReplicas": 1, "databasePoolerPoolSize": POOL_SIZE,
-                         "serverReplicas": REPLICAS, "postgresMaxConnections": MAX_CONNECTIONS}
 
 
 @pytest.fixture(scope="module")
 def pooled_run() -> ProgramRun:
-    return run_program("dev", STACK)
+    return run_program("dev", pooled_stack(REPLICAS))
 
 
 def test_the_same_replicas_without_the_pooler_are_refused_by_the_budget() -> None:
     """3 pods x (2 workers x 2 engines x 41 + 2) do not fit in 40 connections; the pooler's 2 x 8 x 2 do."""
     with pytest.raises(ConfigError, match=r"postgresMaxConnections: the MLflow server may open more connections.*"
                                           r"or set databasePooler true"):
-        run_program("dev", {**STACK, "databasePooler": False})
+        run_program("dev", pooled_stack(REPLICAS, pooler=False))
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +94,8 @@ def test_servers_through_pgbouncer_take_concurrent_load_without_error(
     platform.assert_migrated()
     # Failures must show, not be retried away by MLflow's client.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    # Past the connections, a server's engine retries with backoff and holds requests (runtime/pooled_load.py).
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     pooled = drive(platform, cluster, "pooled", REPLICAS, CLIENTS, ROUNDS)
     assert pooled.errors == []
     assert len(pooled.run_ids) == CLIENTS * ROUNDS
@@ -98,5 +104,5 @@ def test_servers_through_pgbouncer_take_concurrent_load_without_error(
     # The same servers and load straight to PostgreSQL: every process's pools open what its requests need (measured:
     # 35-37 of the 37 slots max_connections 40 leaves after the superusers').
     route_servers(platform, cluster.port)
-    direct = drive(platform, cluster, "direct", REPLICAS, CLIENTS, ROUNDS)
+    direct = drive(platform, cluster, "direct", REPLICAS, CLIENTS, ROUNDS, budget_s=60)
     assert direct.peak_connections > pooled.peak_connections
