@@ -143,13 +143,14 @@ def write_report(results: dict[str, Any] | None, out: Path) -> None:
     """REPORT.md from results.json's figures and, when out/growth.json and out/scale_out.json exist, the growth section
     with its plot and the scale-out section."""
     growth_file, scale_out_file = out / "growth.json", out / "scale_out.json"
-    growth = growth_section(json.loads(growth_file.read_text())) if growth_file.exists() else []
-    if growth:
+    later: list[str] = []
+    if growth_file.exists():
+        later += growth_section(json.loads(growth_file.read_text()))
         plot_growth(json.loads(growth_file.read_text()), out / "growth.png")
     if scale_out_file.exists():
-        growth += scale_out_section(json.loads(scale_out_file.read_text()))
+        later += scale_out_section(json.loads(scale_out_file.read_text()))
     if results is None:
-        (out / "REPORT.md").write_text("\n".join(["# Benchmark: the MLflow server as this stack deploys it", "", *growth]))
+        (out / "REPORT.md").write_text("\n".join(["# Benchmark: the MLflow server as this stack deploys it", "", *later]))
         return
     settings, machine = results["settings"], results["machine"]
     concurrency = settings["concurrency"]
@@ -219,7 +220,7 @@ def write_report(results: dict[str, Any] | None, out: Path) -> None:
     lines += ["![p50 latency of log_metric and log_batch throughput by concurrency](latency.png)", ""]
     if FINDINGS.exists():
         lines += ["## What the measurements say", "", FINDINGS.read_text().strip(), ""]
-    (out / "REPORT.md").write_text("\n".join([*lines, *growth]))
+    (out / "REPORT.md").write_text("\n".join([*lines, *later]))
     _plot(results, out / "latency.png")
 
 
