@@ -137,8 +137,8 @@ def drive(platform: Platform, cluster: PrivatePostgres, label: str, replicas: in
           budget_s: float = 600) -> Load:
     """`replicas` declared servers under `clients` concurrent clients, no round started after `budget_s`: a server
     short of connections retries its engine with backoff (mlflow/store/db/utils.py create_sqlalchemy_engine_with_retry:
-    10 attempts over about 100 s) and holds requests meanwhile. Set MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 first, or MLflow's client retries failures
-    away."""
+    10 attempts over about 100 s) and holds requests meanwhile. Set MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 first, or
+    MLflow's client retries failures away."""
     servers = [platform.start_server(name=f"{label}-{i}", wait=False) for i in range(replicas)]
     load = Load(replicas, clients, rounds)
     try:
