@@ -41,8 +41,9 @@ def median_range(values: list[float], digits: int = 1) -> str:
     return f"{median}" if len(values) == 1 else f"{median} [{rounded(min(values))}-{rounded(max(values))}]"
 
 
-def _cell(runs: list[dict[str, Any]], figure: Figure) -> str:
-    return median_range([v for v in (figure(run) for run in runs) if v is not None])
+def cell(runs: list[dict[str, Any]], figure: Figure, digits: int = 1) -> str:
+    """A figure over repetitions, skipping those that lack it."""
+    return median_range([v for v in (figure(run) for run in runs) if v is not None], digits)
 
 
 def _groups(growth: dict[str, Any]) -> list[tuple[str, str]]:
@@ -75,7 +76,7 @@ def growth_section(growth: dict[str, Any]) -> list[str]:
         *([f"Conditions: {growth['conditions']}", ""] if growth.get("conditions") else []),
         header,
         "| --- |" + " --- |" * len(groups),
-        *(f"| {name} | " + " | ".join(_cell(runs[group], figure) for group in groups) + " |" for name, figure in FIGURES),
+        *(f"| {name} | " + " | ".join(cell(runs[group], figure) for group in groups) + " |" for name, figure in FIGURES),
         "",
         "| Size | runs | metric rows | fill through SQL copies, s |",
         "| --- | --- | --- | --- |",

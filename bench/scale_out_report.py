@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from bench.growth_report import median_range
+from bench.growth_report import cell
 from bench.stats import percentile
 
 
@@ -24,11 +24,7 @@ def scale_out_section(result: dict[str, Any]) -> list[str]:
     runs = {g: [r for r in result["runs"] if (r["replicas"], r["path"]) == g] for g in groups}
 
     def row(label: str, figure: Any, digits: int = 1) -> str:
-        cells = []
-        for group in groups:
-            values = [v for v in (figure(run) for run in runs[group]) if v is not None]
-            cells.append(median_range(values, digits))
-        return f"| {label} | " + " | ".join(cells) + " |"
+        return f"| {label} | " + " | ".join(cell(runs[group], figure, digits) for group in groups) + " |"
 
     errors = [f"- {replicas} replicas, {path}: " + "; ".join(sorted({error_kind(e) for run in runs[(replicas, path)]
                                                                       for e in run["first_errors"]}))
